@@ -1,0 +1,346 @@
+"""The catalog: SQLite (WAL) record of every version of every recording file and how far its backup got.
+
+It is the single truth the engine trusts. One row per version of a file per destination; states move
+settling -> queued -> uploading -> verified, with `failed` (attempts, last error, next try) beside them,
+`superseded` for an older version and `missing` for a file that went away before it was backed up.
+Every transition is one committed transaction, so a process killed at any instant resumes where it was.
+
+Remote keys are reserved once per (destination, source path) in their own table with a unique index,
+so a template change can never make one recording land twice and two recordings never share a key.
+Paths are stored as the raw bytes the OS gave (os.fsencode), so non-UTF-8 names survive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (
+    id            INTEGER PRIMARY KEY,
+    dest          TEXT NOT NULL,
+    path          BLOB NOT NULL,
+    display       TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    mtime_ns      INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    sha256        TEXT,
+    remote_key    TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    next_try_at   REAL,
+    blocked       INTEGER NOT NULL DEFAULT 0,
+    resume        TEXT,
+    bytes_done    INTEGER NOT NULL DEFAULT 0,
+    meeting       TEXT,
+    created_at    REAL NOT NULL,
+    updated_at    REAL NOT NULL,
+    verified_at   REAL
+);
+CREATE INDEX IF NOT EXISTS files_by_path ON files(dest, path, id);
+CREATE INDEX IF NOT EXISTS files_by_state ON files(dest, state, next_try_at);
+CREATE TABLE IF NOT EXISTS keys (
+    dest       TEXT NOT NULL,
+    remote_key TEXT NOT NULL,
+    path       BLOB NOT NULL,
+    PRIMARY KEY (dest, remote_key)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS keys_by_path ON keys(dest, path);
+"""
+
+ACTIVE = ("settling", "queued", "uploading", "failed")
+STATES = ("settling", "queued", "uploading", "verified", "failed", "superseded", "missing")
+
+
+def path_bytes(path: Path | str) -> bytes:
+    return os.fsencode(path)
+
+
+def display_path(path: Path | str) -> str:
+    return os.fsdecode(path_bytes(path)).encode("utf-8", "replace").decode("utf-8")
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    dest: str
+    path: bytes
+    display: str
+    size: int
+    mtime_ns: int
+    state: str
+    sha256: str | None
+    remote_key: str | None
+    attempts: int
+    last_error: str | None
+    next_try_at: float | None
+    blocked: bool
+    resume: dict[str, Any] | None
+    bytes_done: int
+    meeting: dict[str, Any] | None
+    verified_at: float | None
+
+    @property
+    def fs_path(self) -> Path:
+        return Path(os.fsdecode(self.path))
+
+    @classmethod
+    def from_sql(cls, r: sqlite3.Row) -> Row:
+        return cls(
+            id=r["id"], dest=r["dest"], path=bytes(r["path"]), display=r["display"], size=r["size"],
+            mtime_ns=r["mtime_ns"], state=r["state"], sha256=r["sha256"], remote_key=r["remote_key"],
+            attempts=r["attempts"], last_error=r["last_error"], next_try_at=r["next_try_at"],
+            blocked=bool(r["blocked"]), resume=json.loads(r["resume"]) if r["resume"] else None,
+            bytes_done=r["bytes_done"], meeting=json.loads(r["meeting"]) if r["meeting"] else None,
+            verified_at=r["verified_at"],
+        )
+
+
+class Catalog:
+    """Thread-safe access to the catalog file; one connection guarded by a lock."""
+
+    def __init__(self, file: Path, *, clock: Callable[[], float] = time.time, readonly: bool = False) -> None:
+        self.file = file
+        self.clock = clock
+        if readonly:
+            uri = f"{file.resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        else:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        with self._lock:
+            r = self._db.execute(sql, args).fetchone()
+        return Row.from_sql(r) if r else None
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def get(self, row_id: int) -> Row | None:
+        return self._one("SELECT * FROM files WHERE id = ?", row_id)
+
+    def current(self, dest: str, path: Path | bytes) -> Row | None:
+        """The newest version row of a path at a destination."""
+        raw = path if isinstance(path, bytes) else path_bytes(path)
+        return self._one("SELECT * FROM files WHERE dest = ? AND path = ? ORDER BY id DESC LIMIT 1", dest, raw)
+
+    def current_stats(self, dest: str) -> dict[bytes, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, state) of the newest row of each path: the start-up scan's one query."""
+        sql = (
+            "SELECT path, size, mtime_ns, state FROM files WHERE id IN "
+            "(SELECT max(id) FROM files WHERE dest = ? GROUP BY path)"
+        )
+        with self._lock:
+            return {bytes(r[0]): (r[1], r[2], r[3]) for r in self._db.execute(sql, (dest,))}
+
+    def rows(self, dest: str | None = None, *, include_old: bool = False) -> list[Row]:
+        where = [] if include_old else ["state NOT IN ('superseded')"]
+        args: list[Any] = []
+        if dest is not None:
+            where.append("dest = ?")
+            args.append(dest)
+        sql = "SELECT * FROM files" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY id"
+        with self._lock:
+            return [Row.from_sql(r) for r in self._db.execute(sql, args)]
+
+    def counts(self, dest: str) -> dict[str, int]:
+        sql = "SELECT state, count(*) FROM files WHERE dest = ? AND state != 'superseded' GROUP BY state"
+        with self._lock:
+            found = dict(self._db.execute(sql, (dest,)).fetchall())
+        return {state: found.get(state, 0) for state in STATES if state != "superseded"}
+
+    def next_due(self, dest: str) -> float | None:
+        """When the earliest failed row may be tried again (None: nothing waits)."""
+        sql = "SELECT min(next_try_at) FROM files WHERE dest = ? AND state = 'failed' AND blocked = 0"
+        with self._lock:
+            return self._db.execute(sql, (dest,)).fetchone()[0]
+
+    def verified_in_folder(self, dest: str, key_folder: str) -> list[Row]:
+        """Verified rows whose remote key lies directly in `key_folder` (for the meeting sidecar)."""
+        prefix = f"{key_folder}/" if key_folder else ""
+        sql = "SELECT * FROM files WHERE dest = ? AND state = 'verified' AND remote_key LIKE ? ESCAPE '\\'"
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._lock:
+            found = [Row.from_sql(r) for r in self._db.execute(sql, (dest, like))]
+        return [r for r in found if r.remote_key and "/" not in r.remote_key[len(prefix):]]
+
+    # -- transitions ------------------------------------------------------------------------------
+
+    def note_seen(self, dest: str, path: Path, size: int, mtime_ns: int) -> Row:
+        """Record that a wanted file exists with this size and mtime; returns the row that tracks it.
+
+        A verified row with the same (size, mtime) is left alone. A changed file that was verified (or
+        gone) starts a new version row; an unfinished row just takes the new size and mtime.
+        """
+        raw = path_bytes(path)
+        now = self.clock()
+        with self._tx() as db:
+            r = db.execute(
+                "SELECT * FROM files WHERE dest = ? AND path = ? ORDER BY id DESC LIMIT 1", (dest, raw)
+            ).fetchone()
+            if r is not None and (r["size"], r["mtime_ns"]) == (size, mtime_ns) and r["state"] != "missing":
+                return Row.from_sql(r)
+            if r is not None and r["state"] in ("settling", "queued", "failed"):
+                db.execute(
+                    "UPDATE files SET size = ?, mtime_ns = ?, state = 'settling', updated_at = ? WHERE id = ?",
+                    (size, mtime_ns, now, r["id"]),
+                )
+                row_id = r["id"]
+            elif r is not None and r["state"] == "uploading":
+                return Row.from_sql(r)  # the worker sees the change when it re-checks the file
+            else:
+                cur = db.execute(
+                    "INSERT INTO files (dest, path, display, size, mtime_ns, state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'settling', ?, ?)",
+                    (dest, raw, display_path(path), size, mtime_ns, now, now),
+                )
+                row_id = cur.lastrowid
+            return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (row_id,)).fetchone())
+
+    def mark_queued(self, row_id: int, size: int, mtime_ns: int, meeting: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET state = 'queued', size = ?, mtime_ns = ?, meeting = ?, updated_at = ?"
+                " WHERE id = ? AND state IN ('settling', 'failed')",
+                (size, mtime_ns, json.dumps(meeting), self.clock(), row_id),
+            )
+
+    def claim(self, dest: str) -> Row | None:
+        """Take the next file to back up (queued, or failed and due) and mark it uploading."""
+        now = self.clock()
+        with self._tx() as db:
+            r = db.execute(
+                "SELECT * FROM files WHERE dest = ? AND (state = 'queued' OR "
+                "(state = 'failed' AND blocked = 0 AND next_try_at <= ? AND meeting IS NOT NULL)) "
+                "ORDER BY state = 'failed', id LIMIT 1",
+                (dest, now),
+            ).fetchone()
+            if r is None:
+                return None
+            db.execute("UPDATE files SET state = 'uploading', updated_at = ? WHERE id = ?", (now, r["id"]))
+            return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (r["id"],)).fetchone())
+
+    def reserve_key(self, dest: str, path: bytes, wanted: str, numbered: Callable[[str, int], str]) -> str:
+        """The remote key for a recording: the one reserved before, else `wanted`, numbered on a clash."""
+        with self._tx() as db:
+            found = db.execute("SELECT remote_key FROM keys WHERE dest = ? AND path = ?", (dest, path)).fetchone()
+            if found:
+                return str(found[0])
+            candidate, n = wanted, 1
+            while db.execute(
+                "SELECT 1 FROM keys WHERE dest = ? AND remote_key = ?", (dest, candidate)
+            ).fetchone():
+                n += 1
+                candidate = numbered(wanted, n)
+            db.execute("INSERT INTO keys (dest, remote_key, path) VALUES (?, ?, ?)", (dest, candidate, path))
+            return candidate
+
+    def save_progress(self, row_id: int, *, sha256: str | None = None, remote_key: str | None = None,
+                      resume: dict[str, Any] | None = None, bytes_done: int | None = None) -> None:
+        """Record facts learned during an upload (hash, key, resume point) as soon as they are known."""
+        sets, args = ["updated_at = ?"], [self.clock()]
+        for column, value in (("sha256", sha256), ("remote_key", remote_key), ("bytes_done", bytes_done)):
+            if value is not None:
+                sets.append(f"{column} = ?")
+                args.append(value)
+        if resume is not None:
+            sets.append("resume = ?")
+            args.append(json.dumps(resume))
+        with self._tx() as db:
+            db.execute(f"UPDATE files SET {', '.join(sets)} WHERE id = ?", (*args, row_id))
+
+    def mark_verified(self, row_id: int, sha256: str, remote_key: str) -> None:
+        """The destination holds this version, checked: older versions of the path become superseded."""
+        now = self.clock()
+        with self._tx() as db:
+            r = db.execute("SELECT dest, path, size FROM files WHERE id = ?", (row_id,)).fetchone()
+            db.execute(
+                "UPDATE files SET state = 'verified', sha256 = ?, remote_key = ?, resume = NULL, last_error = NULL,"
+                " next_try_at = NULL, bytes_done = ?, verified_at = ?, updated_at = ? WHERE id = ?",
+                (sha256, remote_key, r["size"], now, now, row_id),
+            )
+            db.execute(
+                "UPDATE files SET state = 'superseded', updated_at = ? WHERE dest = ? AND path = ? AND id < ?"
+                " AND state NOT IN ('superseded')",
+                (now, r["dest"], r["path"], row_id),
+            )
+
+    def mark_failed(self, row_id: int, error: str, *, retry_at: float | None, blocked: bool = False,
+                    count_attempt: bool = True) -> int:
+        """Record a failed try; returns the attempt count. blocked=True waits for a config change."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET state = 'failed', attempts = attempts + ?, last_error = ?, next_try_at = ?,"
+                " blocked = ?, updated_at = ? WHERE id = ?",
+                (1 if count_attempt else 0, error, retry_at, int(blocked), self.clock(), row_id),
+            )
+            return int(db.execute("SELECT attempts FROM files WHERE id = ?", (row_id,)).fetchone()[0])
+
+    def note_waiting(self, row_id: int, reason: str | None) -> None:
+        """Say why a file is not finished yet (still converting, locked, empty) without changing its state."""
+        with self._tx() as db:
+            db.execute("UPDATE files SET last_error = ? WHERE id = ? AND state = 'settling'", (reason, row_id))
+
+    def back_to_settling(self, row_id: int, size: int, mtime_ns: int) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET state = 'settling', size = ?, mtime_ns = ?, updated_at = ? WHERE id = ?",
+                (size, mtime_ns, self.clock(), row_id),
+            )
+
+    def mark_missing(self, row_id: int, reason: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE files SET state = 'missing', last_error = ?, resume = NULL, updated_at = ? WHERE id = ?",
+                (reason, self.clock(), row_id),
+            )
+
+    def requeue_row(self, row_id: int) -> None:
+        """An upload stopped on request (pause, shutdown): back to the queue with its resume point."""
+        with self._tx() as db:
+            db.execute("UPDATE files SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'uploading'",
+                       (self.clock(), row_id))
+
+    def requeue_interrupted(self, dest: str) -> int:
+        """After a crash or restart: uploads that were in flight go back to the queue, resume data kept."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE files SET state = 'queued', updated_at = ? WHERE dest = ? AND state = 'uploading'",
+                (self.clock(), dest),
+            ).rowcount
+
+    def unblock(self, dest: str) -> int:
+        """The settings changed: files that waited for that are tried again now."""
+        with self._tx() as db:
+            return db.execute(
+                "UPDATE files SET blocked = 0, next_try_at = ?, updated_at = ? WHERE dest = ? AND state = 'failed'",
+                (self.clock(), self.clock(), dest),
+            ).rowcount

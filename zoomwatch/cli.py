@@ -1,0 +1,239 @@
+"""The headless command line: `zoomwatch run`, `status`, `config`. One small function per command;
+`main(argv)` returns an exit code so tests run the real thing in-process."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from enum import IntEnum
+from typing import Any
+
+from zoomwatch import __version__
+from zoomwatch import config as configmod
+from zoomwatch.paths import AppPaths
+
+log = logging.getLogger("zoomwatch")
+
+
+class Exit(IntEnum):
+    OK = 0
+    INCOMPLETE = 1      # run --once: something is not backed up (yet)
+    USAGE = 2           # argparse's own code for bad arguments
+    BAD_CONFIG = 3      # a setting is wrong or a folder is missing
+    ALREADY_RUNNING = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoomwatch", description="Back up Zoom recordings, verified.")
+    parser.add_argument("--version", action="version", version=f"zoomwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="watch the Zoom folder and back up, in the foreground, until Ctrl-C")
+    run.add_argument("--once", action="store_true",
+                     help="scan, wait for files still being written, back up, then exit (0 = all verified)")
+    run.add_argument("--max-wait", type=float, default=600.0, metavar="SECONDS",
+                     help="with --once: how long to wait for files still being written (default 600)")
+
+    status = commands.add_parser("status", help="what is backed up, what waits, what failed")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--all", action="store_true", help="list backed-up files too, not only the others")
+
+    config = commands.add_parser("config", help="show or change settings")
+    actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("show", help="every setting and its value")
+    actions.add_parser("path", help="where the config file is")
+    get = actions.add_parser("get", help="one setting's value")
+    get.add_argument("key")
+    setter = actions.add_parser("set", help="change one setting")
+    setter.add_argument("key")
+    setter.add_argument("value")
+    return parser
+
+
+def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
+    args = _parser().parse_args(argv)
+    paths = paths or AppPaths.default()
+    if args.command is None:
+        _parser().print_help()
+        return Exit.OK
+    handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config}[args.command]
+    return int(handler(args, paths))
+
+
+# -- config ---------------------------------------------------------------------------------------
+
+def _show(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def cmd_config(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.errors import ConfigError
+
+    if args.action == "path":
+        print(paths.config_file)
+        return Exit.OK
+    if args.action == "set":
+        try:
+            value = configmod.set_value(paths, args.key, args.value)
+        except ConfigError as exc:
+            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+            return Exit.BAD_CONFIG
+        print(f"{args.key} = {_show(value)}")
+        cfg = configmod.load(paths)
+        if args.key == "watch.folder" and not cfg.watch_folder.is_dir():
+            print(f"note: {cfg.watch_folder} does not exist yet; zoomwatch waits for it", file=sys.stderr)
+        if args.key == "destination.local.path" and not cfg.backup_folder.is_dir():
+            print(f"note: {cfg.backup_folder} does not exist; create it (or connect the drive) "
+                  "before backups can start", file=sys.stderr)
+        return Exit.OK
+    cfg = configmod.load(paths)
+    for problem in cfg.problems:
+        print(f"zoomwatch: {problem}", file=sys.stderr)
+    if args.action == "get":
+        if args.key not in configmod.KEYS:
+            print(f"zoomwatch: unknown setting {args.key!r}; known: {', '.join(configmod.KEYS)}", file=sys.stderr)
+            return Exit.BAD_CONFIG
+        print(_show(cfg[args.key]))
+        return Exit.OK
+    for key in configmod.KEYS:
+        print(f"{key} = {_show(cfg[key])}")
+    print(f"# watching: {cfg.watch_folder}")
+    print(f"# backing up to: {cfg.backup_folder}" if cfg["destination.kind"] == "local" else "")
+    return Exit.OK
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.engine import Engine
+    from zoomwatch.errors import AlreadyRunning, ConfigError
+    from zoomwatch.logsetup import setup_logging
+
+    cfg = configmod.load(paths)
+    setup_logging(paths.log_file, cfg["log.level"])
+    try:
+        engine = Engine(cfg)
+        engine.acquire()
+    except AlreadyRunning as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.ALREADY_RUNNING
+    except ConfigError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    try:
+        if args.once:
+            return _run_once(engine, args.max_wait)
+        return _run_forever(engine)
+    finally:
+        engine.close()
+
+
+def _run_once(engine: Any, max_wait: float) -> Exit:
+    from zoomwatch.errors import ConfigError
+
+    try:
+        result = engine.run_once(max_wait)
+    except ConfigError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    print(result.summary())
+    return Exit.OK if result.ok else Exit.INCOMPLETE
+
+
+def _run_forever(engine: Any) -> Exit:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("received %s: finishing up", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    engine.start()
+    log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
+             engine.destination.label)
+    last = None
+    while not stop.wait(1.0):
+        line = engine.snapshot().summary()
+        if line != last:
+            log.info("status: %s", line)
+            last = line
+    engine.stop()
+    log.info("stopped; interrupted backups resume at the next start")
+    return Exit.OK
+
+
+# -- status ---------------------------------------------------------------------------------------
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _running_pid(paths: AppPaths) -> int | None:
+    from filelock import FileLock, Timeout
+
+    if not paths.lock_file.exists():
+        return None
+    lock = FileLock(str(paths.lock_file), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            return int(paths.lock_file.with_suffix(".pid").read_text().strip())
+        except (OSError, ValueError):
+            return -1
+    lock.release()
+    return None
+
+
+def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.catalog import STATES, Catalog
+    from zoomwatch.destinations import open_destination
+    from zoomwatch.errors import ConfigError
+
+    cfg = configmod.load(paths)
+    try:
+        dest = open_destination(cfg)
+    except ConfigError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    rows = []
+    if paths.catalog_file.exists():
+        catalog = Catalog(paths.catalog_file, readonly=True)
+        try:
+            rows = catalog.rows(dest.id)
+        finally:
+            catalog.close()
+    counts = {s: 0 for s in STATES if s != "superseded"}
+    for row in rows:
+        counts[row.state] += 1
+    pid = _running_pid(paths)
+    if args.json:
+        print(json.dumps({
+            "running": pid is not None, "pid": pid if pid and pid > 0 else None,
+            "watch_folder": str(cfg.watch_folder), "destination": dest.label, "counts": counts,
+            "files": [{"path": r.display, "state": r.state, "size": r.size, "sha256": r.sha256,
+                       "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
+                       "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at}
+                      for r in rows],
+        }, indent=2, ensure_ascii=False))
+        return Exit.OK
+    print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
+    print(f"watching {cfg.watch_folder}; backing up to {dest.label}")
+    print("  ".join(f"{n} {state}" for state, n in counts.items()))
+    for row in rows:
+        if row.state == "verified" and not args.all:
+            continue
+        note = f" — {row.last_error}" if row.last_error and row.state != "verified" else ""
+        target = f" -> {row.remote_key}" if row.state == "verified" else ""
+        print(f"  {row.state:<10} {_human(row.size):>9}  {row.display}{target}{note}")
+    return Exit.OK

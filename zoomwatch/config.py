@@ -1,0 +1,273 @@
+"""Settings: a human-editable TOML file in the user config dir, addressed by dotted keys
+(`watch.settle_seconds`), each key with a default and a validator that says clearly what is wrong.
+
+A config file that is not valid TOML is set aside (renamed, never deleted) and defaults are used.
+A key with a bad value is reported and its default used; the rest of the file still counts.
+Secrets never live here: they go to the OS keyring (see `secrets.py`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+from zoomwatch import naming
+from zoomwatch.errors import ConfigError
+from zoomwatch.paths import AppPaths, default_zoom_folder
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INCLUDE = ["*.mp4", "*.m4a", "*.mp3", "*.wav", "*.webm", "*.txt", "*.vtt", "*.srt", "*.cc"]
+DEFAULT_EXCLUDE = ["*.zoom", "*.conf", "*.tmp", "*.part", ".*", "~*"]
+DESTINATION_KINDS = ("local", "s3", "supabase")
+
+
+def _as_float(low: float, high: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {number:g}")
+        return number
+
+    return check
+
+
+def _as_int(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}, got {number}")
+        return number
+
+    return check
+
+
+def _as_globs(value: Any) -> list[str]:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = tomllib.loads(f"v = {text}")["v"]
+        else:
+            value = [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a list of file patterns, e.g. \"*.mp4, *.m4a\"")
+    return list(value)
+
+
+def _as_path(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a folder path")
+    text = value.strip()
+    if text and not Path(os.path.expanduser(text)).is_absolute():
+        raise ValueError(f"must be an absolute path (or start with ~), got {text!r}")
+    return text
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return check
+
+
+def _template(value: Any) -> str:
+    naming.validate_template(str(value))
+    return str(value)
+
+
+def _locale(value: Any) -> str:
+    naming.validate_locale(str(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    default: Any
+    check: Callable[[Any], Any]
+    help: str
+
+
+KEYS: dict[str, Key] = {
+    k.name: k
+    for k in [
+        Key("watch.folder", "", _as_path,
+            "Zoom recording folder; empty = the first that exists of ~/Documents/Zoom and ~/Zoom"),
+        Key("watch.settle_seconds", 30.0, _as_float(1, 3600),
+            "a file counts as finished when its size and mtime have not changed for this long"),
+        Key("watch.include", DEFAULT_INCLUDE, _as_globs, "file name patterns to back up"),
+        Key("watch.exclude", DEFAULT_EXCLUDE, _as_globs, "file name patterns never backed up (wins over include)"),
+        Key("destination.kind", "local", _choice(*DESTINATION_KINDS), "where backups go: local, s3 or supabase"),
+        Key("destination.local.path", "", _as_path,
+            "backup folder (local disk, USB drive, NAS mount); empty = a folder in the user data dir"),
+        Key("naming.template", naming.DEFAULT_TEMPLATE, _template, "where each file goes in the backup"),
+        Key("naming.locale", "en", _locale, "language of {month_name} and {weekday}, e.g. en, es, de"),
+        Key("transfer.workers", 2, _as_int(1, 16), "files backed up at the same time"),
+        Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings in force: validated values for every known key, plus what was wrong on load."""
+
+    values: dict[str, Any]
+    problems: tuple[str, ...] = ()
+    paths: AppPaths = field(default_factory=AppPaths.default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    @property
+    def watch_folder(self) -> Path:
+        configured = self.values["watch.folder"]
+        return Path(os.path.expanduser(configured)) if configured else default_zoom_folder()
+
+    @property
+    def backup_folder(self) -> Path:
+        configured = self.values["destination.local.path"]
+        return Path(os.path.expanduser(configured)) if configured else self.paths.default_backup_dir
+
+    def wants(self, name: str) -> bool:
+        """Whether a file name is one zoomwatch backs up (include and not exclude)."""
+        if any(fnmatch.fnmatch(name.lower(), pattern.lower()) for pattern in self.values["watch.exclude"]):
+            return False
+        return any(fnmatch.fnmatch(name.lower(), pattern.lower()) for pattern in self.values["watch.include"])
+
+
+def check_value(key: str, value: Any) -> Any:
+    """The validated value for `key`, or ConfigError naming the key and what to do."""
+    if key not in KEYS:
+        raise ConfigError(f"Unknown setting {key!r}", f"known settings: {', '.join(KEYS)}")
+    try:
+        return KEYS[key].check(value)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"Bad value for {key}", str(exc)) from None
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        dotted = f"{prefix}{name}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a file zoomwatch cannot read so that nothing in it is lost; return the new name."""
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+    path.rename(aside)
+    return aside
+
+
+def load(paths: AppPaths | None = None) -> Config:
+    """Read the config file; a missing file means defaults, a corrupt one is set aside."""
+    paths = paths or AppPaths.default()
+    values = {name: key.default for name, key in KEYS.items()}
+    problems: list[str] = []
+    try:
+        text = paths.config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config(values, (), paths)
+    except (OSError, UnicodeDecodeError) as exc:
+        text = None
+        problems.append(f"cannot read {paths.config_file}: {exc}")
+    if text is not None:
+        try:
+            raw = _flatten(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            aside = set_aside(paths.config_file)
+            problems.append(
+                f"config file {paths.config_file} is not valid TOML ({exc}); "
+                f"it was moved to {aside.name} and defaults are used"
+            )
+            raw = {}
+        for name, value in raw.items():
+            if name not in KEYS:
+                problems.append(f"unknown setting {name!r} in {paths.config_file} is ignored")
+                continue
+            try:
+                values[name] = check_value(name, value)
+            except ConfigError as exc:
+                problems.append(f"{exc}; using the default {KEYS[name].default!r}")
+    for problem in problems:
+        log.warning("%s", problem)
+    return Config(values, tuple(problems), paths)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_value(paths: AppPaths, key: str, value: Any) -> Any:
+    """Validate and store one setting, keeping the rest of the file (and its comments) as it was."""
+    checked = check_value(key, value)
+    load(paths)  # sets a corrupt file aside first, so the write below starts clean
+    try:
+        document = tomlkit.parse(paths.config_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        document = tomlkit.document()
+    *sections, leaf = key.split(".")
+    table: Any = document
+    for section in sections:
+        if section not in table:
+            table[section] = tomlkit.table()
+        table = table[section]
+    table[leaf] = checked
+    _atomic_write(paths.config_file, tomlkit.dumps(document))
+    return checked
+
+
+def fingerprint(paths: AppPaths) -> tuple[int, int] | None:
+    """(mtime_ns, size) of the config file, to notice when it changed."""
+    try:
+        st = paths.config_file.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size

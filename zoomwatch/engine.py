@@ -1,0 +1,256 @@
+"""The engine: wires the watcher, the settler, the catalog, the transfer workers and the destination,
+and keeps the status board the faces read. It knows nothing of pystray or Tk.
+
+Commands: start(), stop(), pause(), resume(), reload(config), run_once(). Threads are named
+(`zoomwatch-settle`, `zoomwatch-upload-N`, `zoomwatch-watchdog`) so a stack dump reads well.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from zoomwatch.catalog import Catalog
+from zoomwatch.config import Config
+from zoomwatch.destinations import Destination, open_destination
+from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError
+from zoomwatch.status import Snapshot, StatusBoard
+from zoomwatch.transfer import RetryPolicy, Transfers
+from zoomwatch.watch import FolderWatcher, Settler
+
+log = logging.getLogger(__name__)
+
+FOLDER_RECHECK_SECONDS = 30.0
+ONCE_MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class OnceResult:
+    ok: bool
+    counts: dict[str, int]
+    still_settling: tuple[str, ...]
+    failures: tuple[str, ...]
+
+    def summary(self) -> str:
+        lines = [", ".join(f"{n} {state}" for state, n in self.counts.items() if n) or "no recording files found"]
+        lines += [f"still being written: {p}" for p in self.still_settling]
+        lines += [f"failed: {f}" for f in self.failures]
+        return "\n".join(lines)
+
+
+class Engine:
+    def __init__(self, config: Config, *, destination: Destination | None = None,
+                 retry: RetryPolicy | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.retry = retry
+        self.board = StatusBoard()
+        self.catalog = Catalog(config.paths.catalog_file, clock=clock)
+        self.destination = destination or open_destination(config)
+        self._lock = FileLock(str(config.paths.lock_file), timeout=0)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._watcher: FolderWatcher | None = None
+        self._build()
+
+    def _build(self) -> None:
+        self.settler = Settler(self.config, self.catalog, self.destination.id,
+                               on_queued=self._queued, on_change=lambda n: self._refresh(), clock=self.clock)
+        self.transfers = Transfers(self.config, self.catalog, self.destination, self.board,
+                                   requeue=self.settler.offer, on_change=self._refresh,
+                                   retry=self.retry, clock=self.clock)
+        self.board.update(watch_folder=str(self.config.watch_folder), destination=self.destination.label)
+
+    # -- state for the faces ----------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return self.board.snapshot()
+
+    def _queued(self) -> None:
+        self.transfers.wake()
+
+    def _refresh(self) -> None:
+        snap = self.board.snapshot()
+        if self._stop.is_set() and not self._threads:
+            status = "stopped"
+        elif self.transfers.paused:
+            status = "paused"
+        elif snap.problem is not None:
+            status = "error"
+        elif self.transfers.busy():
+            status = "uploading"
+        elif self._watcher is not None:
+            status = "watching"
+        else:
+            status = "idle"
+        self.board.update(status=status, counts=self.catalog.counts(self.destination.id),
+                          settling=len(self.settler.pending))
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """Refuse to run twice on one configuration (the lock dies with the process, even on SIGKILL)."""
+        self.config.paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._lock.acquire()
+        except Timeout:
+            pid = _read_pid(self.config.paths.lock_file.with_suffix(".pid"))
+            raise AlreadyRunning(
+                "zoomwatch is already running",
+                f"another zoomwatch{f' (pid {pid})' if pid else ''} uses this configuration; "
+                "stop it first, or see what it does with: zoomwatch status",
+            ) from None
+        self.config.paths.lock_file.with_suffix(".pid").write_text(str(os.getpid()))
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def _prepare(self) -> None:
+        for problem in self.config.problems:
+            self.board.set_problem("Settings problem", problem)
+        resumed = self.catalog.requeue_interrupted(self.destination.id)
+        if resumed:
+            log.info("%d interrupted backup(s) will resume", resumed)
+        self.check_destination()
+
+    def check_destination(self) -> bool:
+        try:
+            self.destination.check()
+        except DestinationError as exc:
+            self.board.set_problem(exc.title, exc.message)
+            log.error("%s: %s", exc.title, exc.message)
+            self.transfers.blocked_until = self.clock() + (FOLDER_RECHECK_SECONDS if exc.retryable else float("inf"))
+            return False
+        return True
+
+    def start(self) -> None:
+        """Watch the Zoom folder and back up in the background until stop()."""
+        self._stop.clear()
+        self._prepare()
+        self.transfers.start()
+        thread = threading.Thread(target=self._settle_main, name="zoomwatch-settle", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        self._refresh()
+
+    def _settle_main(self) -> None:
+        root = self.config.watch_folder
+        while not self._stop.is_set():
+            if root.is_dir():
+                break
+            self.board.set_problem("Zoom folder not found",
+                                   f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH")
+            self._stop.wait(FOLDER_RECHECK_SECONDS)
+        else:
+            return
+        self.board.clear_problem()
+        try:
+            self._watcher = FolderWatcher(root, self.settler.offer)
+            self._watcher.start()
+        except OSError as exc:
+            self._watcher = None
+            self.board.set_problem("Cannot watch the Zoom folder",
+                                   f"{root}: {exc.strerror or exc}; new files are found at the next start")
+        started = time.monotonic()
+        result = self.settler.scan(root)
+        log.info("start-up scan of %s: %d files, %d already backed up, %d to check (%.2f s)",
+                 root, result.files, result.unchanged, result.to_check, time.monotonic() - started)
+        self._refresh()
+        self.settler.run()
+
+    def stop(self) -> None:
+        """Stop watching; uploads in flight are checkpointed so they resume at the next start."""
+        self._stop.set()
+        self.settler.stop()
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        self.transfers.stop()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._threads.clear()
+        self._refresh()
+
+    def close(self) -> None:
+        self.catalog.close()
+        self.release()
+
+    def pause(self) -> None:
+        self.transfers.pause(True)
+        self._refresh()
+
+    def resume(self) -> None:
+        self.transfers.pause(False)
+        self._refresh()
+
+    def reload(self, config: Config) -> None:
+        """Take new settings: a new watched folder is watched and a new destination used from now on."""
+        running = bool(self._threads)
+        if running:
+            self.stop()
+        self.config = config
+        try:
+            self.destination = open_destination(config)
+        except ConfigError as exc:
+            self.board.set_problem(exc.title, exc.message)
+            return
+        self._build()
+        self.board.clear_problem()
+        self.catalog.unblock(self.destination.id)
+        if running:
+            self.start()
+
+    # -- one pass, for `zoomwatch run --once` -----------------------------------------------------
+
+    def run_once(self, max_wait: float) -> OnceResult:
+        """Scan, wait for what is still being written (up to `max_wait` s), back up, and report."""
+        root = self.config.watch_folder
+        if not root.is_dir():
+            raise ConfigError("Zoom folder not found",
+                              f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH")
+        self._prepare()
+        self.settler.scan(root)
+        self.transfers.start()
+        deadline = self.clock() + max_wait
+        version = -1
+        try:
+            while self._once_busy() and self.clock() < deadline:
+                self.settler.check_pending()
+                version = self.board.wait_for_change(version, timeout=0.25).version
+        finally:
+            self.transfers.stop()
+        self._refresh()
+        rows = self.catalog.rows(self.destination.id)
+        failures = tuple(f"{r.display}: {r.last_error}" for r in rows if r.state in ("failed", "queued", "uploading"))
+        settling = tuple(str(p) for p in self.settler.pending)
+        counts = self.catalog.counts(self.destination.id)
+        problem = self.board.snapshot().problem if self.transfers.blocked_until > self.clock() else None
+        problems = (f"{problem.title}: {problem.message}",) if problem else ()
+        return OnceResult(not failures and not settling and not problems, counts, settling, problems + failures)
+
+    def _once_busy(self) -> bool:
+        if self.transfers.blocked_until > self.clock():
+            return False  # the destination is down: report that now rather than wait
+        if self.settler.pending or self.transfers.busy():
+            return True
+        for row in self.catalog.rows(self.destination.id):
+            if row.state == "queued":
+                return True
+            if row.state == "failed" and not row.blocked and row.attempts < ONCE_MAX_ATTEMPTS:
+                return True
+        return False
+
+
+def _read_pid(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None

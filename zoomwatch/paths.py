@@ -1,0 +1,66 @@
+"""Where zoomwatch keeps its files: config, catalog, logs, lock — from platformdirs, so the XDG
+variables are honoured on Linux, and Zoom's default recording folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import PlatformDirs
+
+APP_NAME = "zoomwatch"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    config_dir: Path
+    data_dir: Path
+    state_dir: Path
+    log_dir: Path
+    cache_dir: Path
+
+    @classmethod
+    def default(cls) -> AppPaths:
+        dirs = PlatformDirs(APP_NAME, appauthor=False)
+        return cls(
+            config_dir=Path(dirs.user_config_dir),
+            data_dir=Path(dirs.user_data_dir),
+            state_dir=Path(dirs.user_state_dir),
+            log_dir=Path(dirs.user_log_dir),
+            cache_dir=Path(dirs.user_cache_dir),
+        )
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def catalog_file(self) -> Path:
+        return self.data_dir / "catalog.sqlite3"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.state_dir / "zoomwatch.lock"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "zoomwatch.log"
+
+    @property
+    def default_backup_dir(self) -> Path:
+        return self.data_dir / "backup"
+
+
+def zoom_folder_candidates(home: Path | None = None) -> list[Path]:
+    """Zoom's default recording folders, newest convention first."""
+    home = home or Path.home()
+    return [home / "Documents" / "Zoom", home / "Zoom"]
+
+
+def default_zoom_folder(home: Path | None = None) -> Path:
+    """The first Zoom folder that exists, else the modern default (reported as missing when run)."""
+    candidates = zoom_folder_candidates(home)
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    return candidates[0]

@@ -1,0 +1,284 @@
+"""Finding finished recordings: a start-up scan, a watchdog observer, and the settle rule.
+
+A file is finished only when (a) its size and mtime have not changed for `watch.settle_seconds`,
+(b) it can be opened for reading, and (c) its meeting folder holds no Zoom intermediate (`*.zoom`)
+files — Zoom converts at the end of a meeting and writes the mp4 progressively. Empty files wait.
+
+watchdog calls handlers on its observer thread: the handler only puts the path on a queue. One
+settle thread owns all the bookkeeping, so nothing here needs a lock beyond the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from zoomwatch.catalog import Catalog, path_bytes
+from zoomwatch.config import Config
+from zoomwatch.naming import parse_meeting
+
+log = logging.getLogger(__name__)
+
+INTERMEDIATE_GLOB = ".zoom"
+TICK_SECONDS = 1.0
+
+
+@dataclass
+class Pending:
+    row_id: int
+    size: int
+    mtime_ns: int
+    stable_since: float
+    observations: int = 1
+    waiting_for: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    files: int
+    unchanged: int
+    to_check: int
+    errors: tuple[str, ...]
+
+
+def walk_files(root: Path, errors: list[str]) -> Iterator[os.DirEntry[str]]:
+    """Every regular file below `root`; folder symlinks are not followed (no loops), unreadable
+    folders are reported and skipped."""
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(entry.path)
+                        elif entry.is_file():
+                            yield entry
+                    except OSError as exc:
+                        errors.append(f"cannot read {entry.path!r}: {exc.strerror or exc}")
+        except OSError as exc:
+            errors.append(f"cannot read folder {folder!r}: {exc.strerror or exc}")
+
+
+class Settler:
+    """Decides when files are finished and queues them in the catalog. Runs on one thread."""
+
+    def __init__(self, config: Config, catalog: Catalog, dest_id: str, *,
+                 on_queued: Callable[[], None] = lambda: None,
+                 on_change: Callable[[int], None] = lambda n: None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.dest_id = dest_id
+        self.on_queued = on_queued
+        self.on_change = on_change
+        self.clock = clock
+        self.inbox: queue.Queue[Path | None] = queue.Queue()
+        self.pending: dict[Path, Pending] = {}
+        self._stop = threading.Event()
+
+    # -- called from any thread -------------------------------------------------------------------
+
+    def offer(self, path: Path) -> None:
+        self.inbox.put(path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.inbox.put(None)
+
+    # -- the settle thread ------------------------------------------------------------------------
+
+    def scan(self, root: Path) -> ScanResult:
+        """Compare the tree with the catalog: unchanged backed-up files are not opened, everything else
+        is checked; catalog rows whose file went away are marked missing."""
+        errors: list[str] = []
+        known = self.catalog.current_stats(self.dest_id)
+        files = unchanged = 0
+        found: set[bytes] = set()
+        for entry in walk_files(root, errors):
+            if not self.config.wants(entry.name):
+                continue
+            files += 1
+            raw = path_bytes(entry.path)
+            found.add(raw)
+            try:
+                st = entry.stat()
+            except OSError as exc:
+                errors.append(f"cannot read {entry.path!r}: {exc.strerror or exc}")
+                continue
+            previous = known.get(raw)
+            if previous is not None and previous[2] == "verified" and previous[:2] == (st.st_size, st.st_mtime_ns):
+                unchanged += 1
+                continue
+            self._consider(Path(entry.path), st)
+        for raw, (_, _, state) in known.items():
+            if state in ("settling", "queued", "failed") and raw not in found:
+                row = self.catalog.current(self.dest_id, raw)
+                if row is not None:
+                    self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+        for problem in errors:
+            log.warning("%s", problem)
+        self.on_change(len(self.pending))
+        return ScanResult(files, unchanged, files - unchanged, tuple(errors))
+
+    def run(self) -> None:
+        """Drain the inbox and re-check pending files until stopped."""
+        while not self._stop.is_set():
+            timeout = TICK_SECONDS if self.pending else None
+            try:
+                item = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            batch = [item] if item is not None else []
+            while True:
+                try:
+                    more = self.inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is not None:
+                    batch.append(more)
+            if self._stop.is_set():
+                return
+            for path in dict.fromkeys(batch):
+                self._event(path)
+            self.check_pending()
+
+    def _event(self, path: Path) -> None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            self._forget(path, "deleted or renamed before it was backed up")
+            return
+        except OSError as exc:
+            log.warning("cannot read %r: %s", str(path), exc.strerror or exc)
+            return
+        if os.path.isdir(path):
+            self.scan(path)
+        elif self.config.wants(path.name):
+            self._consider(path, st)
+
+    def _consider(self, path: Path, st: os.stat_result) -> None:
+        if st.st_size == 0:
+            self.pending.pop(path, None)  # empty files wait for their first bytes; the next event brings them back
+            return
+        item = self.pending.get(path)
+        if item is not None and (item.size, item.mtime_ns) == (st.st_size, st.st_mtime_ns):
+            return
+        row = self.catalog.note_seen(self.dest_id, path, st.st_size, st.st_mtime_ns)
+        if row.state in ("verified", "uploading"):
+            self.pending.pop(path, None)
+            return
+        now = self.clock()
+        mtime = st.st_mtime_ns / 1e9
+        self.pending[path] = Pending(row.id, st.st_size, st.st_mtime_ns, min(mtime, now) if item is None else now)
+        self.on_change(len(self.pending))
+
+    def _forget(self, path: Path, reason: str) -> None:
+        item = self.pending.pop(path, None)
+        if item is not None:
+            log.info("no longer waiting for %s: %s", path, reason)
+            self.catalog.mark_missing(item.row_id, reason)
+            self.on_change(len(self.pending))
+
+    def check_pending(self) -> None:
+        """One settle round over every pending file."""
+        if not self.pending:
+            return
+        now = self.clock()
+        settle = float(self.config["watch.settle_seconds"])
+        converting: dict[Path, bool] = {}
+        for path, item in list(self.pending.items()):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                self._forget(path, "deleted or renamed before it was backed up")
+                continue
+            except OSError as exc:
+                self._wait(item, f"cannot read it: {exc.strerror or exc}")
+                continue
+            if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
+                if st.st_size == 0:
+                    self._forget(path, "became empty")
+                    continue
+                item.size, item.mtime_ns, item.stable_since, item.observations = (
+                    st.st_size, st.st_mtime_ns, now, 1)
+                continue
+            item.observations += 1
+            if item.observations < 2 or now - item.stable_since < settle:
+                continue
+            folder = path.parent
+            if folder not in converting:
+                converting[folder] = _has_intermediates(folder)
+            if converting[folder]:
+                self._wait(item, "Zoom is still converting this meeting")
+                continue
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                self._wait(item, f"cannot open it yet: {exc.strerror or exc}")
+                continue
+            self._queue(path, item)
+
+    def _wait(self, item: Pending, reason: str) -> None:
+        if item.waiting_for != reason:
+            item.waiting_for = reason
+            self.catalog.note_waiting(item.row_id, reason)
+
+    def _queue(self, path: Path, item: Pending) -> None:
+        root = self.config.watch_folder
+        meeting = parse_meeting(path, root, item.mtime_ns / 1e9)
+        info = {"title": meeting.title, "start": meeting.start.isoformat(), "meeting_id": meeting.meeting_id,
+                "parsed_from": meeting.source, "name": path.name}
+        self.catalog.mark_queued(item.row_id, item.size, item.mtime_ns, info)
+        del self.pending[path]
+        log.info("finished: %s (%d bytes)", path, item.size)
+        self.on_change(len(self.pending))
+        self.on_queued()
+
+    def waiting_reasons(self) -> dict[Path, str | None]:
+        return {path: item.waiting_for for path, item in self.pending.items()}
+
+
+def _has_intermediates(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.name.lower().endswith(INTERMEDIATE_GLOB) for e in entries)
+    except OSError:
+        return False
+
+
+class FolderWatcher:
+    """A recursive watchdog observer whose handler only hands paths to the settler."""
+
+    def __init__(self, root: Path, offer: Callable[[Path], None]) -> None:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                if event.event_type in ("opened", "closed_no_write"):
+                    return
+                offer(Path(os.fsdecode(event.src_path)))
+                dest = getattr(event, "dest_path", "")
+                if dest:
+                    offer(Path(os.fsdecode(dest)))
+
+        self.root = root
+        self.observer = Observer()
+        self.observer.name = "zoomwatch-watchdog"
+        self.observer.schedule(Handler(), str(root), recursive=True)
+
+    def start(self) -> None:
+        self.observer.start()
+
+    def stop(self) -> None:
+        self.observer.stop()
+        self.observer.join(timeout=10)
