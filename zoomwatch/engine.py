@@ -127,7 +127,8 @@ class Engine:
         except DestinationError as exc:
             self.board.set_problem(exc.title, exc.message)
             log.error("%s: %s", exc.title, exc.message)
-            self.transfers.blocked_until = self.clock() + (FOLDER_RECHECK_SECONDS if exc.retryable else float("inf"))
+            wait = self.transfers.retry.delay(1) if exc.retryable else float("inf")
+            self.transfers.blocked_until = self.clock() + wait
             return False
         return True
 
@@ -151,7 +152,7 @@ class Engine:
             self._stop.wait(FOLDER_RECHECK_SECONDS)
         else:
             return
-        self.board.clear_problem()
+        self.board.clear_problem("Zoom folder not found")
         try:
             self._watcher = FolderWatcher(root, self.settler.offer)
             self._watcher.start()

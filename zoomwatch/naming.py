@@ -42,12 +42,7 @@ class Meeting:
     source: str
 
 
-SAMPLE_MEETING = Meeting(
-    title="Weekly sync",
-    start=datetime(2023, 10, 29, 10, 0, 0),
-    meeting_id="84512345678",
-    source="zoom-folder",
-)
+SAMPLE_MEETING = Meeting("Weekly sync", datetime(2023, 10, 29, 10, 0, 0), "84512345678", "zoom-folder")
 
 DEFAULT_TEMPLATE = "{year}/{month:02d}/{date} {time} {title}/{filename}"
 
@@ -63,9 +58,7 @@ FILE_FALLBACK_TITLE = "Untitled"
 MAX_SEGMENT_BYTES = 255
 MAX_KEPT_EXT_CHARS = 16
 
-# ---------------------------------------------------------------------------
-# parse_meeting
-# ---------------------------------------------------------------------------
+# --- parse_meeting ---------------------------------------------------------
 
 _FOLDER_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2})\.([0-9]{2})\.([0-9]{2})(?: (.*))?",
@@ -166,9 +159,7 @@ def parse_meeting(path: Path, root: Path | None, mtime: float) -> Meeting:
     return _fallback_meeting(path, mtime)
 
 
-# ---------------------------------------------------------------------------
-# sanitize_segment
-# ---------------------------------------------------------------------------
+# --- sanitize_segment ------------------------------------------------------
 
 _SURROGATES_RE = re.compile("[\ud800-\udfff]")
 # Controls (C0, DEL, C1), Windows-forbidden characters, characters Supabase
@@ -217,19 +208,30 @@ def _guard_reserved(name: str) -> str:
     return name
 
 
+def _extends_cluster(ch: str) -> bool:
+    """True for characters that attach to the previous one (marks, ZWJ, emoji modifiers, tags)."""
+    code = ord(ch)
+    return (
+        unicodedata.category(ch) in _GRAPHEME_EXTENDERS
+        or ch == "\u200d"
+        or 0x1F3FB <= code <= 0x1F3FF
+        or 0xE0020 <= code <= 0xE007F
+    )
+
+
 def _cut_utf8(text: str, budget: int) -> str:
     """Longest prefix of ``text`` within ``budget`` UTF-8 bytes.
 
-    Never splits a code point, and avoids leaving a base character separated
-    from its combining marks / zero-width joiner where that is possible.
+    Never splits a code point, and backs off to the start of a character
+    cluster (base + marks / ZWJ sequence) rather than cut through one.
     """
     if len(text.encode("utf-8")) <= budget:
         return text
-    cut = text.encode("utf-8")[:budget].decode("utf-8", "ignore")
-    tidy = cut
-    while tidy and (unicodedata.category(tidy[-1]) in _GRAPHEME_EXTENDERS or tidy[-1] == "\u200d"):
-        tidy = tidy[:-1]
-    return tidy or cut
+    end = len(text.encode("utf-8")[:budget].decode("utf-8", "ignore"))
+    safe = end
+    while safe > 0 and (_extends_cluster(text[safe]) or text[safe - 1] == "\u200d"):
+        safe -= 1
+    return text[: safe or end]
 
 
 def _fit_bytes(name: str, limit: int = MAX_SEGMENT_BYTES) -> str:
@@ -256,9 +258,7 @@ def sanitize_segment(text: str) -> str:
     return name or "_"
 
 
-# ---------------------------------------------------------------------------
-# Locale look-ups
-# ---------------------------------------------------------------------------
+# --- Locale look-ups -------------------------------------------------------
 
 
 @lru_cache(maxsize=64)
@@ -296,9 +296,7 @@ def validate_locale(locale: str) -> None:
     _month_and_day_names(locale)
 
 
-# ---------------------------------------------------------------------------
-# Templates
-# ---------------------------------------------------------------------------
+# --- Templates -------------------------------------------------------------
 
 _Part = tuple[str, str | None, str, str | None]
 _SAMPLE_FILENAMES = ("zoom_0.mp4", "zoom_1.mp4", "zoom_0.m4a")

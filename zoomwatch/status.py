@@ -122,7 +122,9 @@ class StatusBoard:
             self._set(problem=Problem(title, message, time.time()))
             return True
 
-    def clear_problem(self) -> None:
+    def clear_problem(self, title: str | None = None) -> None:
+        """Clear the problem shown (only if it has this title, when one is given)."""
         with self._cond:
-            if self._snap.problem is not None:
+            current = self._snap.problem
+            if current is not None and (title is None or current.title == title):
                 self._set(problem=None)
