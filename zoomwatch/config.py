@@ -88,6 +88,15 @@ def _as_path(value: Any) -> str:
     return text
 
 
+def _rate(value: Any) -> int:
+    from zoomwatch.bandwidth import parse_rate
+
+    try:
+        return parse_rate(value)
+    except ValueError:
+        raise ValueError(f"expected bytes per second like 0 (no limit), 500K or 10M, got {value!r}") from None
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         text = str(value).strip().lower()
@@ -131,6 +140,8 @@ KEYS: dict[str, Key] = {
         Key("naming.template", naming.DEFAULT_TEMPLATE, _template, "where each file goes in the backup"),
         Key("naming.locale", "en", _locale, "language of {month_name} and {weekday}, e.g. en, es, de"),
         Key("transfer.workers", 2, _as_int(1, 16), "files backed up at the same time"),
+        Key("transfer.bandwidth_limit", 0, _rate,
+            "bytes per second across all transfers, e.g. 10M; 0 = no limit"),
         Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
     ]
 }

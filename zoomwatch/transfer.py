@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatch import __version__, naming
+from zoomwatch.bandwidth import Throttle
 from zoomwatch.catalog import Catalog, Row
 from zoomwatch.config import Config
 from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
@@ -67,6 +68,7 @@ class Transfers:
         self._threads: list[threading.Thread] = []
         self._dest_failures = 0
         self._sidecar_lock = threading.Lock()
+        self.throttle = Throttle(int(config["transfer.bandwidth_limit"]))
 
     # -- control ----------------------------------------------------------------------------------
 
@@ -230,6 +232,7 @@ class Transfers:
             resume=row.resume,
             save_resume=lambda state: self.catalog.save_progress(row.id, resume=state),
             progress=progress,
+            throttle=self.throttle,
             stop=stop,
         )
         sha = self.destination.upload(row.fs_path, key, row.size, session)

@@ -31,6 +31,7 @@ class UploadSession:
     resume: dict[str, Any] | None = None
     save_resume: Callable[[dict[str, Any]], None] = lambda state: None
     progress: Callable[[int], None] = lambda done: None
+    throttle: Callable[[int], None] = lambda nbytes: None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def check_stop(self) -> None:

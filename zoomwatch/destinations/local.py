@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 from pathlib import Path
 
 from zoomwatch.destinations.base import CHUNK, RemoteObject, UploadSession, sha256_file
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError
+
+log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIX = ".zoomwatch-part"
 
@@ -111,6 +114,7 @@ class LocalDestination:
             offset = partial.stat().st_size
             if offset > size:
                 offset = 0
+            log.info("resuming %s at byte %d of %d", key, offset, size)
         session.save_resume({"partial": partial.name})
         digest = hashlib.sha256()
         try:
@@ -162,6 +166,7 @@ class LocalDestination:
                 raise _dest_error(exc, self.root) from None
             done += n
             session.progress(done)
+            session.throttle(n)
 
     def write_small(self, key: str, data: bytes) -> None:
         target = self._target(key)
