@@ -50,8 +50,8 @@ class Transfers:
     """The worker pool. `wake()` after queueing; `stop()` checkpoints what is in flight."""
 
     def __init__(self, config: Config, catalog: Catalog, destination: Destination, board: StatusBoard, *,
-                 requeue: Callable[[Path], None], on_change: Callable[[], None] = lambda: None, retry: RetryPolicy | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 requeue: Callable[[Path], None], on_change: Callable[[], None] = lambda: None,
+                 retry: RetryPolicy | None = None, clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.catalog = catalog
         self.destination = destination
