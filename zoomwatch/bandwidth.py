@@ -17,8 +17,8 @@ def parse_rate(text: str | int | float) -> int:
             value, factor = value[:-1], multiplier
             break
     number = float(value)
-    if number < 0:
-        raise ValueError("must not be negative")
+    if not 0 <= number < 1e15:  # also refuses inf and nan
+        raise ValueError("must be a number of bytes per second, 0 or more")
     return int(number * factor)
 
 

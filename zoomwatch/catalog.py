@@ -186,10 +186,10 @@ class Catalog:
     def verified_in_folder(self, dest: str, key_folder: str) -> list[Row]:
         """Verified rows whose remote key lies directly in `key_folder` (for the meeting sidecar)."""
         prefix = f"{key_folder}/" if key_folder else ""
-        sql = "SELECT * FROM files WHERE dest = ? AND state = 'verified' AND remote_key LIKE ? ESCAPE '\\'"
-        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        sql = ("SELECT * FROM files WHERE dest = ? AND state = 'verified'"
+               " AND substr(remote_key, 1, ?) = ? ORDER BY id")
         with self._lock:
-            found = [Row.from_sql(r) for r in self._db.execute(sql, (dest, like))]
+            found = [Row.from_sql(r) for r in self._db.execute(sql, (dest, len(prefix), prefix))]
         return [r for r in found if r.remote_key and "/" not in r.remote_key[len(prefix):]]
 
     # -- transitions ------------------------------------------------------------------------------

@@ -74,8 +74,8 @@ def _as_globs(value: Any) -> list[str]:
             value = tomllib.loads(f"v = {text}")["v"]
         else:
             value = [part.strip() for part in text.split(",") if part.strip()]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError("expected a list of file patterns, e.g. \"*.mp4, *.m4a\"")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("expected a non-empty list of file patterns, e.g. \"*.mp4, *.m4a\"")
     return list(value)
 
 
@@ -93,7 +93,7 @@ def _rate(value: Any) -> int:
 
     try:
         return parse_rate(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"expected bytes per second like 0 (no limit), 500K or 10M, got {value!r}") from None
 
 
@@ -181,7 +181,7 @@ def check_value(key: str, value: Any) -> Any:
         raise ConfigError(f"Unknown setting {key!r}", f"known settings: {', '.join(KEYS)}")
     try:
         return KEYS[key].check(value)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, OverflowError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Bad value for {key}", str(exc)) from None
 
 
@@ -212,15 +212,21 @@ def load(paths: AppPaths | None = None) -> Config:
     paths = paths or AppPaths.default()
     values = {name: key.default for name, key in KEYS.items()}
     problems: list[str] = []
+    decode_error: UnicodeDecodeError | None = None
     try:
         text = paths.config_file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Config(values, (), paths)
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         text = None
         problems.append(f"cannot read {paths.config_file}: {exc}")
+    except UnicodeDecodeError as exc:
+        text = ""  # TOML is UTF-8: a file that is not is as unreadable as bad syntax
+        decode_error = exc
     if text is not None:
         try:
+            if decode_error is not None:
+                raise tomllib.TOMLDecodeError(f"not UTF-8 text ({decode_error.reason})")
             raw = _flatten(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
             aside = set_aside(paths.config_file)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -118,8 +119,9 @@ class Settler:
                 unchanged += 1
                 continue
             self._consider(Path(entry.path), st)
+        inside = path_bytes(root).rstrip(os.sep.encode()) + os.sep.encode()
         for raw, (_, _, state) in known.items():
-            if state in ("settling", "queued", "failed") and raw not in found:
+            if state in ("settling", "queued", "failed") and raw not in found and raw.startswith(inside):
                 row = self.catalog.current(self.dest_id, raw)
                 if row is not None:
                     self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
@@ -159,7 +161,7 @@ class Settler:
         except OSError as exc:
             log.warning("cannot read %r: %s", str(path), exc.strerror or exc)
             return
-        if os.path.isdir(path):
+        if stat.S_ISDIR(st.st_mode):
             self.scan(path)
         elif self.config.wants(path.name):
             self._consider(path, st)

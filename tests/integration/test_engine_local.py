@@ -281,3 +281,18 @@ def test_status_board_wakes_a_reader_on_progress(app, engines):
     write_random(app.zoom / MEETING / "zoom_0.mp4", 5000)
     thread.join(70)
     assert "verified" in seen and "watching" in seen
+
+
+def test_new_meeting_folder_does_not_disturb_files_waiting_elsewhere(app, engines):
+    app.set("watch.settle_seconds", "4")
+    engine = start(app, engines)
+    waiting = app.zoom / MEETING / "zoom_0.mp4"
+    write_random(waiting, 1000, age_seconds=0)
+    wait_for(lambda: state_of(engine, waiting) == "settling", what="the first file to be seen")
+    other = app.zoom / "2024-01-16 09.00.00 Standup 84512345679"
+    other.mkdir()  # a new meeting folder arrives while the first file still settles
+    write_random(other / "chat.txt", 10, age_seconds=0)
+    wait_for(lambda: verified(engine, other / "chat.txt") and verified(engine, waiting),
+             what="both files verified")
+    states = [r.state for r in engine.catalog.rows(engine.destination.id, include_old=True)]
+    assert "missing" not in states
