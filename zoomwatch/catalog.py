@@ -312,7 +312,8 @@ class Catalog:
     def back_to_settling(self, row_id: int, size: int, mtime_ns: int) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE files SET state = 'settling', size = ?, mtime_ns = ?, updated_at = ? WHERE id = ?",
+                "UPDATE files SET state = 'settling', size = ?, mtime_ns = ?, resume = NULL, updated_at = ?"
+                " WHERE id = ?",
                 (size, mtime_ns, self.clock(), row_id),
             )
 

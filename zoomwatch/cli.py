@@ -42,6 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--all", action="store_true", help="list backed-up files too, not only the others")
 
+    commands.add_parser("check", help="test the backup destination: write, read back and delete a probe")
+
+    secret = commands.add_parser("secret", help="store credentials in the OS keyring (never in the config file)")
+    secret_actions = secret.add_subparsers(dest="action", metavar="ACTION", required=True)
+    secret_set = secret_actions.add_parser("set", help="store a secret, read from stdin (never from the command line)")
+    secret_set.add_argument("name")
+    secret_delete = secret_actions.add_parser("delete", help="remove a secret")
+    secret_delete.add_argument("name")
+    secret_actions.add_parser("list", help="which secrets are set (never their values)")
+
     config = commands.add_parser("config", help="show or change settings")
     actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
     actions.add_parser("show", help="every setting and its value")
@@ -60,7 +70,8 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     if args.command is None:
         _parser().print_help()
         return Exit.OK
-    handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config}[args.command]
+    handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
+               "secret": cmd_secret}[args.command]
     return int(handler(args, paths))
 
 
@@ -103,6 +114,51 @@ def cmd_config(args: argparse.Namespace, paths: AppPaths) -> Exit:
         print(f"{key} = {_show(cfg[key])}")
     print(f"# watching: {cfg.watch_folder}")
     print(f"# backing up to: {cfg.backup_folder}" if cfg["destination.kind"] == "local" else "")
+    return Exit.OK
+
+
+# -- secrets and check -----------------------------------------------------------------------------
+
+def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch import secrets
+    from zoomwatch.errors import ConfigError
+
+    stamp = paths.state_dir / "secrets-changed"
+    try:
+        if args.action == "list":
+            for name, what in secrets.KNOWN.items():
+                print(f"{name:<22} {'set' if secrets.get_secret(name) else 'not set':<8} {what}")
+            return Exit.OK
+        if args.action == "delete":
+            found = secrets.delete_secret(args.name, stamp)
+            print(f"{args.name} {'deleted' if found else 'was not set'}")
+            return Exit.OK
+        if sys.stdin.isatty():
+            import getpass
+
+            value = getpass.getpass(f"{secrets.KNOWN.get(args.name, args.name)}: ")
+        else:
+            value = sys.stdin.read()
+        secrets.set_secret(args.name, value, stamp)
+    except ConfigError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    print(f"{args.name} stored in the OS keyring")
+    return Exit.OK
+
+
+def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.destinations import open_destination
+    from zoomwatch.errors import ZoomwatchError
+
+    cfg = configmod.load(paths)
+    try:
+        dest = open_destination(cfg)
+        dest.check()
+    except ZoomwatchError as exc:
+        print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
+        return Exit.BAD_CONFIG
+    print(f"OK: {dest.label} — write, read back and delete work")
     return Exit.OK
 
 
@@ -157,14 +213,30 @@ def _run_forever(engine: Any) -> Exit:
     log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
              engine.destination.label)
     last = None
+    settings = _settings_fingerprint(engine.config.paths)
     while not stop.wait(1.0):
         line = engine.snapshot().summary()
         if line != last:
             log.info("status: %s", line)
             last = line
+        now = _settings_fingerprint(engine.config.paths)
+        if now != settings:
+            settings = now
+            log.info("settings changed: reloading")
+            engine.reload(configmod.load(engine.config.paths))
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK
+
+
+def _settings_fingerprint(paths: AppPaths) -> tuple[object, ...]:
+    """Changes when the config file or a stored secret changes."""
+    stamp = paths.state_dir / "secrets-changed"
+    try:
+        secret_mtime = stamp.stat().st_mtime_ns
+    except OSError:
+        secret_mtime = None
+    return configmod.fingerprint(paths), secret_mtime
 
 
 # -- status ---------------------------------------------------------------------------------------
@@ -223,7 +295,8 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
             "watch_folder": str(cfg.watch_folder), "destination": dest.label, "counts": counts,
             "files": [{"path": r.display, "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
-                       "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at}
+                       "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
+                       "resumable_upload": bool(r.resume and r.resume.get("upload_id"))}
                       for r in rows],
         }, indent=2, ensure_ascii=False))
         return Exit.OK
@@ -234,6 +307,8 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         if row.state == "verified" and not args.all:
             continue
         note = f" — {row.last_error}" if row.last_error and row.state != "verified" else ""
+        if row.resume and row.resume.get("upload_id") and row.state != "verified":
+            note += f" (resumable upload: {len(row.resume.get('parts', {}))} part(s) stored)"
         target = f" -> {row.remote_key}" if row.state == "verified" else ""
         print(f"  {row.state:<10} {_human(row.size):>9}  {row.display}{target}{note}")
     return Exit.OK

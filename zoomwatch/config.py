@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -97,6 +98,38 @@ def _rate(value: Any) -> int:
         raise ValueError(f"expected bytes per second like 0 (no limit), 500K or 10M, got {value!r}") from None
 
 
+def _bucket(value: Any) -> str:
+    text = str(value).strip()
+    if text and not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", text):
+        raise ValueError(f"{text!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+    return text
+
+
+def _url(value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    if text and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
+        raise ValueError(f"expected a URL like https://s3.example.com, got {value!r}")
+    return text
+
+
+def _prefix(value: Any) -> str:
+    text = str(value).strip().strip("/")
+    if any(part in (".", "..") for part in text.split("/")) or "//" in text:
+        raise ValueError(f"{value!r} is not a usable key prefix (no empty, '.' or '..' parts)")
+    return text
+
+
+def _part_size(value: Any) -> int:
+    size = _rate(value)
+    if not 5 * 1024**2 <= size <= 5 * 1024**3:
+        raise ValueError("must be between 5M and 5G (S3's limits for a part)")
+    return size
+
+
+def _text(value: Any) -> str:
+    return str(value).strip()
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         text = str(value).strip().lower()
@@ -135,6 +168,22 @@ KEYS: dict[str, Key] = {
         Key("watch.include", DEFAULT_INCLUDE, _as_globs, "file name patterns to back up"),
         Key("watch.exclude", DEFAULT_EXCLUDE, _as_globs, "file name patterns never backed up (wins over include)"),
         Key("destination.kind", "local", _choice(*DESTINATION_KINDS), "where backups go: local, s3 or supabase"),
+        Key("destination.s3.bucket", "", _bucket, "S3 bucket name"),
+        Key("destination.s3.prefix", "", _prefix, "key prefix (folder) inside the bucket, e.g. zoom/alice"),
+        Key("destination.s3.region", "", _text, "bucket region, e.g. eu-west-1; empty = the SDK's default"),
+        Key("destination.s3.endpoint_url", "", _url,
+            "endpoint of an S3-compatible store (MinIO, R2, B2, Wasabi...); empty for AWS"),
+        Key("destination.s3.addressing_style", "auto", _choice("auto", "path", "virtual"),
+            "bucket in the host name (virtual) or in the path (path)"),
+        Key("destination.s3.storage_class", "", _choice("", "standard", "standard_ia", "onezone_ia",
+                                                        "intelligent_tiering", "glacier_ir", "glacier",
+                                                        "deep_archive", "reduced_redundancy"),
+            "storage class for new objects; empty = the bucket's default"),
+        Key("destination.s3.sse", "none", _choice("none", "aes256", "aws:kms"), "server-side encryption"),
+        Key("destination.s3.kms_key_id", "", _text, "KMS key id when destination.s3.sse is aws:kms"),
+        Key("destination.s3.part_size", 8 * 1024**2, _part_size,
+            "smallest multipart part (grown for huge files so 5 TiB fits in 10,000 parts)"),
+        Key("destination.s3.concurrency", 4, _as_int(1, 32), "parts uploaded at the same time per file"),
         Key("destination.local.path", "", _as_path,
             "backup folder (local disk, USB drive, NAS mount); empty = a folder in the user data dir"),
         Key("naming.template", naming.DEFAULT_TEMPLATE, _template, "where each file goes in the backup"),

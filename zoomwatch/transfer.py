@@ -158,16 +158,22 @@ class Transfers:
             log.info("checkpointed %s; it resumes later", row.display)
             return
         except FileGone as exc:
+            self._discard(row)
             self.catalog.mark_missing(row.id, exc.message)
             log.warning("%s: %s", exc.title, exc.message)
             return
         except FileChanged as exc:
+            self._discard(row)
             self._back_to_settling(row, exc)
             return
         except DestinationError as exc:
             self._destination_failed(row, exc)
             return
         except ItemError as exc:
+            if not exc.retryable:  # e.g. a name the store refuses: waits for a settings change
+                self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=None, blocked=True)
+                log.error("%s: %s", exc.title, exc.message)
+                return
             delay = self.retry.delay(row.attempts + 1)
             self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=self.clock() + delay)
             log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, row.attempts + 1, delay)
@@ -180,6 +186,14 @@ class Transfers:
         self.board.add_recent(f"{(row.meeting or {}).get('title', path.name)} — {path.name}",
                               self.destination.location(key))
         self._write_sidecar(key)
+
+    def _discard(self, row: Row) -> None:
+        """An upload that will not resume (the file changed or went away) is cleaned up at the store."""
+        fresh = self.catalog.get(row.id)
+        try:
+            self.destination.discard(fresh.resume if fresh else row.resume)
+        except ZoomwatchError as exc:
+            log.warning("could not clean up the unfinished upload of %s: %s", row.display, exc)
 
     def _check_unchanged(self, row: Row) -> None:
         try:

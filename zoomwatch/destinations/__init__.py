@@ -15,6 +15,10 @@ def open_destination(config: Config) -> Destination:
         from zoomwatch.destinations.local import LocalDestination
 
         return LocalDestination(config.backup_folder, create=not config["destination.local.path"])
+    if kind == "s3":
+        from zoomwatch.destinations.s3 import S3Destination
+
+        return S3Destination(config)
     raise ConfigError(
         f"Destination {kind!r} is not available in this version",
         "set destination.kind to local (zoomwatch config set destination.kind local)",

@@ -56,6 +56,9 @@ class Destination(Protocol):
         """Store `size` bytes of `source` at `key`, resuming from `session.resume` when it can;
         return the sha256 of the bytes stored. Raise Cancelled when `session.stop` is set."""
 
+    def discard(self, resume: dict[str, Any] | None) -> None:
+        """Throw away an unfinished upload (its partial file, its multipart parts) that will not resume."""
+
     def write_small(self, key: str, data: bytes) -> None:
         """Store a small file (the meeting.json sidecar) at `key`, replacing what was there."""
 

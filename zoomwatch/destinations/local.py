@@ -168,6 +168,9 @@ class LocalDestination:
             session.progress(done)
             session.throttle(n)
 
+    def discard(self, resume: dict | None) -> None:  # type: ignore[type-arg]
+        """Partial files are named after their target and replaced by the next copy: nothing to do."""
+
     def write_small(self, key: str, data: bytes) -> None:
         target = self._target(key)
         partial = self._partial(target)

@@ -1,0 +1,261 @@
+"""Backing up to S3, against a real S3 server (SeaweedFS on loopback)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import wait_for, write_random
+from s3server import ACCESS_KEY, READONLY_KEY, READONLY_SECRET, SECRET_KEY, SeaweedS3
+
+MEETING = "2024-05-06 14.00.00 Board meeting 93456789012"
+PREFIX_DIR = "2024/05/2024-05-06 14.00.00 Board meeting"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(s3: SeaweedS3) -> str:
+    name = f"zw-{uuid.uuid4().hex[:12]}"
+    s3.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3app(app, s3: SeaweedS3, bucket: str, monkeypatch: pytest.MonkeyPatch):
+    for key, value in (("destination.kind", "s3"), ("destination.s3.bucket", bucket),
+                       ("destination.s3.endpoint_url", s3.endpoint), ("destination.s3.region", "us-east-1"),
+                       ("destination.s3.addressing_style", "path"), ("destination.s3.prefix", "backups/ana"),
+                       ("destination.s3.part_size", "5M"), ("destination.s3.concurrency", "2")):
+        app.set(key, value)
+    creds = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+             "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    app.env.update(creds)
+    for name, value in creds.items():
+        monkeypatch.setenv(name, value)
+    return app
+
+
+def zw(app, *args: str, stdin: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "zoomwatch", *args], env=app.env, input=stdin,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def spawn(app, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "zoomwatch", *args], env=app.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def download_sha(s3: SeaweedS3, bucket: str, key: str) -> str:
+    body = s3.client().get_object(Bucket=bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(1 << 20), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def objects(s3: SeaweedS3, bucket: str) -> list[str]:
+    found = s3.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+    return sorted(o["Key"] for o in found if "/.zoomwatch-check/" not in o["Key"])
+
+
+def open_uploads(s3: SeaweedS3, bucket: str) -> list[dict]:
+    return s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+
+
+def test_small_and_multipart_uploads_land_byte_identical(s3app, s3, bucket):
+    small = write_random(s3app.zoom / MEETING / "chat.txt", 2_000)
+    large = write_random(s3app.zoom / MEETING / "zoom_0.mp4", 23 * 1024 * 1024 + 17, seed=4)
+    done = zw(s3app, "run", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    key = f"backups/ana/{PREFIX_DIR}"
+    assert objects(s3, bucket) == [f"{key}/chat.txt", f"{key}/meeting.json", f"{key}/zoom_0.mp4"]
+    assert download_sha(s3, bucket, f"{key}/chat.txt") == small
+    assert download_sha(s3, bucket, f"{key}/zoom_0.mp4") == large
+    head = s3.client().head_object(Bucket=bucket, Key=f"{key}/zoom_0.mp4")
+    assert head["Metadata"]["sha256"] == large and head["ETag"].endswith('-5"')  # 5 parts of 5 MiB
+    meta = json.loads(s3.client().get_object(Bucket=bucket, Key=f"{key}/meeting.json")["Body"].read())
+    assert {f["name"]: f["sha256"] for f in meta["files"]} == {"chat.txt": small, "zoom_0.mp4": large}
+    assert open_uploads(s3, bucket) == []
+
+
+def test_check_reports_each_misconfiguration_in_one_line(s3app, s3, bucket):
+    ok = zw(s3app, "check")
+    assert ok.returncode == 0 and ok.stdout.startswith("OK: S3 bucket " + bucket)
+    assert objects(s3, bucket) == []  # the probe was deleted
+
+    s3app.env["AWS_SECRET_ACCESS_KEY"] = "wrong-secret"
+    bad_key = zw(s3app, "check")
+    assert bad_key.returncode == 3 and bad_key.stdout.startswith("S3 credentials rejected")
+    assert "wrong-secret" not in bad_key.stdout + bad_key.stderr
+
+    s3app.env.update(AWS_ACCESS_KEY_ID=READONLY_KEY, AWS_SECRET_ACCESS_KEY=READONLY_SECRET)
+    read_only = zw(s3app, "check")
+    assert read_only.stdout.startswith("S3: access denied") and bucket in read_only.stdout
+
+    s3app.env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+    s3app.set("destination.s3.bucket", "no-such-bucket-here")
+    missing = zw(s3app, "check")
+    assert missing.stdout.startswith("S3 bucket not found") and "no-such-bucket-here" in missing.stdout
+
+    s3app.set("destination.s3.endpoint_url", "http://127.0.0.1:9")  # nothing listens there
+    gone = zw(s3app, "check")
+    assert gone.returncode == 3 and gone.stdout.startswith("S3 endpoint unreachable")
+
+
+def test_missing_bucket_during_run_is_reported_and_nothing_marked_verified(s3app):
+    s3app.set("destination.s3.bucket", "no-such-bucket-here")
+    write_random(s3app.zoom / MEETING / "zoom_0.mp4", 1000)
+    done = zw(s3app, "run", "--once")
+    assert done.returncode == 1 and "S3 bucket not found" in done.stdout
+    status = json.loads(zw(s3app, "status", "--json").stdout)
+    assert status["counts"]["verified"] == 0
+
+
+def test_same_recording_from_a_second_machine_is_not_uploaded_again(s3app, s3, bucket, tmp_path):
+    sha = write_random(s3app.zoom / MEETING / "zoom_0.mp4", 12 * 1024 * 1024, seed=7)
+    assert zw(s3app, "run", "--once").returncode == 0
+    # a second machine: its own config and catalog, the same recording, the same bucket
+    other = dict(s3app.env)
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        other[name] = str(tmp_path / "laptop" / name)
+    subprocess.run([sys.executable, "-m", "zoomwatch", "config", "set", "destination.kind", "s3"], env=other,
+                   check=True, capture_output=True)
+    for key in ("watch.folder", "destination.s3.bucket", "destination.s3.endpoint_url", "destination.s3.prefix",
+                "destination.s3.addressing_style", "destination.s3.region", "destination.s3.part_size"):
+        value = zw(s3app, "config", "get", key).stdout.strip()
+        subprocess.run([sys.executable, "-m", "zoomwatch", "config", "set", key, value], env=other,
+                       check=True, capture_output=True)
+    second = subprocess.run([sys.executable, "-m", "zoomwatch", "run", "--once"], env=other,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "already in the backup, not copied again" in second.stderr
+    assert "multipart upload of" not in second.stderr
+    assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == sha
+
+
+def test_sigkill_mid_multipart_resumes_from_stored_parts(s3app, s3, bucket):
+    s3app.set("transfer.bandwidth_limit", "8M")
+    sha = write_random(s3app.zoom / MEETING / "zoom_0.mp4", 60 * 1024 * 1024, seed=5)
+    run = spawn(s3app, "run")
+
+    def parts_stored() -> int:
+        uploads = open_uploads(s3, bucket)
+        if not uploads:
+            return 0
+        u = uploads[0]
+        return len(s3.client().list_parts(Bucket=bucket, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", []))
+
+    try:
+        wait_for(lambda: parts_stored() >= 4, timeout=120, what="four parts stored at the server")
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        run.communicate()
+    before = parts_stored()
+    s3app.set("transfer.bandwidth_limit", "0")
+    again = zw(s3app, "run", "--once")
+    assert again.returncode == 0, again.stdout + again.stderr
+    sent = re.search(r"complete: (\d+) part\(s\) sent this time, (\d+) reused", again.stderr)
+    assert sent, again.stderr
+    assert int(sent.group(2)) >= before >= 4
+    assert int(sent.group(1)) == 12 - int(sent.group(2))  # 60 MiB in 5 MiB parts
+    assert objects(s3, bucket) == [f"backups/ana/{PREFIX_DIR}/meeting.json", f"backups/ana/{PREFIX_DIR}/zoom_0.mp4"]
+    assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == sha
+    assert open_uploads(s3, bucket) == []
+
+
+def test_store_going_away_mid_upload_then_back_completes(s3app, s3, bucket):
+    s3app.set("transfer.bandwidth_limit", "10M")
+    sha = write_random(s3app.zoom / MEETING / "zoom_0.mp4", 40 * 1024 * 1024, seed=6)
+    run = spawn(s3app, "run")
+    try:
+        wait_for(lambda: open_uploads(s3, bucket), timeout=120, what="the multipart upload to start")
+        s3.stop()
+        try:
+            def reported() -> bool:
+                status = json.loads(zw(s3app, "status", "--json").stdout)
+                return any("unreachable" in (f["last_error"] or "") for f in status["files"])
+
+            wait_for(reported, timeout=180, what="zoomwatch to report the store unreachable")
+        finally:
+            s3.start()
+        wait_for(lambda: json.loads(zw(s3app, "status", "--json").stdout)["counts"]["verified"] == 1,
+                 timeout=240, what="the upload to complete once the store is back")
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(60)
+        finally:
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
+    assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == sha
+    assert open_uploads(s3, bucket) == []
+
+
+def test_credentials_from_the_keyring_never_reach_config_or_log(s3app, s3, bucket, tmp_path):
+    s3app.env["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+    del s3app.env["AWS_ACCESS_KEY_ID"], s3app.env["AWS_SECRET_ACCESS_KEY"]
+    s3app.env["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "none")
+    s3app.env["AWS_CONFIG_FILE"] = str(tmp_path / "none")
+    assert zw(s3app, "check").stdout.startswith("No S3 credentials")
+    assert zw(s3app, "secret", "set", "s3.access_key_id", stdin=ACCESS_KEY + "\n").returncode == 0
+    assert zw(s3app, "secret", "set", "s3.secret_access_key", stdin=SECRET_KEY).returncode == 0
+    listed = zw(s3app, "secret", "list").stdout
+    assert re.search(r"s3.secret_access_key\s+set", listed) and SECRET_KEY not in listed
+    sha = write_random(s3app.zoom / MEETING / "zoom_0.mp4", 3000)
+    done = zw(s3app, "run", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == sha
+    for text_file in (s3app.paths.config_file, s3app.paths.log_file):
+        assert SECRET_KEY not in text_file.read_text()
+    assert SECRET_KEY not in done.stdout + done.stderr
+
+
+def test_file_changing_mid_multipart_aborts_the_old_upload(s3app, s3, bucket):
+    s3app.set("transfer.bandwidth_limit", "8M")
+    video: Path = s3app.zoom / MEETING / "zoom_0.mp4"
+    write_random(video, 30 * 1024 * 1024, seed=8)
+    run = spawn(s3app, "run")
+    try:
+        first = wait_for(lambda: open_uploads(s3, bucket), timeout=120, what="the multipart upload to start")
+        with open(video, "ab") as out:  # Zoom (or the user) rewrites the file mid-upload
+            out.write(b"more bytes")
+        s3app.set("transfer.bandwidth_limit", "0")  # the reload also speeds up the second try
+
+        def settled() -> bool:
+            status = json.loads(zw(s3app, "status", "--json").stdout)
+            return status["counts"]["verified"] == 1 and not any(
+                u["UploadId"] == first[0]["UploadId"] for u in open_uploads(s3, bucket))
+
+        wait_for(settled, timeout=240, what="the new version verified and the old upload aborted")
+    finally:
+        run.send_signal(signal.SIGTERM)
+        try:
+            run.wait(60)
+        finally:
+            if run.poll() is None:
+                run.kill()
+            run.communicate()
+    assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == hashlib.sha256(
+        video.read_bytes()).hexdigest()
+    assert open_uploads(s3, bucket) == []

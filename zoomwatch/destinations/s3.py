@@ -1,0 +1,252 @@
+"""Amazon S3 and S3-compatible stores (MinIO, R2, B2, Wasabi, SeaweedFS...), through boto3.
+
+Small files: one PUT. Large files: a multipart upload (see s3_multipart.py) that survives crashes,
+restarts and network loss. Every request carries Content-MD5 and a SHA-256 checksum the store
+verifies; the file's own SHA-256 is kept in the object's metadata (`x-amz-meta-sha256`) so the
+same recording is never uploaded twice and a HEAD after the upload proves what is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zoomwatch.config import Config
+from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession
+from zoomwatch.errors import DestinationError, FileGone, ItemError, ZoomwatchError
+from zoomwatch.secrets import get_secret
+
+log = logging.getLogger(__name__)
+
+SHA_META = "sha256"
+MAX_PARTS = 10_000
+MIB = 1024 * 1024
+
+
+def b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def part_size_for(size: int, smallest: int) -> int:
+    """The part size: at least `smallest`, and big enough that the file fits in 10,000 parts."""
+    needed = -(-size // MAX_PARTS)
+    return max(smallest, -(-needed // MIB) * MIB)
+
+
+class S3Destination:
+    def __init__(self, config: Config, client: Any = None) -> None:
+        self.bucket = config["destination.s3.bucket"]
+        if not self.bucket:
+            from zoomwatch.errors import ConfigError
+
+            raise ConfigError("No S3 bucket set", "set it with: zoomwatch config set destination.s3.bucket NAME")
+        prefix = config["destination.s3.prefix"]
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.endpoint = config["destination.s3.endpoint_url"] or None
+        self.region = config["destination.s3.region"] or None
+        self.part_size = int(config["destination.s3.part_size"])
+        self.concurrency = int(config["destination.s3.concurrency"])
+        self.extra: dict[str, str] = {}
+        if config["destination.s3.storage_class"]:
+            self.extra["StorageClass"] = config["destination.s3.storage_class"].upper()
+        sse = config["destination.s3.sse"]
+        if sse == "aes256":
+            self.extra["ServerSideEncryption"] = "AES256"
+        elif sse == "aws:kms":
+            self.extra["ServerSideEncryption"] = "aws:kms"
+            if config["destination.s3.kms_key_id"]:
+                self.extra["SSEKMSKeyId"] = config["destination.s3.kms_key_id"]
+        self.etag_is_md5 = sse != "aws:kms"  # with KMS the ETag is not an MD5 of the data
+        where = f" at {self.endpoint}" if self.endpoint else ""
+        self.id = f"s3:{self.endpoint or 'aws'}/{self.bucket}/{self.prefix}"
+        self.label = f"S3 bucket {self.bucket}{'/' + prefix if prefix else ''}{where}"
+        self._client = client
+        self._addressing = config["destination.s3.addressing_style"]
+
+    # -- client and errors ------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config as BotoConfig
+
+            key_id, secret = get_secret("s3.access_key_id"), get_secret("s3.secret_access_key")
+            session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret) \
+                if key_id and secret else boto3.session.Session()
+            self._client = session.client(
+                "s3", endpoint_url=self.endpoint, region_name=self.region,
+                config=BotoConfig(
+                    s3={"addressing_style": self._addressing}, retries={"mode": "standard", "max_attempts": 4},
+                    connect_timeout=10, read_timeout=120, max_pool_connections=self.concurrency + 4,
+                    request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                ),
+            )
+        return self._client
+
+    @contextmanager
+    def errors(self, key: str = "") -> Iterator[None]:
+        """Turn boto errors into messages that name the bucket/key and say what to do."""
+        try:
+            yield
+        except ZoomwatchError:
+            raise
+        except Cancelled:
+            raise
+        except Exception as exc:  # botocore raises many families; translate() sorts them
+            raise translate(exc, self.bucket, key, self.endpoint) from None
+
+    def full_key(self, key: str) -> str:
+        return self.prefix + key
+
+    # -- interface --------------------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Write, read back and delete a small probe object."""
+        probe = self.full_key(f".zoomwatch-check/{uuid.uuid4().hex}")
+        body = b"zoomwatch connection check"
+        with self.errors(probe):
+            self.client.put_object(Bucket=self.bucket, Key=probe, Body=body, **self.extra)
+            back = self.client.get_object(Bucket=self.bucket, Key=probe)["Body"].read()
+            self.client.delete_object(Bucket=self.bucket, Key=probe)
+        if back != body:
+            raise DestinationError("S3 check failed", f"bucket {self.bucket} returned other bytes than written")
+
+    def stat(self, key: str) -> RemoteObject | None:
+        head = self.head(self.full_key(key))
+        if head is None:
+            return None
+        return RemoteObject(int(head["ContentLength"]), head.get("Metadata", {}).get(SHA_META))
+
+    def head(self, full_key: str) -> dict[str, Any] | None:
+        with self.errors(full_key):
+            try:
+                return self.client.head_object(Bucket=self.bucket, Key=full_key)
+            except Exception as exc:
+                if _status(exc) == 404 and _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                    return None
+                raise
+
+    def checksum(self, key: str) -> str | None:
+        found = self.stat(key)
+        return found.sha256 if found else None
+
+    def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
+        if size < self.part_size:
+            return self._put(source, key, size, session)
+        from zoomwatch.destinations.s3_multipart import MultipartUpload
+
+        return MultipartUpload(self, source, key, size, session).run()
+
+    def _put(self, source: Path, key: str, size: int, session: UploadSession) -> str:
+        try:
+            data = source.read_bytes()
+        except FileNotFoundError:
+            raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
+        except OSError as exc:
+            raise ItemError("Cannot read recording", f"{source}: {exc.strerror or exc}") from None
+        session.check_stop()
+        sha = hashlib.sha256(data).hexdigest()
+        md5 = hashlib.md5(data)
+        session.throttle(len(data))
+        full = self.full_key(key)
+        with self.errors(full):
+            put = self.client.put_object(
+                Bucket=self.bucket, Key=full, Body=data, ContentMD5=b64(md5.digest()),
+                ChecksumSHA256=b64(bytes.fromhex(sha)), Metadata={SHA_META: sha}, **self.extra)
+        session.progress(len(data))
+        if self.etag_is_md5 and put.get("ETag", "").strip('"') not in ("", md5.hexdigest()):
+            raise ItemError("Upload check failed", f"s3://{self.bucket}/{full}: the store's ETag differs from the file")
+        return sha
+
+    def discard(self, resume: dict[str, Any] | None) -> None:
+        """Abort an unfinished multipart upload so its parts stop costing money."""
+        if resume and resume.get("upload_id"):
+            with self.errors(resume.get("key", "")):
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=resume["key"],
+                                                       UploadId=resume["upload_id"])
+                    log.info("aborted the unfinished multipart upload of %s", resume["key"])
+                except Exception as exc:
+                    if _code(exc) != "NoSuchUpload":
+                        raise
+
+    def write_small(self, key: str, data: bytes) -> None:
+        full = self.full_key(key)
+        with self.errors(full):
+            self.client.put_object(Bucket=self.bucket, Key=full, Body=data, ContentType="application/json",
+                                   ContentMD5=b64(hashlib.md5(data).digest()), **self.extra)
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.full_key(key)}"
+
+    def uploads_in_progress(self) -> list[dict[str, Any]]:
+        """Multipart uploads the store holds under our prefix (for `zoomwatch status`)."""
+        with self.errors():
+            found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix)
+        return [{"key": u["Key"], "upload_id": u["UploadId"], "started": str(u.get("Initiated", ""))}
+                for u in found.get("Uploads", [])]
+
+
+# -- error translation ----------------------------------------------------------------------------
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None) or {}
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+
+
+def translate(exc: BaseException, bucket: str, key: str, endpoint: str | None) -> ZoomwatchError:
+    """One clear message per failure, naming the bucket (and key) and what to do."""
+    from botocore import exceptions as bx
+
+    where = f"s3://{bucket}/{key}" if key else f"bucket {bucket}"
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return DestinationError("No S3 credentials", "set them with: zoomwatch secret set s3.access_key_id "
+                                "(and s3.secret_access_key), or use AWS_ACCESS_KEY_ID / an AWS profile",
+                                retryable=False)
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError
+                  | bx.ConnectionClosedError | bx.ConnectionError):
+        return DestinationError("S3 endpoint unreachable",
+                                f"{endpoint or 'AWS S3'} does not answer — check the network "
+                                "(or destination.s3.endpoint_url); uploads resume when it is back", retryable=True)
+    code, status = _code(exc), _status(exc)
+    headers = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    if code == "NoSuchBucket" or (status == 404 and not key):
+        return DestinationError("S3 bucket not found", f"bucket {bucket} does not exist — create it, or fix "
+                                "destination.s3.bucket", retryable=False)
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired"):
+        return DestinationError("S3 credentials rejected", f"the store refused the access key for bucket {bucket} "
+                                f"({code}) — set the right key with: zoomwatch secret set s3.secret_access_key",
+                                retryable=False)
+    if code == "RequestTimeTooSkewed":
+        return DestinationError("Clock is wrong", "this computer's clock differs too much from the store's — "
+                                "set the time automatically (NTP) and zoomwatch will retry", retryable=True)
+    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") \
+            or status == 301:
+        region = headers.get("x-amz-bucket-region", "")
+        hint = f"it is in {region}: zoomwatch config set destination.s3.region {region}" if region else \
+            "set destination.s3.region to the bucket's region"
+        return DestinationError("Wrong S3 region", f"bucket {bucket} is in another region — {hint}", retryable=False)
+    if code in ("AccessDenied", "AllAccessDisabled", "AccountProblem") or status == 403:
+        return DestinationError("S3: access denied", f"the key may not write to {where} — give it s3:PutObject "
+                                "(and multipart) permission on the bucket/prefix", retryable=False)
+    if code in ("KeyTooLongError", "InvalidObjectName", "InvalidKey", "InvalidURI"):
+        return ItemError("Name refused by the store", f"{where}: {code} — change naming.template", retryable=False)
+    if code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling") or status >= 500:
+        return DestinationError("S3 store is busy or failing", f"{where}: {code or status} — retrying with backoff",
+                                retryable=True)
+    if code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidPart", "InvalidPartOrder",
+                "NoSuchUpload", "EntityTooSmall"):
+        return ItemError("Upload was damaged in transit", f"{where}: {code}; it is sent again")
+    return ItemError("S3 error", f"{where}: {code or type(exc).__name__} {str(exc)[:200]}")
