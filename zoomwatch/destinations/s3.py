@@ -230,8 +230,9 @@ def translate(exc: BaseException, bucket: str, key: str, endpoint: str | None) -
                                 f"({code}) — set the right key with: zoomwatch secret set s3.secret_access_key",
                                 retryable=False)
     if code == "RequestTimeTooSkewed":
-        return DestinationError("Clock is wrong", "this computer's clock differs too much from the store's — "
-                                "set the time automatically (NTP) and zoomwatch will retry", retryable=True)
+        return DestinationError("Clock is wrong", f"this computer's clock differs too much from that of the store "
+                                f"holding bucket {bucket} — set the time automatically (NTP); zoomwatch retries",
+                                retryable=True)
     if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") \
             or status == 301:
         region = headers.get("x-amz-bucket-region", "")
