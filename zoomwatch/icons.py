@@ -1,0 +1,77 @@
+"""Tray icons, one per engine state (watching, uploading, paused, attention, stopped), drawn with
+Pillow. The files in assets/ (PNG, ICO, ICNS, macOS template images) are written from these drawings
+by assets/make_icons.py; at run time the PNG from assets/ is used when present (a checkout or a
+bundle), else the same drawing is made in memory (an installed wheel)."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+SIZE = 256
+STATES = {
+    # state: (badge colour, badge drawing)
+    "watching": ((46, 160, 67), "check"),
+    "uploading": ((31, 111, 235), "arrow"),
+    "paused": ((110, 118, 129), "pause"),
+    "attention": ((218, 54, 51), "bang"),
+    "stopped": ((110, 118, 129), "none"),
+}
+
+
+def camera(draw: ImageDraw.ImageDraw, colour: tuple[int, ...]) -> None:
+    """A video-camera silhouette: the recording being kept safe."""
+    draw.rounded_rectangle((16, 64, 176, 192), radius=28, fill=colour)
+    draw.polygon([(180, 112), (240, 76), (240, 180), (180, 144)], fill=colour)
+
+
+def badge(draw: ImageDraw.ImageDraw, kind: str, colour: tuple[int, ...], mark: tuple[int, ...]) -> None:
+    if kind == "none":
+        draw.ellipse((136, 136, 252, 252), outline=colour, width=14)
+        return
+    draw.ellipse((136, 136, 252, 252), fill=colour)
+    if kind == "check":
+        draw.line([(162, 196), (186, 220), (228, 170)], fill=mark, width=16, joint="curve")
+    elif kind == "arrow":
+        draw.polygon([(194, 152), (230, 192), (208, 192), (208, 232), (180, 232), (180, 192), (158, 192)], fill=mark)
+    elif kind == "pause":
+        draw.rectangle((168, 162, 186, 226), fill=mark)
+        draw.rectangle((202, 162, 220, 226), fill=mark)
+    elif kind == "bang":
+        draw.rectangle((184, 154, 204, 206), fill=mark)
+        draw.rectangle((184, 214, 204, 232), fill=mark)
+
+
+def draw_state(state: str, template: bool = False) -> Image.Image:
+    colour, kind = STATES[state]
+    image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    body = (0, 0, 0, 255) if template else (45, 140, 255, 255)
+    if state == "stopped" and not template:
+        body = (140, 148, 158, 255)
+    camera(draw, body)
+    # cut a ring around the badge so it reads at 16 px
+    draw.ellipse((124, 124, 256, 256), fill=(0, 0, 0, 0))
+    fill = (0, 0, 0, 255) if template else (*colour, 255)
+    badge(draw, kind, fill, (0, 0, 0, 0) if template else (255, 255, 255, 255))
+    return image
+
+
+def assets_dir() -> Path:
+    """assets/ beside the package (a checkout), or inside a PyInstaller bundle."""
+    bundle = getattr(sys, "_MEIPASS", None)
+    return Path(bundle) / "assets" if bundle else Path(__file__).resolve().parent.parent / "assets"
+
+
+@cache
+def load(state: str) -> Image.Image:
+    """The tray icon for an engine state."""
+    name = state if state in STATES else "attention"
+    path = assets_dir() / "icons" / f"{name}.png"
+    if path.exists():
+        with Image.open(path) as image:
+            return image.convert("RGBA")
+    return draw_state(name).resize((64, 64), Image.LANCZOS)
