@@ -25,6 +25,15 @@ class Exit(IntEnum):
     USAGE = 2           # argparse's own code for bad arguments
     BAD_CONFIG = 3      # a setting is wrong or a folder is missing
     ALREADY_RUNNING = 4
+    NO_DISPLAY = 5
+
+
+def has_display() -> bool:
+    if sys.platform.startswith("win") or sys.platform == "darwin":
+        return True
+    import os
+
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--all", action="store_true", help="list backed-up files too, not only the others")
 
+    commands.add_parser("tray", help="the tray icon with the engine inside (the default on a desktop)")
+    commands.add_parser("settings", help="the settings window")
+    auto = commands.add_parser("autostart", help="start the tray at login: on, off or status")
+    auto.add_argument("action", choices=["on", "off", "status"])
     commands.add_parser("check", help="test the backup destination: write, read back and delete a probe")
 
     secret = commands.add_parser("secret", help="store credentials in the OS keyring (never in the config file)")
@@ -68,10 +81,14 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = paths or AppPaths.default()
     if args.command is None:
-        _parser().print_help()
-        return Exit.OK
+        if not has_display():
+            print("zoomwatch: no display here, so no tray icon. Run it headless with: zoomwatch run\n"
+                  "(see zoomwatch --help for every command)", file=sys.stderr)
+            return Exit.NO_DISPLAY
+        args.command = "tray"
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
-               "secret": cmd_secret}[args.command]
+               "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
+               "autostart": cmd_autostart}[args.command]
     return int(handler(args, paths))
 
 
@@ -123,7 +140,7 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch import secrets
     from zoomwatch.errors import ConfigError
 
-    stamp = paths.state_dir / "secrets-changed"
+    stamp = paths.secrets_stamp
     try:
         if args.action == "list":
             for name, what in secrets.KNOWN.items():
@@ -159,6 +176,68 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
         print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
         return Exit.BAD_CONFIG
     print(f"OK: {dest.label} — write, read back and delete work")
+    return Exit.OK
+
+
+# -- desktop: tray, settings, autostart ------------------------------------------------------------
+
+def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.engine import Engine
+    from zoomwatch.errors import AlreadyRunning, ConfigError
+    from zoomwatch.logsetup import setup_logging
+
+    if not has_display():
+        print("zoomwatch: no display for a tray icon; run headless with: zoomwatch run", file=sys.stderr)
+        return Exit.NO_DISPLAY
+    cfg = configmod.load(paths)
+    setup_logging(paths.log_file, cfg["log.level"])
+    try:
+        engine = Engine(cfg)
+        engine.acquire()
+    except AlreadyRunning:
+        paths.show_settings_stamp.parent.mkdir(parents=True, exist_ok=True)
+        paths.show_settings_stamp.touch()  # the running tray opens its settings window
+        print("zoomwatch is already running; its settings window opens now", file=sys.stderr)
+        return Exit.ALREADY_RUNNING
+    except ConfigError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    try:
+        from zoomwatch.tray import TrayApp
+
+        app = TrayApp(engine)
+    except Exception as exc:  # pystray raises Xlib errors, not ImportError, when the display is unusable
+        log.error("cannot show a tray icon (%s: %s); `zoomwatch run` works without one", type(exc).__name__, exc)
+        engine.close()
+        return Exit.NO_DISPLAY
+    try:
+        app.run()
+    finally:
+        engine.stop()
+        engine.close()
+    return Exit.OK
+
+
+def cmd_settings(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    if not has_display():
+        print("zoomwatch: no display for the settings window; use: zoomwatch config set KEY VALUE",
+              file=sys.stderr)
+        return Exit.NO_DISPLAY
+    from zoomwatch.settings_dialog import run_dialog
+
+    run_dialog(paths)
+    return Exit.OK
+
+
+def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch import autostart
+
+    entry = autostart.for_this_system()
+    if args.action == "on":
+        entry.enable()
+    elif args.action == "off":
+        entry.disable()
+    print(f"start at login: {'on' if entry.is_enabled() else 'off'} ({entry.where()})")
     return Exit.OK
 
 
@@ -213,13 +292,13 @@ def _run_forever(engine: Any) -> Exit:
     log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
              engine.destination.label)
     last = None
-    settings = _settings_fingerprint(engine.config.paths)
+    settings = configmod.fingerprint(engine.config.paths)
     while not stop.wait(1.0):
         line = engine.snapshot().summary()
         if line != last:
             log.info("status: %s", line)
             last = line
-        now = _settings_fingerprint(engine.config.paths)
+        now = configmod.fingerprint(engine.config.paths)
         if now != settings:
             settings = now
             log.info("settings changed: reloading")
@@ -227,16 +306,6 @@ def _run_forever(engine: Any) -> Exit:
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK
-
-
-def _settings_fingerprint(paths: AppPaths) -> tuple[object, ...]:
-    """Changes when the config file or a stored secret changes."""
-    stamp = paths.state_dir / "secrets-changed"
-    try:
-        secret_mtime = stamp.stat().st_mtime_ns
-    except OSError:
-        secret_mtime = None
-    return configmod.fingerprint(paths), secret_mtime
 
 
 # -- status ---------------------------------------------------------------------------------------

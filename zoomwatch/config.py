@@ -330,10 +330,14 @@ def set_value(paths: AppPaths, key: str, value: Any) -> Any:
     return checked
 
 
-def fingerprint(paths: AppPaths) -> tuple[int, int] | None:
-    """(mtime_ns, size) of the config file, to notice when it changed."""
-    try:
-        st = paths.config_file.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_mtime_ns, st.st_size
+def fingerprint(paths: AppPaths) -> tuple[object, ...]:
+    """Changes when the config file changes or a secret is stored (`zoomwatch secret` touches a stamp),
+    so a running engine knows to reload."""
+    def stat(path: Path) -> tuple[int, int] | None:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    return stat(paths.config_file), stat(paths.secrets_stamp)

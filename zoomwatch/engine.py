@@ -178,6 +178,7 @@ class Engine:
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        self._build()  # fresh settler and workers, ready for the next start()
         self._refresh()
 
     def close(self) -> None:

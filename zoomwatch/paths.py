@@ -47,6 +47,16 @@ class AppPaths:
         return self.log_dir / "zoomwatch.log"
 
     @property
+    def secrets_stamp(self) -> Path:
+        """Touched whenever a secret is stored or deleted, so a running engine reloads."""
+        return self.state_dir / "secrets-changed"
+
+    @property
+    def show_settings_stamp(self) -> Path:
+        """Touched by a second launch to ask the running tray to show its settings."""
+        return self.state_dir / "show-settings"
+
+    @property
     def default_backup_dir(self) -> Path:
         return self.data_dir / "backup"
 

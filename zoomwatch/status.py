@@ -63,6 +63,8 @@ class Snapshot:
             return f"{verified} backed up; waiting for {self.settling} file(s) to finish"
         if self.status == "stopped":
             return "Stopped"
+        if not verified:
+            return "Watching — no recordings yet"
         return f"All {verified} recording files backed up"
 
 

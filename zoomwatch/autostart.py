@@ -1,0 +1,169 @@
+"""Start at login: the per-user Run registry value on Windows, a LaunchAgent on macOS, an XDG autostart
+`.desktop` file on Linux. The entry starts the tray with the interpreter (or bundled executable) that
+is running now. Each system's writer takes its location as a seam so all three are tested anywhere."""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+APP_ID = "zoomwatch"
+BUNDLE_ID = "org.zoomwatch.tray"
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+
+
+def tray_command() -> list[str]:
+    """How to start the tray from here: the bundled executable, or this Python with -m zoomwatch."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "tray"]
+    return [sys.executable, "-m", "zoomwatch", "tray"]
+
+
+class Autostart(Protocol):
+    def enable(self) -> None: ...
+    def disable(self) -> bool: ...
+    def is_enabled(self) -> bool: ...
+    def where(self) -> str: ...
+
+
+class XdgAutostart:
+    def __init__(self, config_home: Path | None = None, command: list[str] | None = None) -> None:
+        base = config_home or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        self.path = base / "autostart" / f"{APP_ID}.desktop"
+        self.command = command or tray_command()
+
+    def enable(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        exec_line = " ".join(_desktop_quote(arg) for arg in self.command)
+        self.path.write_text(
+            "[Desktop Entry]\nType=Application\nName=zoomwatch\n"
+            "Comment=Backs up Zoom recordings as soon as they are finished\n"
+            f"Exec={exec_line}\nIcon=zoomwatch\nTerminal=false\nX-GNOME-Autostart-enabled=true\n",
+            encoding="utf-8",
+        )
+
+    def disable(self) -> bool:
+        existed = self.path.exists()
+        self.path.unlink(missing_ok=True)
+        return existed
+
+    def is_enabled(self) -> bool:
+        return self.path.exists()
+
+    def where(self) -> str:
+        return str(self.path)
+
+
+class LaunchAgent:
+    def __init__(self, agents_dir: Path | None = None, command: list[str] | None = None) -> None:
+        self.path = (agents_dir or Path.home() / "Library" / "LaunchAgents") / f"{BUNDLE_ID}.plist"
+        self.command = command or tray_command()
+
+    def plist(self) -> dict[str, Any]:
+        return {"Label": BUNDLE_ID, "ProgramArguments": self.command, "RunAtLoad": True,
+                "ProcessType": "Interactive", "KeepAlive": False}
+
+    def enable(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "wb") as handle:
+            plistlib.dump(self.plist(), handle)
+
+    def disable(self) -> bool:
+        existed = self.path.exists()
+        self.path.unlink(missing_ok=True)
+        return existed
+
+    def is_enabled(self) -> bool:
+        return self.path.exists()
+
+    def where(self) -> str:
+        return str(self.path)
+
+
+class Registry(Protocol):
+    """The three winreg calls the Run key needs (a seam, so tests run on any system)."""
+
+    def set(self, name: str, value: str) -> None: ...
+    def get(self, name: str) -> str | None: ...
+    def delete(self, name: str) -> bool: ...
+
+
+class WinRegistry:
+    def _open(self, write: bool) -> Any:
+        import winreg  # type: ignore[import-not-found]
+
+        access = winreg.KEY_SET_VALUE if write else winreg.KEY_READ
+        return winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, access)
+
+    def set(self, name: str, value: str) -> None:
+        import winreg
+
+        with self._open(True) as key:
+            winreg.SetValueEx(key, name, 0, winreg.REG_SZ, value)
+
+    def get(self, name: str) -> str | None:
+        import winreg
+
+        with self._open(False) as key:
+            try:
+                return str(winreg.QueryValueEx(key, name)[0])
+            except FileNotFoundError:
+                return None
+
+    def delete(self, name: str) -> bool:
+        import winreg
+
+        with self._open(True) as key:
+            try:
+                winreg.DeleteValue(key, name)
+                return True
+            except FileNotFoundError:
+                return False
+
+
+class WindowsRun:
+    def __init__(self, registry: Registry | None = None, command: list[str] | None = None) -> None:
+        self.registry = registry or WinRegistry()
+        self.command = command or tray_command()
+
+    def value(self) -> str:
+        return subprocess.list2cmdline(self.command)
+
+    def enable(self) -> None:
+        self.registry.set(APP_ID, self.value())
+
+    def disable(self) -> bool:
+        return self.registry.delete(APP_ID)
+
+    def is_enabled(self) -> bool:
+        return self.registry.get(APP_ID) is not None
+
+    def where(self) -> str:
+        return f"HKEY_CURRENT_USER\\{RUN_KEY}\\{APP_ID}"
+
+
+def for_this_system(platform: str | None = None) -> Autostart:
+    platform = platform or sys.platform
+    if platform.startswith("win"):
+        return WindowsRun()
+    if platform == "darwin":
+        return LaunchAgent()
+    return XdgAutostart()
+
+
+def _desktop_quote(arg: str) -> str:
+    """Quote one argument for a .desktop Exec line (the spec's rules, close to the shell's)."""
+    if arg and all(c.isalnum() or c in "-_./=:@%+," for c in arg):
+        return arg
+    escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def parse_exec(line: str) -> list[str]:
+    """Read an Exec line back into arguments (used by tests and `autostart status`)."""
+    return shlex.split(line)
