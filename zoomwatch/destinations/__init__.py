@@ -9,7 +9,9 @@ from zoomwatch.errors import ConfigError
 __all__ = ["Destination", "RemoteObject", "UploadSession", "open_destination"]
 
 
-def open_destination(config: Config) -> Destination:
+def open_destination(config: Config, *, secrets: dict[str, str] | None = None) -> Destination:
+    """The destination the settings name; `secrets` (typed in the settings dialog, not yet stored)
+    take precedence over the keyring."""
     kind = config["destination.kind"]
     if kind == "local":
         from zoomwatch.destinations.local import LocalDestination
@@ -18,7 +20,7 @@ def open_destination(config: Config) -> Destination:
     if kind == "s3":
         from zoomwatch.destinations.s3 import S3Destination
 
-        return S3Destination(config)
+        return S3Destination(config, secrets=secrets)
     raise ConfigError(
         f"Destination {kind!r} is not available in this version",
         "set destination.kind to local (zoomwatch config set destination.kind local)",

@@ -40,7 +40,8 @@ def part_size_for(size: int, smallest: int) -> int:
 
 
 class S3Destination:
-    def __init__(self, config: Config, client: Any = None) -> None:
+    def __init__(self, config: Config, client: Any = None, *, secrets: dict[str, str] | None = None) -> None:
+        self._secrets = secrets or {}
         self.bucket = config["destination.s3.bucket"]
         if not self.bucket:
             from zoomwatch.errors import ConfigError
@@ -77,7 +78,8 @@ class S3Destination:
             import boto3
             from botocore.config import Config as BotoConfig
 
-            key_id, secret = get_secret("s3.access_key_id"), get_secret("s3.secret_access_key")
+            key_id = self._secrets.get("s3.access_key_id") or get_secret("s3.access_key_id")
+            secret = self._secrets.get("s3.secret_access_key") or get_secret("s3.secret_access_key")
             session = boto3.session.Session(aws_access_key_id=key_id, aws_secret_access_key=secret) \
                 if key_id and secret else boto3.session.Session()
             self._client = session.client(

@@ -1,0 +1,163 @@
+"""The settings window (Tk/ttk), run as its own process by `zoomwatch settings`. It only lays out
+widgets: every rule lives in settings_form.py. The running tray notices the saved file and reloads."""
+
+from __future__ import annotations
+
+import threading
+import tkinter as tk
+from tkinter import filedialog, ttk
+
+from zoomwatch import autostart
+from zoomwatch import config as configmod
+from zoomwatch import settings_form as form
+from zoomwatch.paths import AppPaths
+
+SECTIONS = ("Recordings", "Destination", "Naming", "Transfers")
+
+
+class SettingsDialog:
+    def __init__(self, root: tk.Tk, paths: AppPaths, starter: autostart.Autostart | None = None) -> None:
+        self.root = root
+        self.paths = paths
+        self.cfg = configmod.load(paths)
+        self.autostart = starter or autostart.for_this_system()
+        self.vars: dict[str, tk.StringVar] = {}
+        self.errors: dict[str, ttk.Label] = {}
+        self.rows: dict[str, list[tk.Widget]] = {}
+        root.title("zoomwatch settings")
+        frame = ttk.Frame(root, padding=12)
+        frame.grid(sticky="nsew")
+        root.columnconfigure(0, weight=1)
+        frame.columnconfigure(1, weight=1)
+        values = form.current_values(self.cfg)
+        stored = form.secret_status()
+        row = 0
+        for section in SECTIONS:
+            ttk.Label(frame, text=section, font=("TkDefaultFont", 10, "bold")).grid(
+                row=row, column=0, columnspan=3, sticky="w", pady=(8, 2))
+            row += 1
+            for field in (f for f in form.FIELDS if f.section == section):
+                row = self._field(frame, row, field, values[field.key], stored.get(field.key, False))
+            if section == "Recordings":
+                self.found = ttk.Label(frame, text="", foreground="gray30")
+                self.found.grid(row=row, column=1, columnspan=2, sticky="w")
+                row += 1
+            if section == "Naming":
+                self.preview = ttk.Label(frame, text="", foreground="gray30")
+                self.preview.grid(row=row, column=1, columnspan=2, sticky="w")
+                row += 1
+        ttk.Label(frame, text="Zoom account", font=("TkDefaultFont", 10, "bold")).grid(
+            row=row, column=0, columnspan=3, sticky="w", pady=(8, 2))
+        ttk.Label(frame, text="Sign in with Zoom arrives with Zoom cloud backups.", foreground="gray30").grid(
+            row=row + 1, column=0, columnspan=3, sticky="w")
+        row += 2
+        self.start_at_login = tk.BooleanVar(value=self.autostart.is_enabled())
+        ttk.Checkbutton(frame, text="Start zoomwatch at login", variable=self.start_at_login).grid(
+            row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        row += 1
+        self.message = ttk.Label(frame, text="", wraplength=520)
+        self.message.grid(row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        buttons = ttk.Frame(frame)
+        buttons.grid(row=row + 1, column=0, columnspan=3, sticky="e", pady=(8, 0))
+        self.test_button = ttk.Button(buttons, text="Test connection", command=self.test_connection)
+        self.test_button.pack(side="left", padx=4)
+        self.save_button = ttk.Button(buttons, text="Save", command=self.save)
+        self.save_button.pack(side="left", padx=4)
+        ttk.Button(buttons, text="Cancel", command=root.destroy).pack(side="left", padx=4)
+        for key in ("naming.template", "naming.locale"):
+            self.vars[key].trace_add("write", lambda *_: self.update_preview())
+        self.vars["watch.folder"].trace_add("write", lambda *_: self.update_found())
+        self.vars["destination.kind"].trace_add("write", lambda *_: self.show_destination_fields())
+        self.update_preview()
+        self.update_found()
+        self.show_destination_fields()
+
+    def _field(self, frame: ttk.Frame, row: int, field: form.Field, value: str, stored: bool) -> int:
+        label = ttk.Label(frame, text=field.label)
+        label.grid(row=row, column=0, sticky="w", padx=(0, 8))
+        var = tk.StringVar(value=value)
+        self.vars[field.key] = var
+        if field.kind == "choice":
+            entry: tk.Widget = ttk.Combobox(frame, textvariable=var, values=field.choices, state="readonly")
+        else:
+            entry = ttk.Entry(frame, textvariable=var, width=48, show="•" if field.kind == "secret" else "")
+        entry.grid(row=row, column=1, sticky="ew")
+        widgets: list[tk.Widget] = [label, entry]
+        if field.kind == "folder":
+            button = ttk.Button(frame, text="Browse…", command=lambda: self.pick_folder(field.key))
+            button.grid(row=row, column=2, padx=(4, 0))
+            widgets.append(button)
+        if field.kind == "secret":
+            hint = ttk.Label(frame, text="stored in keyring" if stored else "not set", foreground="gray30")
+            hint.grid(row=row, column=2, padx=(4, 0))
+            widgets.append(hint)
+        error = ttk.Label(frame, text="", foreground="#b3261e")
+        error.grid(row=row + 1, column=1, columnspan=2, sticky="w")
+        self.errors[field.key] = error
+        self.rows[field.key] = [*widgets, error]
+        return row + 2
+
+    # -- live feedback ----------------------------------------------------------------------------
+
+    def pick_folder(self, key: str) -> None:
+        chosen = filedialog.askdirectory(parent=self.root, initialdir=self.vars[key].get() or None)
+        if chosen:
+            self.vars[key].set(chosen)
+
+    def update_preview(self) -> None:
+        text = form.preview(self.vars["naming.template"].get(), self.vars["naming.locale"].get())
+        self.preview.configure(text=f"e.g. {text}" if not text.startswith("⚠") else text)
+
+    def update_found(self) -> None:
+        self.found.configure(text=form.count_recordings(self.vars["watch.folder"].get(), self.cfg))
+
+    def show_destination_fields(self) -> None:
+        kind = self.vars["destination.kind"].get()
+        for key, widgets in self.rows.items():
+            wanted = not (key.startswith(("destination.s3.", "s3.")) and kind != "s3"
+                          and key != "destination.s3.concurrency") \
+                and not (key == "destination.local.path" and kind != "local")
+            for widget in widgets:
+                widget.grid() if wanted else widget.grid_remove()
+
+    def values(self) -> dict[str, str]:
+        return {key: var.get() for key, var in self.vars.items()}
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        for key, label in self.errors.items():
+            label.configure(text=errors.get(key, ""))
+
+    # -- buttons ----------------------------------------------------------------------------------
+
+    def test_connection(self) -> None:
+        self.message.configure(text="Testing…")
+        self.test_button.state(["disabled"])
+        values = self.values()
+
+        def work() -> None:
+            result = form.test_connection(values, self.paths)
+            self.root.after(0, lambda: self._tested(result))
+
+        threading.Thread(target=work, name="settings-test-connection", daemon=True).start()
+
+    def _tested(self, result: str) -> None:
+        self.test_button.state(["!disabled"])
+        self.message.configure(text=result)
+
+    def save(self) -> bool:
+        errors = form.save(self.values(), self.paths)
+        self.show_errors(errors)
+        if errors:
+            self.message.configure(text="Not everything could be saved: see the marked fields.")
+            return False
+        if self.start_at_login.get() != self.autostart.is_enabled():
+            self.autostart.enable() if self.start_at_login.get() else self.autostart.disable()
+        self.message.configure(text="Saved.")
+        self.root.destroy()
+        return True
+
+
+def run_dialog(paths: AppPaths) -> None:
+    root = tk.Tk()
+    SettingsDialog(root, paths)
+    root.mainloop()
