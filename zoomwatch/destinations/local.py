@@ -185,7 +185,8 @@ class LocalDestination:
             raise _dest_error(exc, self.root) from None
 
     def location(self, key: str) -> str:
-        return str(self._target(key))
+        """The backed-up file's path; the backup folder itself for an empty key."""
+        return str(self._target(key)) if key else str(self.root)
 
 
 def _hash_prefix(src, length: int, session: UploadSession):  # type: ignore[no-untyped-def]

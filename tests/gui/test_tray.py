@@ -1,0 +1,139 @@
+"""The tray on a real X server with a real tray host: menu actions on a real engine, and one run of
+`zoomwatch tray` whose icon is right-clicked and whose menu is used with the real mouse and keyboard."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import wait_for, write_random
+
+from zoomwatch.engine import Engine
+from zoomwatch.status import Problem, Snapshot
+
+MEETING = "2024-06-03 11.00.00 Design review 94567890123"
+
+
+@pytest.fixture
+def tray(app, desktop):
+    from zoomwatch.autostart import XdgAutostart
+    from zoomwatch.tray import TrayApp
+
+    opened: list[str] = []
+    launched: list[list[str]] = []
+    engine = Engine(app.load())
+    engine.acquire()
+    tray_app = TrayApp(engine, opener=opened.append,
+                       starter=XdgAutostart(config_home=Path(app.env["XDG_CONFIG_HOME"])),
+                       launch=lambda command: launched.append(command))  # type: ignore[arg-type,return-value]
+    tray_app.opened, tray_app.launched = opened, launched  # type: ignore[attr-defined]
+    yield tray_app
+    tray_app.quit()
+    engine.close()
+
+
+def menu_texts(tray_app) -> dict[str, object]:
+    """Each visible menu item's text -> the item, as pystray evaluates them when the menu opens."""
+    return {item.text: item for item in tray_app.menu().items if item.text}
+
+
+def test_menu_actions_drive_the_engine(tray, app):
+    items = menu_texts(tray)
+    assert not items["Sync Zoom cloud now"].enabled  # no Zoom account yet
+    assert not items["Monitoring"].checked and not items["Pause uploads"].enabled
+
+    items["Monitoring"](None)  # pystray calls the action with the icon; tests may pass anything
+    assert tray.monitoring and tray.engine.snapshot().status in ("watching", "idle")
+    video = app.zoom / MEETING / "zoom_0.mp4"
+    write_random(video, 5000)
+    wait_for(lambda: tray.engine.snapshot().counts.get("verified") == 1, what="the recording backed up")
+    items = menu_texts(tray)
+    assert "All 1 recording files backed up" in items, list(items)
+
+    items["Pause uploads"](None)
+    assert tray.engine.snapshot().status == "paused"
+    assert "Resume uploads" in menu_texts(tray)
+    menu_texts(tray)["Resume uploads"](None)
+    assert tray.engine.snapshot().status != "paused"
+
+    recent = list([i for i in tray.menu().items if i.text == "Recent backups"][0].submenu.items)
+    assert recent[0].text == "Design review — zoom_0.mp4"
+    recent[0](None)
+    assert tray.opened[-1] == str(app.backup / "2024/06/2024-06-03 11.00.00 Design review")
+
+    items["Open watched folder"](None)
+    items["Open backup location"](None)
+    items["View log"](None)
+    assert tray.opened[-3:] == [str(app.zoom), str(app.backup), str(app.paths.log_file)]
+
+    items["Settings…"](None)
+    assert tray.launched == [[sys.executable, "-m", "zoomwatch", "settings"]]
+
+    items["Start at login"](None)
+    desktop_file = Path(app.env["XDG_CONFIG_HOME"]) / "autostart" / "zoomwatch.desktop"
+    assert desktop_file.exists() and menu_texts(tray)["Start at login"].checked
+    menu_texts(tray)["Start at login"](None)
+    assert not desktop_file.exists()
+
+    items["Monitoring"](None)
+    assert not tray.monitoring and tray.engine.snapshot().status == "stopped"
+
+
+def test_each_engine_state_has_its_own_icon():
+    from zoomwatch import icons
+    from zoomwatch.tray import icon_state
+
+    states = {
+        "watching": Snapshot(status="watching"),
+        "uploading": Snapshot(status="uploading"),
+        "paused": Snapshot(status="paused"),
+        "attention": Snapshot(status="watching", problem=Problem("S3: access denied", "open Settings", 0)),
+        "stopped": Snapshot(status="stopped"),
+    }
+    for expected, snap in states.items():
+        assert icon_state(snap) == expected
+    pictures = {name: icons.load(name).tobytes() for name in states}
+    assert len(set(pictures.values())) == len(states)
+
+
+def tray_windows(desktop, pid: int) -> list[str]:
+    return desktop.xdotool("search", "--onlyvisible", "--pid", str(pid)).split()
+
+
+def test_real_icon_docks_and_its_menu_quits_cleanly(app, desktop, tmp_path):
+    env = {**app.env, **{k: desktop.env[k] for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PYSTRAY_BACKEND",
+                                                      "XDG_RUNTIME_DIR", "NO_AT_BRIDGE")}}
+    env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
+    tray = subprocess.Popen([sys.executable, "-m", "zoomwatch", "tray"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: app.paths.log_file.exists() and "tray icon shown" in app.paths.log_file.read_text(),
+                 what="the tray to say its icon is shown")
+        icon = wait_for(lambda: tray_windows(desktop, tray.pid), what="the icon window to dock in the tray")
+        geometry = dict(line.split("=") for line in desktop.xdotool("getwindowgeometry", "--shell", icon[0]).split())
+        x = int(geometry["X"]) + int(geometry["WIDTH"]) // 2
+        y = int(geometry["Y"]) + int(geometry["HEIGHT"]) // 2
+        assert int(geometry["Y"]) < 40  # docked in trayer's strip at the top of the screen
+
+        second = subprocess.run([sys.executable, "-m", "zoomwatch", "tray"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 4 and "already running" in second.stderr
+        settings = wait_for(lambda: desktop.xdotool("search", "--onlyvisible", "--name", "zoomwatch settings"),
+                            what="the running tray to open its settings window for the second launch")
+        desktop.xdotool("windowclose", settings.split()[0])
+
+        before = set(tray_windows(desktop, tray.pid))
+        desktop.xdotool("mousemove", str(x), str(y), "click", "3")
+        wait_for(lambda: set(tray_windows(desktop, tray.pid)) - before, what="the menu to open")
+        desktop.screenshot(tmp_path / "tray-menu.png")
+        desktop.xdotool("key", "Up")  # from the bottom: Quit
+        desktop.xdotool("key", "Return")
+        assert tray.wait(60) == 0
+    finally:
+        if tray.poll() is None:
+            tray.kill()
+        tray.communicate()
+    log = app.paths.log_file.read_text()
+    assert "quitting from the tray" in log and "tray stopped" in log
