@@ -158,6 +158,7 @@ def for_this_system(platform: str | None = None) -> Autostart:
 
 def _desktop_quote(arg: str) -> str:
     """Quote one argument for a .desktop Exec line (the spec's rules, close to the shell's)."""
+    arg = arg.replace("%", "%%")  # field codes start with %; a literal one is written twice
     if arg and all(c.isalnum() or c in "-_./=:@%+," for c in arg):
         return arg
     escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$")
@@ -166,4 +167,4 @@ def _desktop_quote(arg: str) -> str:
 
 def parse_exec(line: str) -> list[str]:
     """Read an Exec line back into arguments (used by tests and `autostart status`)."""
-    return shlex.split(line)
+    return [arg.replace("%%", "%") for arg in shlex.split(line)]

@@ -3,6 +3,7 @@ widgets: every rule lives in settings_form.py. The running tray notices the save
 
 from __future__ import annotations
 
+import queue
 import threading
 import tkinter as tk
 from tkinter import filedialog, ttk
@@ -134,13 +135,18 @@ class SettingsDialog:
         self.test_button.state(["disabled"])
         values = self.values()
 
-        def work() -> None:
-            result = form.test_connection(values, self.paths)
-            self.root.after(0, lambda: self._tested(result))
+        answers: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: answers.put(form.test_connection(values, self.paths)),
+                         name="settings-test-connection", daemon=True).start()
+        self._wait_for_answer(answers)
 
-        threading.Thread(target=work, name="settings-test-connection", daemon=True).start()
-
-    def _tested(self, result: str) -> None:
+    def _wait_for_answer(self, answers: queue.Queue[str]) -> None:
+        """Tk may only be touched from its own thread: poll the worker's answer from there."""
+        try:
+            result = answers.get_nowait()
+        except queue.Empty:
+            self.root.after(100, self._wait_for_answer, answers)
+            return
         self.test_button.state(["!disabled"])
         self.message.configure(text=result)
 

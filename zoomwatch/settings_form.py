@@ -71,7 +71,8 @@ def validate(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             checked[field.key] = configmod.check_value(field.key, values.get(field.key, ""))
         except ConfigError as exc:
             errors[field.key] = exc.message
-    if checked.get("destination.kind") == "s3" and not checked.get("destination.s3.bucket"):
+    if checked.get("destination.kind") == "s3" and "destination.s3.bucket" not in errors \
+            and not checked.get("destination.s3.bucket"):
         errors["destination.s3.bucket"] = "a bucket name is needed to back up to S3"
     for key in SECRET_KEYS:
         if values.get(key, "") != values.get(key, "").strip():
@@ -100,7 +101,7 @@ def count_recordings(folder: str, cfg: configmod.Config, limit: int = 100_000) -
     for entry in walk_files(root, []):
         if cfg.wants(entry.name):
             count += 1
-            if count >= limit:
+            if count > limit:
                 return f"found over {limit} recording files"
     return f"found {count} recording file{'s' if count != 1 else ''} in {root}"
 
