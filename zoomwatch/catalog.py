@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_by_path ON files(dest, path, id);
 CREATE INDEX IF NOT EXISTS files_by_state ON files(dest, state, next_try_at);
+CREATE INDEX IF NOT EXISTS files_by_key ON files(dest, remote_key);
 CREATE TABLE IF NOT EXISTS keys (
     dest       TEXT NOT NULL,
     remote_key TEXT NOT NULL,
@@ -177,6 +178,13 @@ class Catalog:
             found = dict(self._db.execute(sql, (dest,)).fetchall())
         return {state: found.get(state, 0) for state in STATES if state != "superseded"}
 
+    def unfinished(self, dest: str, max_attempts: int) -> int:
+        """Files still to back up: queued, uploading, or failed but worth another try."""
+        sql = ("SELECT count(*) FROM files WHERE dest = ? AND (state IN ('queued', 'uploading') OR "
+               "(state = 'failed' AND blocked = 0 AND attempts < ?))")
+        with self._lock:
+            return int(self._db.execute(sql, (dest, max_attempts)).fetchone()[0])
+
     def next_due(self, dest: str) -> float | None:
         """When the earliest failed row may be tried again (None: nothing waits)."""
         sql = "SELECT min(next_try_at) FROM files WHERE dest = ? AND state = 'failed' AND blocked = 0"
@@ -186,10 +194,10 @@ class Catalog:
     def verified_in_folder(self, dest: str, key_folder: str) -> list[Row]:
         """Verified rows whose remote key lies directly in `key_folder` (for the meeting sidecar)."""
         prefix = f"{key_folder}/" if key_folder else ""
-        sql = ("SELECT * FROM files WHERE dest = ? AND state = 'verified'"
-               " AND substr(remote_key, 1, ?) = ? ORDER BY id")
+        sql = ("SELECT * FROM files WHERE dest = ? AND remote_key >= ? AND remote_key < ?"
+               " AND state = 'verified' ORDER BY id")  # a range on the key index: exact and case-sensitive
         with self._lock:
-            found = [Row.from_sql(r) for r in self._db.execute(sql, (dest, len(prefix), prefix))]
+            found = [Row.from_sql(r) for r in self._db.execute(sql, (dest, prefix, prefix + "\U0010ffff"))]
         return [r for r in found if r.remote_key and "/" not in r.remote_key[len(prefix):]]
 
     # -- transitions ------------------------------------------------------------------------------

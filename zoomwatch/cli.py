@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
                "autostart": cmd_autostart}[args.command]
-    return int(handler(args, paths))
+    try:
+        return int(handler(args, paths))
+    except BrokenPipeError:  # `zoomwatch status | head`
+        sys.stderr.close()
+        return Exit.OK
 
 
 # -- config ---------------------------------------------------------------------------------------

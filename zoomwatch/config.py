@@ -9,6 +9,7 @@ Secrets never live here: they go to the OS keyring (see `secrets.py`).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 import re
@@ -218,10 +219,19 @@ class Config:
         return Path(os.path.expanduser(configured)) if configured else self.paths.default_backup_dir
 
     def wants(self, name: str) -> bool:
-        """Whether a file name is one zoomwatch backs up (include and not exclude)."""
-        if any(fnmatch.fnmatch(name.lower(), pattern.lower()) for pattern in self.values["watch.exclude"]):
-            return False
-        return any(fnmatch.fnmatch(name.lower(), pattern.lower()) for pattern in self.values["watch.include"])
+        """Whether a file name is one zoomwatch backs up (include and not exclude; case-insensitive)."""
+        include, exclude = _patterns(tuple(self.values["watch.include"]), tuple(self.values["watch.exclude"]))
+        lowered = name.lower()
+        return include.match(lowered) is not None and exclude.match(lowered) is None
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns(include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Each glob list compiled once into one regular expression (the scan matches every file name)."""
+    def compile_globs(globs: tuple[str, ...]) -> re.Pattern[str]:
+        return re.compile("|".join(fnmatch.translate(g.lower()) for g in globs) or "(?!)")
+
+    return compile_globs(include), compile_globs(exclude)
 
 
 def check_value(key: str, value: Any) -> Any:

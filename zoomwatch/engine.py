@@ -224,31 +224,29 @@ class Engine:
         deadline = self.clock() + max_wait
         version = -1
         try:
-            while self._once_busy() and self.clock() < deadline:
+            while self._once_busy(deadline):
                 self.settler.check_pending()
                 version = self.board.wait_for_change(version, timeout=0.25).version
         finally:
             self.transfers.stop()
         self._refresh()
         rows = self.catalog.rows(self.destination.id)
-        failures = tuple(f"{r.display}: {r.last_error}" for r in rows if r.state in ("failed", "queued", "uploading"))
+        failures = tuple(f"{r.display}: {r.last_error or 'not backed up yet'}" for r in rows
+                         if r.state in ("failed", "queued", "uploading"))
         settling = tuple(str(p) for p in self.settler.pending)
         counts = self.catalog.counts(self.destination.id)
         problem = self.board.snapshot().problem if self.transfers.blocked_until > self.clock() else None
         problems = (f"{problem.title}: {problem.message}",) if problem else ()
         return OnceResult(not failures and not settling and not problems, counts, settling, problems + failures)
 
-    def _once_busy(self) -> bool:
+    def _once_busy(self, deadline: float) -> bool:
+        """Whether run_once should keep going: files to copy always; files still being written only
+        until the deadline (--max-wait)."""
         if self.transfers.blocked_until > self.clock():
             return False  # the destination is down: report that now rather than wait
-        if self.settler.pending or self.transfers.busy():
+        if self.transfers.busy() or self.catalog.unfinished(self.destination.id, ONCE_MAX_ATTEMPTS):
             return True
-        for row in self.catalog.rows(self.destination.id):
-            if row.state == "queued":
-                return True
-            if row.state == "failed" and not row.blocked and row.attempts < ONCE_MAX_ATTEMPTS:
-                return True
-        return False
+        return bool(self.settler.pending) and self.clock() < deadline
 
 
 def _read_pid(path: Path) -> str | None:

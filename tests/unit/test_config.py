@@ -64,6 +64,16 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "transfer.workers": ("4", 4),
         "transfer.bandwidth_limit": ("10M", 10 * 1024 * 1024),
         "log.level": ("DEBUG", "debug"),
+        "destination.s3.bucket": ("team-recordings", "team-recordings"),
+        "destination.s3.prefix": ("/zoom/ana/", "zoom/ana"),
+        "destination.s3.region": ("eu-west-1", "eu-west-1"),
+        "destination.s3.endpoint_url": ("https://s3.example.com/", "https://s3.example.com"),
+        "destination.s3.addressing_style": ("Path", "path"),
+        "destination.s3.storage_class": ("STANDARD_IA", "standard_ia"),
+        "destination.s3.sse": ("aws:kms", "aws:kms"),
+        "destination.s3.kms_key_id": ("alias/zoom", "alias/zoom"),
+        "destination.s3.part_size": ("16M", 16 * 1024 * 1024),
+        "destination.s3.concurrency": ("8", 8),
     }
 
 
