@@ -114,10 +114,11 @@ class SettingsDialog:
 
     def show_destination_fields(self) -> None:
         kind = self.vars["destination.kind"].get()
+        owners = {"destination.s3.": "s3", "s3.": "s3", "destination.supabase.": "supabase", "supabase.": "supabase",
+                  "destination.local.": "local"}
         for key, widgets in self.rows.items():
-            wanted = not (key.startswith(("destination.s3.", "s3.")) and kind != "s3"
-                          and key != "destination.s3.concurrency") \
-                and not (key == "destination.local.path" and kind != "local")
+            owner = next((k for prefix, k in owners.items() if key.startswith(prefix)), kind)
+            wanted = owner == kind or key == "destination.s3.concurrency"
             for widget in widgets:
                 widget.grid() if wanted else widget.grid_remove()
 

@@ -35,6 +35,10 @@ FIELDS = (
     Field("destination.s3.endpoint_url", "S3 endpoint (not AWS)", "Destination"),
     Field("s3.access_key_id", "S3 access key ID", "Destination", "secret"),
     Field("s3.secret_access_key", "S3 secret access key", "Destination", "secret"),
+    Field("destination.supabase.url", "Supabase project URL", "Destination"),
+    Field("destination.supabase.bucket", "Supabase bucket", "Destination"),
+    Field("destination.supabase.prefix", "Supabase folder", "Destination"),
+    Field("supabase.key", "Supabase key", "Destination", "secret"),
     Field("naming.template", "Backup name template", "Naming"),
     Field("naming.locale", "Month and day names in", "Naming"),
     Field("transfer.workers", "Files at the same time", "Transfers"),
@@ -74,6 +78,10 @@ def validate(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     if checked.get("destination.kind") == "s3" and "destination.s3.bucket" not in errors \
             and not checked.get("destination.s3.bucket"):
         errors["destination.s3.bucket"] = "a bucket name is needed to back up to S3"
+    if checked.get("destination.kind") == "supabase":
+        for key in ("destination.supabase.url", "destination.supabase.bucket"):
+            if key not in errors and not checked.get(key):
+                errors[key] = "needed to back up to Supabase"
     for key in SECRET_KEYS:
         if values.get(key, "") != values.get(key, "").strip():
             errors[key] = "remove the spaces around the value"

@@ -215,6 +215,7 @@ class Transfers:
         )
         wanted = naming.render_key(self.config["naming.template"], info, os.fsdecode(row.fs_path.name),
                                    source="local", locale=self.config["naming.locale"])
+        wanted = self.destination.adapt_key(wanted)
         return self.catalog.reserve_key(self.destination.id, row.path, wanted, naming.with_suffix_number)
 
     def _already_there(self, row: Row, key: str, stop: threading.Event) -> str | None:

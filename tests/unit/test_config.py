@@ -74,6 +74,9 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "destination.s3.kms_key_id": ("alias/zoom", "alias/zoom"),
         "destination.s3.part_size": ("16M", 16 * 1024 * 1024),
         "destination.s3.concurrency": ("8", 8),
+        "destination.supabase.url": ("https://abcd.supabase.co/", "https://abcd.supabase.co"),
+        "destination.supabase.bucket": ("zoom-backups", "zoom-backups"),
+        "destination.supabase.prefix": ("team/ana", "team/ana"),
     }
 
 

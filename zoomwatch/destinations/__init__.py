@@ -21,6 +21,10 @@ def open_destination(config: Config, *, secrets: dict[str, str] | None = None) -
         from zoomwatch.destinations.s3 import S3Destination
 
         return S3Destination(config, secrets=secrets)
+    if kind == "supabase":
+        from zoomwatch.destinations.supabase import SupabaseDestination
+
+        return SupabaseDestination(config, secrets=secrets)
     raise ConfigError(
         f"Destination {kind!r} is not available in this version",
         "set destination.kind to local (zoomwatch config set destination.kind local)",

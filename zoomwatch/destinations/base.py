@@ -43,6 +43,10 @@ class Destination(Protocol):
     id: str      # stable identity used in the catalog, e.g. "local:/mnt/nas/zoom"
     label: str   # for people, e.g. "folder /mnt/nas/zoom"
 
+    def adapt_key(self, key: str) -> str:
+        """The key as this store accepts it (Supabase allows only an ASCII set); applied once, before
+        the key is reserved in the catalog."""
+
     def check(self) -> None:
         """Raise DestinationError when files cannot be stored now (missing, read-only, no credentials)."""
 

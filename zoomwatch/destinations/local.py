@@ -74,6 +74,9 @@ class LocalDestination:
 
     # -- interface --------------------------------------------------------------------------------
 
+    def adapt_key(self, key: str) -> str:
+        return key  # the naming sanitiser already made it safe here
+
     def check(self) -> None:
         if self.create:
             try:

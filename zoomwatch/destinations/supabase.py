@@ -1,0 +1,277 @@
+"""Supabase Storage: storage3 (the `supabase` client's storage part) for small files, and Supabase's
+resumable endpoint (TUS, through tuspy) for anything over 6 MiB, the size Supabase recommends as the
+limit of a standard upload. The TUS upload URL is saved in the catalog before the first byte is
+sent, so a crash or restart resumes from the server's offset (HEAD) instead of from zero.
+
+Supabase accepts only a small ASCII set in object names, so keys are mapped to it before they are
+reserved in the catalog (accents dropped, the rest replaced); the original file name is kept in the
+object's metadata, with the file's sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mimetypes
+import os
+import re
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from zoomwatch.config import Config
+from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession, sha256_file
+from zoomwatch.errors import ConfigError, DestinationError, FileGone, ItemError, ZoomwatchError
+from zoomwatch.secrets import get_secret
+
+log = logging.getLogger(__name__)
+
+TUS_CHUNK = 6 * 1024 * 1024  # Supabase requires exactly this for every chunk but the last
+STANDARD_LIMIT = TUS_CHUNK   # at most this many bytes go through a standard upload
+KEY_ENV = ("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_/!\-.*'()&$@=;:+, ]")
+
+
+def supabase_key_name(key: str) -> str:
+    """Map a backup key to the characters Supabase Storage accepts (keeps it readable)."""
+    ascii_text = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
+    if len(ascii_text) < len(key) / 2:  # mostly non-Latin: keep a stable trace of the original
+        ascii_text = f"{ascii_text} {hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    mapped = _UNSAFE.sub("_", ascii_text.replace(":", "_"))
+    parts = [re.sub(r"\s+", " ", p).strip(" .") or "_" for p in mapped.split("/")]
+    return "/".join(parts)
+
+
+class SupabaseDestination:
+    def __init__(self, config: Config, *, secrets: dict[str, str] | None = None) -> None:
+        self.url = config["destination.supabase.url"].rstrip("/")
+        self.bucket = config["destination.supabase.bucket"]
+        if not self.url or not self.bucket:
+            raise ConfigError("Supabase is not set up", "set destination.supabase.url and destination.supabase.bucket")
+        prefix = config["destination.supabase.prefix"]
+        self.prefix = f"{supabase_key_name(prefix)}/" if prefix else ""
+        self.key = (secrets or {}).get("supabase.key") or get_secret("supabase.key") or next(
+            (os.environ[name] for name in KEY_ENV if os.environ.get(name)), None)
+        self.id = f"supabase:{self.url}/{self.bucket}/{self.prefix}"
+        self.label = f"Supabase bucket {self.bucket}{'/' + prefix if prefix else ''} at {self.url}"
+        self._storage: Any = None
+
+    # -- clients and errors -----------------------------------------------------------------------
+
+    def headers(self) -> dict[str, str]:
+        if not self.key:
+            raise DestinationError("No Supabase key", "set it with: zoomwatch secret set supabase.key "
+                                   "(or SUPABASE_KEY in the environment)", retryable=False)
+        return {"apikey": self.key, "Authorization": f"Bearer {self.key}"}
+
+    @property
+    def storage(self) -> Any:
+        if self._storage is None:
+            from storage3 import SyncStorageClient
+
+            self._storage = SyncStorageClient(f"{self.url}/storage/v1/", self.headers())
+        return self._storage
+
+    def objects(self) -> Any:
+        return self.storage.from_(self.bucket)
+
+    @contextmanager
+    def errors(self, key: str = "") -> Iterator[None]:
+        try:
+            yield
+        except (ZoomwatchError, Cancelled):
+            raise
+        except Exception as exc:  # storage3, httpx and tuspy each raise their own families
+            raise translate(exc, self.bucket, key, self.url) from None
+
+    def full_key(self, key: str) -> str:
+        return self.prefix + key
+
+    # -- interface --------------------------------------------------------------------------------
+
+    def adapt_key(self, key: str) -> str:
+        return supabase_key_name(key)
+
+    def check(self) -> None:
+        """The bucket exists (created, private, if missing and the key may), and a probe object can be
+        written, read back and removed."""
+        with self.errors():
+            try:
+                self.storage.get_bucket(self.bucket)
+            except Exception as exc:
+                if _status(exc) != "404":
+                    raise
+                log.info("Supabase bucket %s is missing; creating it (private)", self.bucket)
+                try:
+                    self.storage.create_bucket(self.bucket, options={"public": False})
+                except Exception as exc:  # an anon key sees no private bucket: the probe below says which
+                    log.info("could not create bucket %s (%s)", self.bucket, _status(exc))
+        probe = self.full_key(f".zoomwatch-check/{uuid.uuid4().hex}")
+        with self.errors(probe):
+            self.objects().upload(probe, b"zoomwatch connection check",
+                                  file_options={"content-type": "text/plain", "upsert": "true"})
+            back = self.objects().download(probe)
+            self.objects().remove([probe])
+        if back != b"zoomwatch connection check":
+            raise DestinationError("Supabase check failed", f"bucket {self.bucket} returned other bytes")
+
+    def info(self, full_key: str) -> dict[str, Any] | None:
+        with self.errors(full_key):
+            try:
+                return dict(self.objects().info(full_key))
+            except Exception as exc:
+                if _status(exc) == "404" and "bucket" not in str(getattr(exc, "code", "")).lower():
+                    return None
+                raise
+
+    def stat(self, key: str) -> RemoteObject | None:
+        found = self.info(self.full_key(key))
+        if found is None:
+            return None
+        metadata = found.get("metadata") or {}
+        size = found.get("size", metadata.get("size", metadata.get("contentLength")))
+        return RemoteObject(int(size or 0), (found.get("metadata") or {}).get("sha256"))
+
+    def checksum(self, key: str) -> str | None:
+        """The stored sha256 from metadata, else the object read back (streamed) and hashed."""
+        found = self.stat(key)
+        if found is None:
+            return None
+        if found.sha256:
+            return found.sha256
+        import httpx
+
+        digest = hashlib.sha256()
+        url = f"{self.url}/storage/v1/object/authenticated/{self.bucket}/{self.full_key(key)}"
+        with self.errors(key), httpx.stream("GET", url, headers=self.headers(), timeout=120) as response:
+            response.raise_for_status()
+            for chunk in response.iter_bytes(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
+        full = self.full_key(key)
+        content_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
+        if size <= STANDARD_LIMIT:
+            return self._standard(source, full, content_type, session)
+        return self._resumable(source, full, size, content_type, session)
+
+    def _standard(self, source: Path, full: str, content_type: str, session: UploadSession) -> str:
+        try:
+            data = source.read_bytes()
+        except FileNotFoundError:
+            raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
+        session.check_stop()
+        sha = hashlib.sha256(data).hexdigest()
+        session.throttle(len(data))
+        with self.errors(full):
+            self.objects().upload(full, data, file_options={
+                "content-type": content_type, "upsert": "true", "cache-control": "3600",
+                "metadata": {"sha256": sha, "original_name": os.fsdecode(source.name)}})
+        session.progress(len(data))
+        return sha
+
+    def _resumable(self, source: Path, full: str, size: int, content_type: str, session: UploadSession) -> str:
+        from tusclient.client import TusClient
+        from tusclient.exceptions import TusCommunicationError
+
+        try:
+            sha = sha256_file(source, session.stop)
+        except FileNotFoundError:
+            raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
+        client = TusClient(f"{self.url}/storage/v1/upload/resumable", headers={**self.headers(), "x-upsert": "true"})
+        resume = session.resume or {}
+        with open(source, "rb") as stream, self.errors(full):
+            uploader = None
+            if resume.get("tus_url") and (resume.get("key"), resume.get("size"), resume.get("sha256")) == (
+                    full, size, sha):
+                try:
+                    uploader = client.uploader(file_stream=stream, chunk_size=TUS_CHUNK, url=resume["tus_url"])
+                    log.info("resuming %s at byte %d of %d", full, uploader.offset, size)
+                except TusCommunicationError as exc:
+                    if exc.status_code not in (404, 410):
+                        raise
+                    log.info("the upload URL of %s expired; starting again", full)
+            if uploader is None:
+                uploader = client.uploader(file_stream=stream, chunk_size=TUS_CHUNK, metadata={
+                    "bucketName": self.bucket, "objectName": full, "contentType": content_type,
+                    "cacheControl": "3600",
+                    "metadata": json.dumps({"sha256": sha, "original_name": os.fsdecode(source.name)})})
+                uploader.set_url(uploader.create_url())
+                uploader.offset = 0
+                session.save_resume({"tus_url": uploader.url, "key": full, "size": size, "sha256": sha})
+            sent = 0
+            while uploader.offset < size:
+                session.check_stop()
+                before = uploader.offset
+                uploader.upload_chunk()
+                sent += uploader.offset - before
+                session.throttle(uploader.offset - before)
+                session.progress(uploader.offset)
+        log.info("resumable upload of %s complete: %d bytes sent this time", full, sent)
+        return sha
+
+    def discard(self, resume: dict[str, Any] | None) -> None:
+        """An unfinished TUS upload expires on the server by itself (Supabase: after 24 h)."""
+
+    def write_small(self, key: str, data: bytes) -> None:
+        full = self.full_key(key)
+        with self.errors(full):
+            self.objects().upload(full, data, file_options={"content-type": "application/json", "upsert": "true"})
+
+    def location(self, key: str) -> str:
+        return f"{self.url}/storage/v1/object/{self.bucket}/{self.full_key(key)}"
+
+
+# -- error translation ----------------------------------------------------------------------------
+
+def _status(exc: BaseException) -> str:
+    """storage3 puts the real status in the JSON body as a string; tuspy keeps the HTTP one."""
+    status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+    return str(status) if status is not None else ""
+
+
+def _body(exc: BaseException) -> str:
+    parts = [str(getattr(exc, "message", "") or ""), str(getattr(exc, "code", "") or "")]
+    content = getattr(exc, "response_content", None)
+    if isinstance(content, bytes):
+        parts.append(content.decode("utf-8", "replace"))
+    return " ".join(parts + [str(exc)]).lower()
+
+
+def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchError:
+    import httpx
+
+    where = f"{bucket}/{key}" if key else f"bucket {bucket}"
+    status, body = _status(exc), _body(exc)
+    transport = isinstance(exc, httpx.TransportError) or exc.__class__.__name__ in ("ConnectionError",) or (
+        exc.__class__.__module__.startswith("tusclient") and not status)
+    if transport:
+        return DestinationError("Supabase unreachable", f"{url} does not answer — check the network or "
+                                "destination.supabase.url; uploads resume when it is back", retryable=True)
+    if "signature verification failed" in body or "invalid compact jws" in body or "exp" in body and "claim" in body \
+            or "invalid jwt" in body or status == "401":
+        return DestinationError("Supabase key rejected", "the key is malformed, expired or for another project — "
+                                "set the right one with: zoomwatch secret set supabase.key", retryable=False)
+    if "row-level security" in body:
+        return DestinationError("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
+                                "use the service-role key or allow inserts for this bucket", retryable=False)
+    if status == "404" and "bucket" in body:
+        return DestinationError("Supabase bucket not found", f"bucket {bucket} does not exist and the key may not "
+                                "create it — create it in the dashboard or fix destination.supabase.bucket",
+                                retryable=False)
+    if status == "413" or "maximum size exceeded" in body or "too large" in body:
+        return ItemError("File too large for this Supabase project", f"{where} exceeds the project's upload size "
+                         "limit — raise it under Storage settings", retryable=False)
+    if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
+        return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
+    if status.startswith("5") or status in ("429", "423"):
+        return DestinationError("Supabase is busy or failing", f"{where}: HTTP {status}; retrying with backoff",
+                                retryable=True)
+    if status == "404" and key:
+        return ItemError("Supabase lost the upload", f"{where}: {body[:160]}; it is sent again")
+    return ItemError("Supabase error", f"{where}: {status} {body[:200]}")
