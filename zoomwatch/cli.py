@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("settings", help="the settings window")
     auto = commands.add_parser("autostart", help="start the tray at login: on, off or status")
     auto.add_argument("action", choices=["on", "off", "status"])
+    login = commands.add_parser("login", help="sign in with Zoom (opens the browser; tokens go to the OS keyring)")
+    login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening it")
+    login.add_argument("--device", action="store_true", help="sign in on another device with a code")
+    commands.add_parser("logout", help="sign out of Zoom: revoke the token and remove it from the keyring")
+    commands.add_parser("whoami", help="which Zoom account zoomwatch is signed in to")
+    sync = commands.add_parser("sync", help="back up Zoom cloud recordings once, in the foreground")
+    sync.add_argument("--from", dest="start", type=_date, help="first day to list (YYYY-MM-DD)")
+    sync.add_argument("--to", dest="end", type=_date, help="last day to list (YYYY-MM-DD)")
     commands.add_parser("check", help="test the backup destination: write, read back and delete a probe")
 
     secret = commands.add_parser("secret", help="store credentials in the OS keyring (never in the config file)")
@@ -77,6 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _date(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2024-01-31, got {text!r}") from None
+
+
 def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     args = _parser().parse_args(argv)
     paths = paths or AppPaths.default()
@@ -88,7 +105,8 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
         args.command = "tray"
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
-               "autostart": cmd_autostart}[args.command]
+               "autostart": cmd_autostart, "login": cmd_login, "logout": cmd_logout, "whoami": cmd_whoami,
+               "sync": cmd_sync}[args.command]
     try:
         return int(handler(args, paths))
     except BrokenPipeError:  # `zoomwatch status | head`
@@ -181,6 +199,112 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
         return Exit.BAD_CONFIG
     print(f"OK: {dest.label} — write, read back and delete work")
     return Exit.OK
+
+
+# -- Zoom cloud ------------------------------------------------------------------------------------
+
+def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    import webbrowser
+
+    from zoomwatch.errors import ZoomwatchError
+    from zoomwatch.zoom import accounts, oauth
+
+    cfg = configmod.load(paths)
+
+    def show(url: str) -> None:
+        print(f"Sign in to Zoom in your browser:\n  {url}", flush=True)
+        if not args.no_browser:
+            webbrowser.open(url)
+
+    try:
+        if args.device:
+            tokens = accounts.device_login(cfg, lambda text: print(text, flush=True))
+        else:
+            client_id, client_secret = accounts.client_credentials()
+            tokens = oauth.login(cfg["zoom.oauth_base"], client_id, client_secret, cfg["zoom.redirect_port"], show)
+        oauth.TokenStore().save(tokens)
+        secrets_touch(paths)
+        me = accounts.user_api(cfg).me()
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    if cfg["zoom.mode"] == "off":
+        configmod.set_value(paths, "zoom.mode", "user")
+    print(f"Signed in to Zoom as {me.get('email', '?')}; cloud recordings are backed up from now on")
+    return Exit.OK
+
+
+def secrets_touch(paths: AppPaths) -> None:
+    paths.secrets_stamp.parent.mkdir(parents=True, exist_ok=True)
+    paths.secrets_stamp.touch()
+
+
+def cmd_logout(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.errors import ZoomwatchError
+    from zoomwatch.zoom import accounts, oauth
+
+    cfg = configmod.load(paths)
+    store = oauth.TokenStore()
+    tokens = store.load()
+    if tokens is None:
+        print("not signed in to Zoom")
+        return Exit.OK
+    try:
+        client_id, client_secret = accounts.client_credentials()
+        revoked = oauth.revoke(cfg["zoom.oauth_base"], client_id, client_secret,
+                               tokens.refresh_token or tokens.access_token)
+    except ZoomwatchError:
+        revoked = False
+    store.clear()
+    secrets_touch(paths)
+    print("signed out of Zoom" + ("" if revoked else " (Zoom could not be told; the tokens were removed here)"))
+    return Exit.OK
+
+
+def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.errors import ZoomwatchError
+    from zoomwatch.zoom import accounts
+
+    cfg = configmod.load(paths)
+    try:
+        me = accounts.user_api(cfg).me()
+    except ZoomwatchError as exc:
+        print(f"{exc.title}: {exc.message}")
+        return Exit.BAD_CONFIG
+    print(f"{me.get('email')} ({me.get('first_name', '')} {me.get('last_name', '')}, account {me.get('account_id')})")
+    return Exit.OK
+
+
+def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from tqdm import tqdm
+
+    from zoomwatch.engine import Engine
+    from zoomwatch.errors import AlreadyRunning, ZoomwatchError
+    from zoomwatch.logsetup import setup_logging
+
+    cfg = configmod.load(paths)
+    setup_logging(paths.log_file, cfg["log.level"])
+    try:
+        engine = Engine(cfg)
+        engine.acquire()
+    except AlreadyRunning as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message} (use the tray's Sync now)", file=sys.stderr)
+        return Exit.ALREADY_RUNNING
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    try:
+        if engine.cloud is not None and sys.stderr.isatty():
+            engine.cloud.progress_bar = lambda name, size: tqdm(total=size, unit="B", unit_scale=True, desc=name,
+                                                                leave=False)
+        result = engine.run_cloud_once(args.start, args.end)
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG if not exc.retryable else Exit.INCOMPLETE
+    finally:
+        engine.close()
+    print(result.summary())
+    return Exit.OK if result.ok else Exit.INCOMPLETE
 
 
 # -- desktop: tray, settings, autostart ------------------------------------------------------------

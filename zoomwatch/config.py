@@ -69,6 +69,17 @@ def _as_int(low: int, high: int) -> Callable[[Any], int]:
     return check
 
 
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 def _as_globs(value: Any) -> list[str]:
     if isinstance(value, str):
         text = value.strip()
@@ -129,6 +140,30 @@ def _part_size(value: Any) -> int:
 
 def _text(value: Any) -> str:
     return str(value).strip()
+
+
+def _date(value: Any) -> str:
+    text = str(value).strip()
+    if text:
+        import datetime as dt
+
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"expected a date like 2024-01-31, got {value!r}") from None
+    return text
+
+
+def _emails(value: Any) -> list[str]:
+    items = _as_globs(value) if value not in ("", [], None) else []
+    bad = [item for item in items if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", item)]
+    if bad:
+        raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+    return items
+
+
+def _words(value: Any) -> list[str]:
+    return _as_globs(value) if value not in ("", [], None) else []
 
 
 def _choice(*choices: str) -> Callable[[Any], str]:
@@ -195,6 +230,21 @@ KEYS: dict[str, Key] = {
         Key("transfer.workers", 2, _as_int(1, 16), "files backed up at the same time"),
         Key("transfer.bandwidth_limit", 0, _rate,
             "bytes per second across all transfers, e.g. 10M; 0 = no limit"),
+        Key("zoom.mode", "off", _choice("off", "user", "s2s"),
+            "Zoom cloud recordings: off, user (your own, signed in with OAuth) or s2s (account-wide, admins)"),
+        Key("zoom.api_base", "https://api.zoom.us/v2", _url, "Zoom REST API base URL"),
+        Key("zoom.oauth_base", "https://zoom.us", _url, "Zoom OAuth base URL"),
+        Key("zoom.redirect_port", 8765, _as_int(0, 65535),
+            "port of the loopback redirect URI http://127.0.0.1:PORT/oauth/callback (0 = any free port)"),
+        Key("zoom.since", "", _date, "list cloud recordings from this date; empty = 12 months back"),
+        Key("zoom.lookback_days", 7, _as_int(0, 365), "days before the last sync that every sync lists again"),
+        Key("zoom.sync_interval_minutes", 15, _as_int(1, 1440), "minutes between cloud syncs"),
+        Key("zoom.file_types", [], _words, "only these file types (MP4, M4A, CHAT, TRANSCRIPT...); empty = all"),
+        Key("zoom.include_trash", False, _as_bool, "also back up recordings in Zoom's trash"),
+        Key("zoom.trash_after_backup", False, _as_bool,
+            "move a meeting's cloud recording to Zoom's trash once all its files are verified"),
+        Key("zoom.users", [], _emails, "s2s: back up only these users (e-mails); empty = every user"),
+        Key("zoom.account_ids", [], _words, "s2s: sub-account IDs of a master account (instead of zoom.users)"),
         Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
     ]
 }

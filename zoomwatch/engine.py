@@ -7,6 +7,7 @@ Commands: start(), stop(), pause(), resume(), reload(config), run_once(). Thread
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -20,10 +21,14 @@ from filelock import FileLock, Timeout
 from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
 from zoomwatch.destinations import Destination, open_destination
-from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError
+from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.status import Snapshot, StatusBoard
 from zoomwatch.transfer import RetryPolicy, Transfers
 from zoomwatch.watch import FolderWatcher, Settler
+from zoomwatch.zoom.accounts import sync_targets
+from zoomwatch.zoom.api import RateLimited
+from zoomwatch.zoom.cloud import CloudSync
+from zoomwatch.zoom.oauth import SignedOut
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,19 @@ class Engine:
                                    requeue=self.settler.offer, on_change=self._refresh,
                                    retry=self.retry, clock=self.clock)
         self.board.update(watch_folder=str(self.config.watch_folder), destination=self.destination.label)
+        self.cloud = self._make_cloud()
+        self._sync_now = threading.Event()
+
+    def _make_cloud(self) -> CloudSync | None:
+        if self.config["zoom.mode"] == "off":
+            return None
+        try:
+            targets = sync_targets(self.config)
+        except ConfigError as exc:
+            self.board.set_problem(exc.title, exc.message)
+            return None
+        return CloudSync(self.config, self.catalog, self.destination.id, targets,
+                         spool=self.config.paths.spool_dir, on_queued=self._queued)
 
     # -- state for the faces ----------------------------------------------------------------------
 
@@ -140,6 +158,10 @@ class Engine:
         thread = threading.Thread(target=self._settle_main, name="zoomwatch-settle", daemon=True)
         thread.start()
         self._threads.append(thread)
+        if self.cloud is not None:
+            cloud = threading.Thread(target=self._cloud_main, name="zoomwatch-cloud", daemon=True)
+            cloud.start()
+            self._threads.append(cloud)
         self._refresh()
 
     def _settle_main(self) -> None:
@@ -167,9 +189,38 @@ class Engine:
         self._refresh()
         self.settler.run()
 
+    def sync_now(self) -> None:
+        """Ask for a Zoom cloud sync at once (the tray's "Sync now")."""
+        self._sync_now.set()
+
+    def _cloud_main(self) -> None:
+        """Sync Zoom cloud recordings every zoom.sync_interval_minutes until stopped."""
+        assert self.cloud is not None
+        interval = 60.0 * int(self.config["zoom.sync_interval_minutes"])
+        while not self._stop.is_set():
+            wait = interval
+            try:
+                self.cloud.sync()
+                self.board.clear_problem("Signed out of Zoom")
+            except SignedOut as exc:
+                if self.board.set_problem("Signed out of Zoom", exc.message):
+                    log.error("%s: %s — cloud sync stops until you sign in again", exc.title, exc.message)
+                wait = float("inf")  # until the settings (and so the sign-in) change
+            except RateLimited as exc:
+                self.board.set_problem(exc.title, exc.message)
+                wait = max(60.0, (exc.until - dt.datetime.now(dt.timezone.utc)).total_seconds())
+            except ZoomwatchError as exc:
+                log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
+            self._sync_now.clear()
+            deadline = time.monotonic() + min(wait, 10 * 365 * 86400)
+            while not self._stop.is_set() and not self._sync_now.is_set() and time.monotonic() < deadline:
+                self._sync_now.wait(1.0)
+
     def stop(self) -> None:
         """Stop watching; uploads in flight are checkpointed so they resume at the next start."""
         self._stop.set()
+        if self.cloud is not None:
+            self.cloud.stop.set()
         self.settler.stop()
         if self._watcher is not None:
             self._watcher.stop()
@@ -238,6 +289,28 @@ class Engine:
         problem = self.board.snapshot().problem if self.transfers.blocked_until > self.clock() else None
         problems = (f"{problem.title}: {problem.message}",) if problem else ()
         return OnceResult(not failures and not settling and not problems, counts, settling, problems + failures)
+
+    def run_cloud_once(self, start: dt.date | None = None, end: dt.date | None = None) -> OnceResult:
+        """`zoomwatch sync`: one cloud sync in the foreground, then upload and verify what it fetched."""
+        if self.cloud is None:
+            problem = self.board.snapshot().problem
+            raise ConfigError(problem.title if problem else "Zoom cloud backup is off",
+                              problem.message if problem else "turn it on: zoomwatch config set zoom.mode user")
+        self._prepare()
+        self.transfers.start()
+        try:
+            synced = self.cloud.sync(start, end)
+            version = -1
+            while self._once_busy(self.clock()):
+                version = self.board.wait_for_change(version, timeout=0.25).version
+        finally:
+            self.transfers.stop()
+        counts = self.catalog.counts(self.destination.id)
+        rows = self.catalog.rows(self.destination.id)
+        failures = tuple(synced.failures) + tuple(
+            f"{r.display}: {r.last_error or 'not backed up yet'}" for r in rows
+            if r.state in ("failed", "queued", "uploading") and (r.meeting or {}).get("source") == "cloud")
+        return OnceResult(not failures, counts, (), failures)
 
     def _once_busy(self, deadline: float) -> bool:
         """Whether run_once should keep going: files to copy always; files still being written only

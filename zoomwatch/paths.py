@@ -57,6 +57,11 @@ class AppPaths:
         return self.state_dir / "show-settings"
 
     @property
+    def spool_dir(self) -> Path:
+        """Where cloud recordings are downloaded before they are uploaded (emptied as they verify)."""
+        return self.cache_dir / "cloud-spool"
+
+    @property
     def default_backup_dir(self) -> Path:
         return self.data_dir / "backup"
 

@@ -21,12 +21,21 @@ KNOWN = {
     "s3.secret_access_key": "S3 secret access key",
     "supabase.key": "Supabase service-role or anon key",
     "zoom.client_id": "Zoom OAuth client ID",
-    "zoom.client_secret": "Zoom OAuth client secret",
+    "zoom.client_secret": "Zoom OAuth client secret (only for a confidential app; PKCE apps have none)",
+    "zoom.s2s_account_id": "Zoom Server-to-Server account ID",
+    "zoom.s2s_client_id": "Zoom Server-to-Server client ID",
+    "zoom.s2s_client_secret": "Zoom Server-to-Server client secret",
+}
+INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)"}
+ENVIRONMENT = {  # fallbacks for headless servers
+    "zoom.client_id": "ZOOM_CLIENT_ID", "zoom.client_secret": "ZOOM_CLIENT_SECRET",
+    "zoom.s2s_account_id": "ZOOM_ACCOUNT_ID", "zoom.s2s_client_id": "ZOOM_S2S_CLIENT_ID",
+    "zoom.s2s_client_secret": "ZOOM_S2S_CLIENT_SECRET", "supabase.key": "SUPABASE_KEY",
 }
 
 
 def _check_name(name: str) -> None:
-    if name not in KNOWN:
+    if name not in KNOWN and name not in INTERNAL:
         raise ConfigError(f"Unknown secret {name!r}", f"known secrets: {', '.join(KNOWN)}")
 
 
@@ -37,10 +46,15 @@ def get_secret(name: str) -> str | None:
     from keyring.errors import KeyringError
 
     try:
-        return keyring.get_password(SERVICE, name)
+        value = keyring.get_password(SERVICE, name)
     except (KeyringError, RuntimeError) as exc:
         log.debug("keyring unavailable while reading %s: %s", name, type(exc).__name__)
-        return None
+        value = None
+    if value is None and name in ENVIRONMENT:
+        import os
+
+        value = os.environ.get(ENVIRONMENT[name]) or None
+    return value
 
 
 def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None:

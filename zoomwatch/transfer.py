@@ -183,6 +183,8 @@ class Transfers:
         self._dest_failures = 0
         self.board.clear_problem()
         log.info("backed up and verified: %s -> %s", row.display, key)
+        if (row.meeting or {}).get("source") == "cloud":
+            path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
         self.board.add_recent(f"{(row.meeting or {}).get('title', path.name)} — {path.name}",
                               self.destination.location(key))
         self._write_sidecar(key)
@@ -214,7 +216,7 @@ class Transfers:
             source=meeting.get("parsed_from", "fallback"),
         )
         wanted = naming.render_key(self.config["naming.template"], info, os.fsdecode(row.fs_path.name),
-                                   source="local", locale=self.config["naming.locale"])
+                                   source=meeting.get("source", "local"), locale=self.config["naming.locale"])
         wanted = self.destination.adapt_key(wanted)
         return self.catalog.reserve_key(self.destination.id, row.path, wanted, naming.with_suffix_number)
 

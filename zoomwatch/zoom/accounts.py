@@ -1,0 +1,109 @@
+"""Which Zoom accounts and users a sync covers, and with which credentials: the signed-in user
+(`zoom.mode = user`), or for admins (`zoom.mode = s2s`) every user of the account, a chosen list of
+users, or several sub-accounts of a master account, each with its own Server-to-Server token."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+from zoomwatch import secrets
+from zoomwatch.config import Config
+from zoomwatch.errors import ConfigError
+from zoomwatch.zoom import oauth
+from zoomwatch.zoom.api import ZoomApi
+
+log = logging.getLogger(__name__)
+DEFAULT_API = "https://api.zoom.us/v2"
+
+
+def client_credentials() -> tuple[str, str | None]:
+    client_id = secrets.get_secret("zoom.client_id")
+    if not client_id:
+        raise ConfigError("No Zoom client ID", "create a Zoom OAuth app (public PKCE recommended) and set its client "
+                          "ID with: zoomwatch secret set zoom.client_id")
+    return client_id, secrets.get_secret("zoom.client_secret")
+
+
+def user_auth(config: Config) -> oauth.UserAuth:
+    client_id, client_secret = client_credentials()
+    return oauth.UserAuth(config["zoom.oauth_base"], client_id, client_secret)
+
+
+def user_api(config: Config, auth: oauth.UserAuth | None = None) -> ZoomApi:
+    auth = auth or user_auth(config)
+    base = config["zoom.api_base"]
+    regional = auth.api_url()
+    if base == DEFAULT_API and regional:  # Zoom tells each account its regional API host
+        base = f"{regional.rstrip('/')}/v2"
+    return ZoomApi(base, auth)
+
+
+def s2s_apis(config: Config) -> Iterator[tuple[str, ZoomApi]]:
+    """(account label, api) for the account, or for each configured sub-account."""
+    client_id = secrets.get_secret("zoom.s2s_client_id") or ""
+    client_secret = secrets.get_secret("zoom.s2s_client_secret") or ""
+    accounts = config["zoom.account_ids"] or [secrets.get_secret("zoom.s2s_account_id") or ""]
+    for account in accounts:
+        auth = oauth.S2SAuth(config["zoom.oauth_base"], account, client_id, client_secret)
+        yield account, ZoomApi(config["zoom.api_base"], auth)
+
+
+def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
+    """A generator factory of (user, api) pairs for one sync pass."""
+    mode = config["zoom.mode"]
+    if config["zoom.users"] and config["zoom.account_ids"]:
+        raise ConfigError("zoom.users and zoom.account_ids exclude each other",
+                          "back up either chosen users or whole sub-accounts: clear one of them")
+
+    def user_targets() -> Iterator[tuple[str, ZoomApi]]:
+        yield "me", user_api(config)
+
+    def admin_targets() -> Iterator[tuple[str, ZoomApi]]:
+        for account, api in s2s_apis(config):
+            emails = config["zoom.users"] or [u["email"] for u in api.users() if u.get("email")]
+            log.info("cloud sync of account %s: %d user(s)", account, len(emails))
+            for email in emails:
+                yield email, api
+
+    if mode == "user":
+        return user_targets
+    if mode == "s2s":
+        return admin_targets
+    raise ConfigError("Zoom cloud backup is off", "turn it on: zoomwatch config set zoom.mode user (or s2s)")
+
+
+# -- the device grant, for machines without a browser ---------------------------------------------
+
+def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
+                 timeout: float = 900) -> oauth.TokenSet:
+    client_id, client_secret = client_credentials()
+    base = config["zoom.oauth_base"]
+    auth = (client_id, client_secret) if client_secret else None
+    body: dict[str, Any] = {} if client_secret else {"client_id": client_id}
+    response = requests.post(f"{base}/oauth/devicecode", data=body, auth=auth, timeout=30)
+    if response.status_code != 200:
+        raise ConfigError("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
+                          f"the device grant for private apps); HTTP {response.status_code}")
+    start = response.json()
+    show(f"On any device, open {start['verification_uri']} and enter the code {start['user_code']}")
+    interval = float(start.get("interval", 5))
+    deadline = time.monotonic() + min(timeout, float(start.get("expires_in", timeout)))
+    while time.monotonic() < deadline:
+        sleep(interval)
+        data = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": start["device_code"],
+                **body}
+        answer = requests.post(f"{base}/oauth/token", data=data, auth=auth, timeout=30)
+        payload = answer.json() if answer.headers.get("Content-Type", "").startswith("application/json") else {}
+        if answer.status_code == 200 and "access_token" in payload:
+            return oauth.TokenSet.from_response(payload)
+        error = payload.get("error", "")
+        if error == "slow_down":
+            interval += 5
+        elif error != "authorization_pending":
+            raise ConfigError("Zoom device sign-in failed", error or f"HTTP {answer.status_code}")
+    raise ConfigError("Zoom device sign-in timed out", "the code was not approved in time; run zoomwatch login again")

@@ -1,0 +1,193 @@
+"""A small Zoom REST client: Bearer auth with refresh on 401, 429 handled as Zoom's rate-limit
+headers say (a daily limit pauses until it resets), 5xx retried with backoff, paging to the end,
+and recordings listed in windows of at most 30 days (Zoom silently shortens longer ones)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import requests
+
+from zoomwatch.errors import ZoomwatchError
+
+log = logging.getLogger(__name__)
+
+WINDOW_DAYS = 30
+PAGE_SIZE = 300
+HTTP_TIMEOUT = 60
+MAX_TRIES = 6
+
+
+class Auth(Protocol):
+    def token(self, *, force_refresh: bool = False) -> str: ...
+
+
+class ZoomApiError(ZoomwatchError):
+    """Zoom refused a request (the message carries Zoom's own code and text, never a token)."""
+
+
+class RateLimited(ZoomApiError):
+    """Zoom's daily limit is used up: sync waits until `until` (a UTC datetime)."""
+
+    retryable = True
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__("Zoom's daily API limit is reached", f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
+        self.until = until
+
+
+def encode_uuid(uuid: str) -> str:
+    """Zoom wants a meeting UUID that begins with '/' or contains '//' encoded twice."""
+    once = quote(uuid, safe="")
+    return quote(once, safe="") if uuid.startswith("/") or "//" in uuid else once
+
+
+def windows(start: dt.date, end: dt.date, days: int = WINDOW_DAYS) -> Iterator[tuple[dt.date, dt.date]]:
+    """[start, end] cut into inclusive windows of at most `days` days, newest first."""
+    to = end
+    while to >= start:
+        frm = max(start, to - dt.timedelta(days=days - 1))
+        yield frm, to
+        to = frm - dt.timedelta(days=1)
+
+
+def _retry_after(response: requests.Response, now: dt.datetime) -> tuple[float, dt.datetime | None]:
+    """Seconds to wait, and the reset time when it is a daily limit (Retry-After may be an ISO time)."""
+    header = response.headers.get("Retry-After", "")
+    daily = response.headers.get("X-RateLimit-Type", "").lower().startswith("daily")
+    try:
+        seconds = float(header)
+        until = now + dt.timedelta(seconds=seconds)
+    except ValueError:
+        try:
+            until = dt.datetime.fromisoformat(header.replace("Z", "+00:00"))
+            seconds = max(0.0, (until - now).total_seconds())
+        except ValueError:
+            seconds, until = 1.0, now + dt.timedelta(seconds=1)
+    return seconds, until if daily else None
+
+
+class ZoomApi:
+    def __init__(self, api_base: str, auth: Auth, *, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.auth = auth
+        self.session = session or requests.Session()
+        self.sleep = sleep
+        self.requests_made = 0
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        refreshed = False
+        for attempt in range(1, MAX_TRIES + 1):
+            headers = {"Authorization": f"Bearer {self.auth.token()}"}
+            try:
+                self.requests_made += 1
+                response = self.session.request(method, f"{self.api_base}{path}", params=params, headers=headers,
+                                                timeout=HTTP_TIMEOUT)
+            except requests.RequestException as exc:
+                if attempt == MAX_TRIES:
+                    raise ZoomApiError("Zoom unreachable", f"{self.api_base}: {type(exc).__name__}",
+                                       retryable=True) from None
+                self.sleep(min(60.0, 2.0**attempt) * random.uniform(0.5, 1.0))
+                continue
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                self.auth.token(force_refresh=True)
+                continue
+            if response.status_code == 429:
+                seconds, daily_until = _retry_after(response, dt.datetime.now(dt.timezone.utc))
+                if daily_until is not None:
+                    raise RateLimited(daily_until)
+                log.info("Zoom rate limit (%s): waiting %.1f s", response.headers.get("X-RateLimit-Category", "?"),
+                         seconds)
+                self.sleep(seconds)
+                continue
+            if response.status_code >= 500 and attempt < MAX_TRIES:
+                self.sleep(min(60.0, 2.0**attempt) * random.uniform(0.5, 1.0))
+                continue
+            if response.status_code >= 400:
+                raise _api_error(response, path)
+            return response
+        raise ZoomApiError("Zoom keeps failing", f"{path}: gave up after {MAX_TRIES} tries", retryable=True)
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return dict(self.request("GET", path, params).json())
+
+    def paged(self, path: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
+        """Every item of a paged listing, following next_page_token to the end."""
+        params = {**params, "page_size": PAGE_SIZE}
+        while True:
+            page = self.get(path, params)
+            yield from page.get(key, [])
+            token = page.get("next_page_token")
+            if not token:
+                return
+            params = {**params, "next_page_token": token}
+
+    # -- endpoints --------------------------------------------------------------------------------
+
+    def me(self) -> dict[str, Any]:
+        return self.get("/users/me")
+
+    def users(self) -> Iterator[dict[str, Any]]:
+        """Every user of the account, deactivated ones too (they keep their recordings)."""
+        for status in ("active", "inactive"):
+            yield from self.paged("/users", {"status": status}, "users")
+
+    def recordings(self, user: str, start: dt.date, end: dt.date, *, trash: bool = False) -> Iterator[dict[str, Any]]:
+        """The user's cloud recordings from start to end, in windows Zoom accepts."""
+        path = f"/users/{quote(user, safe='@')}/recordings"
+        if trash:
+            yield from self.paged(path, {"trash": "true", "trash_type": "meeting_recordings"}, "meetings")
+            return
+        for frm, to in windows(start, end):
+            params = {"from": frm.isoformat(), "to": to.isoformat()}
+            first = True
+            for meeting in self._window(path, params):
+                if first and meeting.get("_echoed_from") not in (None, frm.isoformat()):
+                    log.warning("Zoom shortened the listing window starting %s to %s", frm,
+                                meeting["_echoed_from"])
+                first = False
+                meeting.pop("_echoed_from", None)
+                yield meeting
+
+    def _window(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        params = {**params, "page_size": PAGE_SIZE}
+        while True:
+            page = self.get(path, params)
+            for meeting in page.get("meetings", []):
+                yield {**meeting, "_echoed_from": page.get("from")}
+            token = page.get("next_page_token")
+            if not token:
+                return
+            params = {**params, "next_page_token": token}
+
+    def trash_recordings(self, meeting_uuid: str) -> bool:
+        """Move a meeting's cloud recordings to Zoom's trash (never a permanent delete)."""
+        try:
+            self.request("DELETE", f"/meetings/{encode_uuid(meeting_uuid)}/recordings", {"action": "trash"})
+        except ZoomApiError as exc:
+            if "3301" in exc.message:
+                return False
+            raise
+        return True
+
+
+def _api_error(response: requests.Response, path: str) -> ZoomApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    code, message = body.get("code", response.status_code), str(body.get("message", response.reason))[:300]
+    if "scope" in message.lower():
+        return ZoomApiError("Zoom app lacks a permission", f"{message} — add the scope to your Zoom app and sign in "
+                            "again (zoomwatch login)")
+    if code == 124 or response.status_code == 401:
+        return ZoomApiError("Zoom refused the sign-in", f"{message} — sign in again: zoomwatch login")
+    return ZoomApiError("Zoom refused a request", f"{path}: {code} {message}")

@@ -1,0 +1,223 @@
+"""Cloud recordings into the same pipeline as local ones: list each user's recordings, stream every
+new file into a spool folder (resumed with Range, checked against the listed size and type), then
+queue it in the catalog, where the transfer workers upload and verify it like any local file.
+
+A cloud file's identity is (meeting UUID, file id) — or (meeting UUID, file type, recording start)
+for TIMELINE and CC files, which Zoom lists without an id. Its spool path is derived from that
+identity, so a file already queued or verified in the catalog is never downloaded again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+
+from zoomwatch.catalog import Catalog
+from zoomwatch.config import Config
+from zoomwatch.errors import ItemError, ZoomwatchError
+from zoomwatch.naming import sanitize_segment
+from zoomwatch.zoom.api import ZoomApi
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+DEFAULT_SINCE_DAYS = 365
+
+
+@dataclass
+class SyncResult:
+    meetings: int = 0
+    files: int = 0
+    queued: int = 0
+    already: int = 0
+    processing: int = 0
+    failures: list[str] = field(default_factory=list)
+    trashed: int = 0
+
+
+def file_identity(meeting: dict[str, Any], item: dict[str, Any]) -> str:
+    if item.get("id"):
+        return f"{meeting['uuid']}/{item['id']}"
+    return f"{meeting['uuid']}/{item.get('file_type', '')}/{item.get('recording_start', '')}"
+
+
+def file_name(item: dict[str, Any]) -> str:
+    """A name that sits beside the local recordings of the same meeting without clashing."""
+    kind = (item.get("recording_type") or item.get("file_type") or "file").lower()
+    ext = (item.get("file_extension") or "").lower()
+    return sanitize_segment(f"cloud_{kind}{'.' + ext if ext else ''}")
+
+
+def meeting_start(meeting: dict[str, Any]) -> dt.datetime:
+    """The start in the meeting's own time zone (naive, as the naming template wants it)."""
+    start = dt.datetime.fromisoformat(meeting["start_time"].replace("Z", "+00:00"))
+    try:
+        return start.astimezone(ZoneInfo(meeting.get("timezone") or "UTC")).replace(tzinfo=None)
+    except (ZoneInfoNotFoundError, ValueError):
+        return start.astimezone().replace(tzinfo=None)
+
+
+def download(session: requests.Session, url: str, token: str, target: Path, size: int,
+             stop: threading.Event | None = None, progress: Callable[[int], None] = lambda n: None) -> None:
+    """Stream `url` into `target` via a `.part` file, resuming with Range; the bearer token goes to
+    Zoom only, never to the host a download redirects to. Raises ItemError for a short or wrong body."""
+    partial = target.with_name(target.name + ".part")
+    offset = partial.stat().st_size if partial.exists() else 0
+    if offset > size:
+        offset = 0
+    headers = {"Authorization": f"Bearer {token}"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    response = session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=60)
+    hops = 0
+    while response.is_redirect and hops < 5:  # follow by hand: the token stays with Zoom
+        location = urljoin(response.url, response.headers["Location"])
+        response.close()
+        response = session.get(location, headers={k: v for k, v in headers.items() if k != "Authorization"},
+                               stream=True, allow_redirects=False, timeout=60)
+        hops += 1
+    with response:
+        if response.status_code == 401:
+            raise ItemError("Zoom download refused", "the access token expired; it is refreshed and retried")
+        if response.status_code in (404, 410):
+            raise ItemError("Zoom download link expired", "the listing is read again at the next sync")
+        if response.status_code not in (200, 206):
+            raise ItemError("Zoom download failed", f"HTTP {response.status_code}")
+        kind = response.headers.get("Content-Type", "")
+        if kind.startswith(("text/html", "application/json")) and size > 4096:
+            raise ItemError("Zoom sent an error page instead of the recording", f"{kind}; retried later")
+        if response.status_code == 200:
+            offset = 0
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        with open(partial, "r+b" if offset else "wb") as out:
+            out.seek(offset)
+            out.truncate()
+            done = offset
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    out.write(chunk)
+                    done += len(chunk)
+                    progress(done)
+                    if stop is not None and stop.is_set():
+                        raise ItemError("Download paused", "it resumes from here")
+            except requests.RequestException as exc:
+                raise ItemError("Zoom download was cut off", f"{type(exc).__name__}; it resumes from here") from None
+    if done != size:
+        raise ItemError("Zoom download was short", f"{done} of {size} bytes; it resumes from here")
+    os.replace(partial, target)
+
+
+class CloudSync:
+    """One sync pass over every target user; safe to run again at any time."""
+
+    def __init__(self, config: Config, catalog: Catalog, dest_id: str,
+                 targets: Callable[[], Iterator[tuple[str, ZoomApi]]], *, spool: Path,
+                 on_queued: Callable[[], None] = lambda: None, state_file: Path | None = None,
+                 progress_bar: Callable[[str, int], Any] | None = None) -> None:
+        self.progress_bar = progress_bar  # e.g. tqdm, for `zoomwatch sync` in a terminal
+        self.config = config
+        self.catalog = catalog
+        self.dest_id = dest_id
+        self.targets = targets
+        self.spool = spool
+        self.on_queued = on_queued
+        self.state_file = state_file or spool / "sync-state.json"
+        self.stop = threading.Event()
+        self.session = requests.Session()
+
+    def _since(self) -> dt.date:
+        if self.config["zoom.since"]:
+            configured = dt.date.fromisoformat(self.config["zoom.since"])
+        else:
+            configured = dt.date.today() - dt.timedelta(days=DEFAULT_SINCE_DAYS)
+        try:
+            last = dt.date.fromisoformat(json.loads(self.state_file.read_text())["last_sync"])
+        except (OSError, ValueError, KeyError):
+            return configured
+        return max(configured, last - dt.timedelta(days=int(self.config["zoom.lookback_days"])))
+
+    def sync(self, start: dt.date | None = None, end: dt.date | None = None) -> SyncResult:
+        result = SyncResult()
+        start = start or self._since()
+        end = end or dt.date.today()
+        wanted = {t.upper() for t in self.config["zoom.file_types"]}
+        for user, api in self.targets():
+            try:
+                for meeting in self._meetings(api, user, start, end):
+                    result.meetings += 1
+                    self._meeting(api, meeting, wanted, result)
+            except ZoomwatchError as exc:  # one user failing does not stop the others
+                result.failures.append(f"{user}: {exc.title}: {exc.message}")
+                log.warning("cloud sync of %s failed: %s: %s", user, exc.title, exc.message)
+                if getattr(exc, "until", None) is not None or exc.__class__.__name__ == "SignedOut":
+                    raise
+        if not result.failures and start is not None:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            self.state_file.write_text(json.dumps({"last_sync": end.isoformat()}))
+        log.info("cloud sync: %d meetings, %d files, %d new, %d already backed up, %d still processing",
+                 result.meetings, result.files, result.queued, result.already, result.processing)
+        return result
+
+    def _meetings(self, api: ZoomApi, user: str, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
+        yield from api.recordings(user, start, end)
+        if self.config["zoom.include_trash"]:
+            yield from api.recordings(user, start, end, trash=True)
+
+    def _meeting(self, api: ZoomApi, meeting: dict[str, Any], wanted: set[str], result: SyncResult) -> None:
+        files = [f for f in meeting.get("recording_files", []) if not wanted or f.get("file_type", "") in wanted]
+        done_here = 0
+        for item in files:
+            result.files += 1
+            if item.get("status") != "completed" or not item.get("download_url"):
+                result.processing += 1  # listed again next sync
+                continue
+            identity = file_identity(meeting, item)
+            target = self.spool / hashlib.sha256(identity.encode()).hexdigest()[:24] / file_name(item)
+            row = self.catalog.current(self.dest_id, target)
+            if row is not None and row.state in ("verified", "queued", "uploading", "failed"):
+                result.already += 1
+                done_here += row.state == "verified"
+                continue
+            bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", int(item["file_size"])) \
+                if self.progress_bar else None
+            try:
+                download(self.session, item["download_url"], api.auth.token(), target, int(item["file_size"]),
+                         self.stop, progress=(lambda n, b=bar: b.update(n - b.n)) if bar else (lambda n: None))
+            except ItemError as exc:
+                if "token" in exc.message:
+                    api.auth.token(force_refresh=True)
+                result.failures.append(f"{meeting.get('topic')}: {exc.title}: {exc.message}")
+                log.warning("%s (%s): %s: %s", meeting.get("topic"), item.get("file_type"), exc.title, exc.message)
+                continue
+            finally:
+                if bar is not None:
+                    bar.close()
+            self._queue(meeting, item, identity, target)
+            result.queued += 1
+        if self.config["zoom.trash_after_backup"] and files and done_here == len(files):
+            if api.trash_recordings(meeting["uuid"]):
+                result.trashed += 1
+                log.info("moved the cloud recording of %r (%s) to Zoom's trash: every file is verified",
+                         meeting.get("topic"), meeting.get("start_time"))
+
+    def _queue(self, meeting: dict[str, Any], item: dict[str, Any], identity: str, target: Path) -> None:
+        st = target.stat()
+        info = {"title": meeting.get("topic") or "Zoom Meeting", "start": meeting_start(meeting).isoformat(),
+                "meeting_id": str(meeting.get("id", "")) or None, "parsed_from": "zoom-cloud", "source": "cloud",
+                "name": target.name, "cloud": {"identity": identity, "uuid": meeting["uuid"],
+                                               "file_type": item.get("file_type")}}
+        row = self.catalog.note_seen(self.dest_id, target, st.st_size, st.st_mtime_ns)
+        self.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, info)
+        self.on_queued()

@@ -1,0 +1,292 @@
+"""Signing in to Zoom: the user's own OAuth app (authorization code + PKCE S256, a loopback redirect,
+or the device grant), and Server-to-Server OAuth for admins. Tokens live only in the OS keyring.
+
+Zoom rotates refresh tokens: every refresh returns a new one and the old stops working, so the new
+token set is written to the keyring before it is used or anything else happens. A refresh token
+Zoom rejects means the user is signed out: the tokens are removed and SignedOut raised, once.
+Nothing here logs or puts a token, secret or code in a message.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import logging
+import secrets as pysecrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import requests
+
+from zoomwatch import secrets
+from zoomwatch.errors import ConfigError, ZoomwatchError
+
+log = logging.getLogger(__name__)
+
+TOKENS_SECRET = "zoom.user_tokens"
+REDIRECT_PATH = "/oauth/callback"
+EARLY_REFRESH_SECONDS = 120
+HTTP_TIMEOUT = 30
+
+
+class SignedOut(ZoomwatchError):
+    """The user must sign in to Zoom again (`zoomwatch login`)."""
+
+
+@dataclass
+class TokenSet:
+    access_token: str
+    expires_at: float
+    refresh_token: str | None = None
+    scope: str = ""
+    api_url: str | None = None
+
+    @classmethod
+    def from_response(cls, data: dict[str, Any], clock: Callable[[], float] = time.time) -> TokenSet:
+        return cls(access_token=data["access_token"], refresh_token=data.get("refresh_token"),
+                   expires_at=clock() + float(data.get("expires_in", 3599)), scope=data.get("scope", ""),
+                   api_url=data.get("api_url"))
+
+    def __repr__(self) -> str:  # never show a token, even in a traceback
+        return f"TokenSet(expires_at={self.expires_at:.0f}, scope={self.scope!r})"
+
+
+class TokenStore:
+    """The user's token set, as one keyring entry (replaced in one step)."""
+
+    def load(self) -> TokenSet | None:
+        raw = secrets.get_secret(TOKENS_SECRET)
+        if not raw:
+            return None
+        try:
+            return TokenSet(**json.loads(raw))
+        except (ValueError, TypeError):
+            return None
+
+    def save(self, tokens: TokenSet) -> None:
+        secrets.set_secret(TOKENS_SECRET, json.dumps(asdict(tokens)))
+
+    def clear(self) -> None:
+        secrets.delete_secret(TOKENS_SECRET)
+
+
+# -- the OAuth endpoints --------------------------------------------------------------------------
+
+def pkce_pair() -> tuple[str, str]:
+    """(code_verifier, S256 code_challenge)."""
+    verifier = pysecrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def authorize_url(oauth_base: str, client_id: str, redirect_uri: str, state: str, challenge: str) -> str:
+    query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
+                       "state": state, "code_challenge": challenge, "code_challenge_method": "S256"})
+    return f"{oauth_base}/oauth/authorize?{query}"
+
+
+def _token_request(oauth_base: str, data: dict[str, str], client_id: str, client_secret: str | None,
+                   clock: Callable[[], float] = time.time) -> TokenSet:
+    """POST /oauth/token: Basic auth for a confidential app, client_id in the body for public PKCE."""
+    auth = (client_id, client_secret) if client_secret else None
+    if not client_secret:
+        data = {**data, "client_id": client_id}
+    try:
+        response = requests.post(f"{oauth_base}/oauth/token", data=data, auth=auth, timeout=HTTP_TIMEOUT)
+    except requests.RequestException as exc:
+        raise ZoomwatchError("Zoom unreachable", f"{oauth_base}: {type(exc).__name__}", retryable=True) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code == 200 and "access_token" in body:
+        return TokenSet.from_response(body, clock)
+    error = str(body.get("error", "")) or f"HTTP {response.status_code}"
+    reason = str(body.get("reason", body.get("error_description", "")))
+    if error == "invalid_client":
+        raise ConfigError("Zoom rejected the client ID or secret",
+                          "check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id")
+    if error == "invalid_grant" and data.get("grant_type") == "refresh_token":
+        raise SignedOut("Signed out of Zoom", "Zoom no longer accepts this sign-in (app removed, or signed in "
+                        "elsewhere) — sign in again: zoomwatch login")
+    if response.status_code >= 500 or response.status_code == 429:
+        raise ZoomwatchError("Zoom sign-in service is failing", f"HTTP {response.status_code}", retryable=True)
+    raise ConfigError("Zoom sign-in failed", f"{error}: {reason}".strip(": "))
+
+
+def exchange_code(oauth_base: str, client_id: str, client_secret: str | None, code: str, verifier: str,
+                  redirect_uri: str) -> TokenSet:
+    return _token_request(oauth_base, {"grant_type": "authorization_code", "code": code,
+                                       "redirect_uri": redirect_uri, "code_verifier": verifier},
+                          client_id, client_secret)
+
+
+def refresh(oauth_base: str, client_id: str, client_secret: str | None, refresh_token: str) -> TokenSet:
+    return _token_request(oauth_base, {"grant_type": "refresh_token", "refresh_token": refresh_token},
+                          client_id, client_secret)
+
+
+def revoke(oauth_base: str, client_id: str, client_secret: str | None, token: str) -> bool:
+    data = {"token": token} if client_secret else {"token": token, "client_id": client_id}
+    try:
+        response = requests.post(f"{oauth_base}/oauth/revoke", data=data,
+                                 auth=(client_id, client_secret) if client_secret else None, timeout=HTTP_TIMEOUT)
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
+
+
+def s2s_token(oauth_base: str, account_id: str, client_id: str, client_secret: str) -> TokenSet:
+    return _token_request(oauth_base, {"grant_type": "account_credentials", "account_id": account_id},
+                          client_id, client_secret)
+
+
+# -- the loopback redirect ------------------------------------------------------------------------
+
+CLOSE_PAGE = (b"<!doctype html><meta charset=utf-8><title>zoomwatch</title>"
+              b"<body style='font-family:sans-serif;margin:3em'><h2>zoomwatch is signed in to Zoom.</h2>"
+              b"<p>You can close this tab.</p></body>")
+DENIED_PAGE = (b"<!doctype html><meta charset=utf-8><title>zoomwatch</title>"
+               b"<body style='font-family:sans-serif;margin:3em'><h2>zoomwatch was not signed in.</h2>"
+               b"<p>You can close this tab and try again with <code>zoomwatch login</code>.</p></body>")
+
+
+class LoopbackReceiver:
+    """A one-shot HTTP listener on 127.0.0.1 that catches the redirect carrying the code."""
+
+    def __init__(self, port: int, path: str = REDIRECT_PATH) -> None:
+        self.path = path
+        self.result: dict[str, str] = {}
+        self._got = threading.Event()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                parsed = urlparse(self.path)
+                if parsed.path != receiver.path:
+                    self.send_error(404)
+                    return
+                receiver.result = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+                page = DENIED_PAGE if "error" in receiver.result else CLOSE_PAGE
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                receiver._got.set()
+
+            def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never log it
+                return
+
+        try:
+            self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+        except OSError:
+            raise ConfigError(f"Port {port} is busy", "another program uses it; close it, or let zoomwatch pick "
+                              "a free port: zoomwatch config set zoom.redirect_port 0") from None
+        self.port = self.server.server_address[1]
+        self.redirect_uri = f"http://127.0.0.1:{self.port}{path}"
+        self._thread = threading.Thread(target=self.server.serve_forever, name="zoomwatch-oauth-redirect",
+                                        daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float) -> dict[str, str]:
+        try:
+            if not self._got.wait(timeout):
+                raise ConfigError("Zoom sign-in timed out", "no answer came back from the browser; check that the "
+                                  f"Zoom app's redirect URL is {self.redirect_uri} and try again")
+            return self.result
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def login(oauth_base: str, client_id: str, client_secret: str | None, port: int,
+          show: Callable[[str], None], timeout: float = 300) -> TokenSet:
+    """The authorization-code flow with PKCE: `show` opens (or prints) the authorize URL."""
+    receiver = LoopbackReceiver(port)
+    verifier, challenge = pkce_pair()
+    state = pysecrets.token_urlsafe(24)
+    show(authorize_url(oauth_base, client_id, receiver.redirect_uri, state, challenge))
+    answer = receiver.wait(timeout)
+    if answer.get("error"):
+        raise ConfigError("Zoom sign-in was declined", f"Zoom answered {answer['error']}; nothing was stored")
+    if not pysecrets.compare_digest(answer.get("state", ""), state):
+        raise ConfigError("Zoom sign-in rejected", "the answer did not carry the state zoomwatch sent (a possible "
+                          "cross-site request forgery); nothing was stored — try again")
+    if not answer.get("code"):
+        raise ConfigError("Zoom sign-in failed", "the answer carried no authorization code")
+    return exchange_code(oauth_base, client_id, client_secret, answer["code"], verifier, receiver.redirect_uri)
+
+
+# -- keeping a token fresh ------------------------------------------------------------------------
+
+class UserAuth:
+    """Hands out a valid access token for the signed-in user, refreshing (and storing the rotated
+    refresh token first) shortly before expiry or after a 401."""
+
+    def __init__(self, oauth_base: str, client_id: str, client_secret: str | None, store: TokenStore | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.oauth_base, self.client_id, self.client_secret = oauth_base, client_id, client_secret
+        self.store = store or TokenStore()
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def token(self, *, force_refresh: bool = False) -> str:
+        with self._lock:
+            tokens = self.store.load()
+            if tokens is None:
+                raise SignedOut("Not signed in to Zoom", "sign in with: zoomwatch login")
+            if force_refresh or tokens.expires_at - self.clock() < EARLY_REFRESH_SECONDS:
+                if not tokens.refresh_token:
+                    raise SignedOut("Zoom sign-in expired", "sign in again with: zoomwatch login")
+                try:
+                    tokens = refresh(self.oauth_base, self.client_id, self.client_secret, tokens.refresh_token)
+                except SignedOut:
+                    self.store.clear()
+                    raise
+                self.store.save(tokens)  # before anything else: the old refresh token is dead now
+                log.info("Zoom access token refreshed")
+            return tokens.access_token
+
+    def api_url(self) -> str | None:
+        tokens = self.store.load()
+        return tokens.api_url if tokens else None
+
+
+class S2SAuth:
+    """Server-to-Server OAuth: one cached token per app until it expires (a new one can invalidate the
+    old, so it is not fetched more often than needed)."""
+
+    def __init__(self, oauth_base: str, account_id: str, client_id: str, client_secret: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        validate_s2s(account_id, client_id, client_secret)
+        self.oauth_base, self.account_id = oauth_base, account_id
+        self.client_id, self.client_secret = client_id, client_secret
+        self.clock = clock
+        self._tokens: TokenSet | None = None
+        self._lock = threading.Lock()
+
+    def token(self, *, force_refresh: bool = False) -> str:
+        with self._lock:
+            if force_refresh or self._tokens is None or self._tokens.expires_at - self.clock() < 60:
+                self._tokens = s2s_token(self.oauth_base, self.account_id, self.client_id, self.client_secret)
+            return self._tokens.access_token
+
+
+def validate_s2s(account_id: str, client_id: str, client_secret: str) -> None:
+    """Catch pasted mistakes before asking Zoom: empty values, spaces, implausible lengths."""
+    for name, secret_name, value, low in (("account ID", "zoom.s2s_account_id", account_id, 10),
+                                          ("client ID", "zoom.s2s_client_id", client_id, 10),
+                                          ("client secret", "zoom.s2s_client_secret", client_secret, 16)):
+        if not value or value != value.strip() or " " in value:
+            raise ConfigError(f"Zoom Server-to-Server {name} is missing or has spaces",
+                              f"set it with: zoomwatch secret set {secret_name}")
+        if not low <= len(value) <= 128:
+            raise ConfigError(f"Zoom Server-to-Server {name} looks wrong",
+                              f"it should be {low} to 128 characters long; copy it again from the Zoom app page")
