@@ -93,8 +93,14 @@ class TrayApp:
         self.refresh()
 
     def sync_now(self, *_: Any) -> None:
-        """Zoom cloud sync arrives with the Zoom cloud source; until then the item is greyed out."""
-        log.info("Zoom cloud sync is not set up")
+        """Sync Zoom cloud recordings at once (greyed out while cloud backup is off or signed out)."""
+        self.engine.sync_now()
+        log.info("Zoom cloud sync requested from the tray")
+
+    def can_sync(self) -> bool:
+        problem = self.engine.snapshot().problem
+        return self.monitoring and self.engine.cloud is not None and not (
+            problem is not None and problem.title == "Signed out of Zoom")
 
     def open_watched_folder(self, *_: Any) -> None:
         self.opener(str(self.engine.config.watch_folder))
@@ -153,7 +159,7 @@ class TrayApp:
             item("Monitoring", self.toggle_monitoring, checked=lambda _: self.monitoring),
             item(lambda _: "Resume uploads" if self.engine.snapshot().status == "paused" else "Pause uploads",
                  self.toggle_pause, enabled=lambda _: self.monitoring),
-            item("Sync Zoom cloud now", self.sync_now, enabled=False),
+            item("Sync Zoom cloud now", self.sync_now, enabled=lambda _: self.can_sync()),
             item("Recent backups", pystray.Menu(lambda: iter(recent_items()))),
             separator,
             item("Open watched folder", self.open_watched_folder),
