@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     login = commands.add_parser("login", help="sign in with Zoom (opens the browser; tokens go to the OS keyring)")
     login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening it")
     login.add_argument("--device", action="store_true", help="sign in on another device with a code")
+    login.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
+                       help="how long to wait for the browser (default 300)")
     commands.add_parser("logout", help="sign out of Zoom: revoke the token and remove it from the keyring")
     commands.add_parser("whoami", help="which Zoom account zoomwatch is signed in to")
     sync = commands.add_parser("sync", help="back up Zoom cloud recordings once, in the foreground")
@@ -221,7 +223,8 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
             tokens = accounts.device_login(cfg, lambda text: print(text, flush=True))
         else:
             client_id, client_secret = accounts.client_credentials()
-            tokens = oauth.login(cfg["zoom.oauth_base"], client_id, client_secret, cfg["zoom.redirect_port"], show)
+            tokens = oauth.login(cfg["zoom.oauth_base"], client_id, client_secret, cfg["zoom.redirect_port"], show,
+                                 timeout=args.timeout)
         oauth.TokenStore().save(tokens)
         secrets_touch(paths)
         me = accounts.user_api(cfg).me()

@@ -69,13 +69,13 @@ def meeting_start(meeting: dict[str, Any]) -> dt.datetime:
         return start.astimezone().replace(tzinfo=None)
 
 
-def download(session: requests.Session, url: str, token: str, target: Path, size: int,
+def download(session: requests.Session, url: str, token: str, target: Path, size: int | None,
              stop: threading.Event | None = None, progress: Callable[[int], None] = lambda n: None) -> None:
     """Stream `url` into `target` via a `.part` file, resuming with Range; the bearer token goes to
     Zoom only, never to the host a download redirects to. Raises ItemError for a short or wrong body."""
     partial = target.with_name(target.name + ".part")
     offset = partial.stat().st_size if partial.exists() else 0
-    if offset > size:
+    if size is not None and offset > size:
         offset = 0
     headers = {"Authorization": f"Bearer {token}"}
     if offset:
@@ -96,10 +96,13 @@ def download(session: requests.Session, url: str, token: str, target: Path, size
         if response.status_code not in (200, 206):
             raise ItemError("Zoom download failed", f"HTTP {response.status_code}")
         kind = response.headers.get("Content-Type", "")
-        if kind.startswith(("text/html", "application/json")) and size > 4096:
+        if kind.startswith(("text/html", "application/json")) and (size is None or size > 4096):
             raise ItemError("Zoom sent an error page instead of the recording", f"{kind}; retried later")
         if response.status_code == 200:
             offset = 0
+        if size is None:  # CC and TIMELINE files are listed without a size: trust the response's length
+            length = response.headers.get("Content-Length")
+            size = offset + int(length) if length and length.isdigit() else None
         partial.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "r+b" if offset else "wb") as out:
             out.seek(offset)
@@ -114,7 +117,7 @@ def download(session: requests.Session, url: str, token: str, target: Path, size
                         raise ItemError("Download paused", "it resumes from here")
             except requests.RequestException as exc:
                 raise ItemError("Zoom download was cut off", f"{type(exc).__name__}; it resumes from here") from None
-    if done != size:
+    if size is not None and done != size:
         raise ItemError("Zoom download was short", f"{done} of {size} bytes; it resumes from here")
     os.replace(partial, target)
 
@@ -180,8 +183,8 @@ class CloudSync:
         done_here = 0
         for item in files:
             result.files += 1
-            if item.get("status") != "completed" or not item.get("download_url"):
-                result.processing += 1  # listed again next sync
+            if item.get("status", "completed") != "completed" or not item.get("download_url"):
+                result.processing += 1  # listed again next sync (CC and TIMELINE files carry no status)
                 continue
             identity = file_identity(meeting, item)
             target = self.spool / hashlib.sha256(identity.encode()).hexdigest()[:24] / file_name(item)
@@ -190,10 +193,11 @@ class CloudSync:
                 result.already += 1
                 done_here += row.state == "verified"
                 continue
-            bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", int(item["file_size"])) \
+            size = int(item["file_size"]) if item.get("file_size") else None
+            bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", size or 0) \
                 if self.progress_bar else None
             try:
-                download(self.session, item["download_url"], api.auth.token(), target, int(item["file_size"]),
+                download(self.session, item["download_url"], api.auth.token(), target, size,
                          self.stop, progress=(lambda n, b=bar: b.update(n - b.n)) if bar else (lambda n: None))
             except ItemError as exc:
                 if "token" in exc.message:
