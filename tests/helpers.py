@@ -44,6 +44,7 @@ def sha256_of(path: Path) -> str:
 
 
 def backed_up_files(backup: Path) -> dict[str, Path]:
-    """Every file in the backup folder except meeting.json sidecars, by name relative to it."""
+    """Every backed-up recording in the backup folder, by name relative to it: not the meeting.json sidecars,
+    nor hidden files (a partial file being written, as a sidecar briefly has while it is replaced)."""
     return {p.relative_to(backup).as_posix(): p for p in backup.rglob("*")
-            if p.is_file() and p.name != "meeting.json"}
+            if p.is_file() and p.name != "meeting.json" and not p.name.startswith(".")}

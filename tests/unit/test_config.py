@@ -77,6 +77,18 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "destination.supabase.url": ("https://abcd.supabase.co/", "https://abcd.supabase.co"),
         "destination.supabase.bucket": ("zoom-backups", "zoom-backups"),
         "destination.supabase.prefix": ("team/ana", "team/ana"),
+        "zoom.mode": ("S2S", "s2s"),
+        "zoom.api_base": ("https://eu01api-www4local.zoom.us/v2", "https://eu01api-www4local.zoom.us/v2"),
+        "zoom.oauth_base": ("https://zoom.us/", "https://zoom.us"),
+        "zoom.redirect_port": ("0", 0),
+        "zoom.since": ("2024-01-31", "2024-01-31"),
+        "zoom.lookback_days": ("14", 14),
+        "zoom.sync_interval_minutes": ("60", 60),
+        "zoom.file_types": ("MP4, TRANSCRIPT", ["MP4", "TRANSCRIPT"]),
+        "zoom.include_trash": ("yes", True),
+        "zoom.trash_after_backup": ("false", False),
+        "zoom.users": ("ana@example.com, bo@example.com", ["ana@example.com", "bo@example.com"]),
+        "zoom.account_ids": ("sub1, sub2", ["sub1", "sub2"]),
     }
 
 
