@@ -1,4 +1,5 @@
-"""Build zoomwatch for the system this runs on, in one command: `python installer/build.py`.
+"""Build zoomwatch for the system this runs on, in one command: `python installer/build.py`
+(`--dist DIR` puts the result elsewhere than dist/).
 
 - Linux: a PyInstaller one-folder build packed as dist/zoomwatch-VERSION-linux-ARCH.tar.gz, with a
   .desktop file, the icon and install.sh / uninstall.sh (per user, no root).
@@ -16,14 +17,15 @@ import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DIST = ROOT / "dist"
+DIST = Path(sys.argv[sys.argv.index("--dist") + 1]).resolve() if "--dist" in sys.argv else ROOT / "dist"
+WORK = DIST.parent / "build-pyinstaller" if "--dist" in sys.argv else ROOT / "build" / "pyinstaller"
 sys.path.insert(0, str(ROOT))
 from zoomwatch import __version__  # noqa: E402
 
 
 def pyinstaller() -> None:
     subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--distpath", str(DIST),
-                    "--workpath", str(ROOT / "build" / "pyinstaller"), str(ROOT / "installer" / "zoomwatch.spec")],
+                    "--workpath", str(WORK), str(ROOT / "installer" / "zoomwatch.spec")],
                    check=True)
 
 

@@ -134,6 +134,7 @@ class Transfers:
                 with self._cond:
                     self._in_flight.pop(row.id, None)
                 self.board.transfer_ended(row.id)
+                self.on_change()  # after the transfer left the board, so the status is no longer "uploading"
 
     def _idle_timeout(self) -> float:
         now = self.clock()
@@ -178,8 +179,6 @@ class Transfers:
             self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=self.clock() + delay)
             log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, row.attempts + 1, delay)
             return
-        finally:
-            self.on_change()
         self._dest_failures = 0
         self.board.clear_problem()
         log.info("backed up and verified: %s -> %s", row.display, key)

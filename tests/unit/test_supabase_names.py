@@ -104,7 +104,7 @@ def test_a_fullwidth_slash_in_a_title_does_not_add_a_folder_level():
     ("Ends with space   /x", "Ends with space/x"),
     ("  lead spaces/x", "lead spaces/x"),
     ("a    lot   of  spaces/x", "a lot of spaces/x"),
-    ("🎉/zoom_0.mp4", "_/zoom_0.mp4"),
+    ("🎉/zoom_0.mp4", "6146299c/zoom_0.mp4"),  # an all-emoji title keeps a trace, not a bare "_"
     ("", "_"),
 ])
 def test_no_empty_dot_or_space_ended_segment(original, mapped):
@@ -119,7 +119,7 @@ SEGMENT = st.text(st.one_of(st.characters(), st.sampled_from(TRICKY)), max_size=
 KEYS = st.lists(SEGMENT, min_size=1, max_size=4).map("/".join)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(KEYS)
 @example("週次定例")
 @example("2024/07/2024-07-01 09.30.00 Réunion d'équipe/zoom_0.mp4")
@@ -134,7 +134,7 @@ def test_mapped_key_is_a_valid_supabase_name_with_clean_segments(key):
         assert "  " not in segment, mapped
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(KEYS)
 def test_mapping_is_idempotent_and_deterministic(key):
     mapped = supabase_key_name(key)

@@ -37,13 +37,20 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_/!\-.*'()&$@=;:+, ]")
 
 
 def supabase_key_name(key: str) -> str:
-    """Map a backup key to the characters Supabase Storage accepts (keeps it readable)."""
-    ascii_text = unicodedata.normalize("NFKD", key).encode("ascii", "ignore").decode("ascii")
-    if len(ascii_text) < len(key) / 2:  # mostly non-Latin: keep a stable trace of the original
-        ascii_text = f"{ascii_text} {hashlib.sha256(key.encode()).hexdigest()[:8]}"
-    mapped = _UNSAFE.sub("_", ascii_text.replace(":", "_"))
-    parts = [re.sub(r"\s+", " ", p).strip(" .") or "_" for p in mapped.split("/")]
-    return "/".join(parts)
+    """Map a backup key to the characters Supabase Storage accepts, segment by segment (keeps it
+    readable; a mostly non-Latin segment keeps a short hash of the original so titles stay apart)."""
+    return "/".join(_segment_name(segment) for segment in key.split("/"))
+
+
+def _segment_name(segment: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", segment)
+    folded = decomposed.encode("ascii", "ignore").decode("ascii")
+    folded = folded.replace("/", "_").replace(":", "_")  # NFKD turns a full-width slash into a real one
+    lost = [ch for ch in decomposed if not ch.isascii() and unicodedata.category(ch)[0] in "LN"]
+    nothing_left = not segment.isascii() and not any(ch.isalnum() for ch in folded)
+    if lost or nothing_left:  # CJK, Cyrillic, an all-emoji title...: keep such titles apart with a short hash
+        folded = f"{folded} {hashlib.sha256(segment.encode('utf-8', 'replace')).hexdigest()[:8]}"
+    return re.sub(r"\s+", " ", _UNSAFE.sub("_", folded)).strip(" .") or "_"
 
 
 class SupabaseDestination:
@@ -253,8 +260,14 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
     if transport:
         return DestinationError("Supabase unreachable", f"{url} does not answer — check the network or "
                                 "destination.supabase.url; uploads resume when it is back", retryable=True)
-    if "signature verification failed" in body or "invalid compact jws" in body or "exp" in body and "claim" in body \
-            or "invalid jwt" in body or status == "401":
+    # the name checks come first: an InvalidKey message repeats the refused name, which may hold any word
+    if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
+        return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
+    if status == "413" or "maximum size exceeded" in body:
+        return ItemError("File too large for this Supabase project", f"{where} exceeds the project's upload size "
+                         "limit — raise it under Storage settings", retryable=False)
+    if any(p in body for p in ("signature verification failed", "invalid compact jws",
+                               "claim timestamp check failed", "invalid jwt")) or status == "401":
         return DestinationError("Supabase key rejected", "the key is malformed, expired or for another project — "
                                 "set the right one with: zoomwatch secret set supabase.key", retryable=False)
     if "row-level security" in body:
@@ -264,11 +277,6 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
         return DestinationError("Supabase bucket not found", f"bucket {bucket} does not exist and the key may not "
                                 "create it — create it in the dashboard or fix destination.supabase.bucket",
                                 retryable=False)
-    if status == "413" or "maximum size exceeded" in body or "too large" in body:
-        return ItemError("File too large for this Supabase project", f"{where} exceeds the project's upload size "
-                         "limit — raise it under Storage settings", retryable=False)
-    if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
-        return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
     if status.startswith("5") or status in ("429", "423"):
         return DestinationError("Supabase is busy or failing", f"{where}: HTTP {status}; retrying with backoff",
                                 retryable=True)

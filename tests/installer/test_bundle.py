@@ -1,0 +1,58 @@
+"""The Linux bundle, built with PyInstaller and run from a clean folder with an empty environment:
+no Python, no site-packages of the build machine. `--version`, then `run --once` backing up a sample
+meeting to a local folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from zoomwatch import __version__
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("build")
+    subprocess.run([sys.executable, str(ROOT / "installer" / "build.py"), "--dist", str(out / "dist")], check=True,
+                   capture_output=True, timeout=1200)
+    archives = list((out / "dist").glob("zoomwatch-*-linux-*.tar.gz"))
+    assert len(archives) == 1
+    clean = tmp_path_factory.mktemp("clean")
+    with tarfile.open(archives[0]) as tar:
+        tar.extractall(clean, filter="data")
+    return clean / "zoomwatch"
+
+
+def run(bundle: Path, *args: str, home: Path) -> subprocess.CompletedProcess:
+    env = {"HOME": str(home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".local/share"),
+           "XDG_STATE_HOME": str(home / ".local/state"), "XDG_CACHE_HOME": str(home / ".cache")}
+    return subprocess.run([str(bundle / "zoomwatch"), *args], env=env, cwd=home, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_bundle_runs_from_a_clean_folder_without_python(bundle, tmp_path):
+    assert not any(p.name.startswith("python3") for p in bundle.iterdir() if p.is_file() and os.access(p, os.X_OK)
+                   and p.name != "zoomwatch")
+    version = run(bundle, "--version", home=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == f"zoomwatch {__version__}"
+    meeting = tmp_path / "Documents" / "Zoom" / "2024-09-02 15.00.00 Smoke test 96789012345"
+    meeting.mkdir(parents=True)
+    data = os.urandom(300_000)
+    (meeting / "zoom_0.mp4").write_bytes(data)
+    os.utime(meeting / "zoom_0.mp4", (1_700_000_000, 1_700_000_000))
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    assert run(bundle, "config", "set", "destination.local.path", str(backup), home=tmp_path).returncode == 0
+    done = run(bundle, "run", "--once", home=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    copied = backup / "2024/09/2024-09-02 15.00.00 Smoke test/zoom_0.mp4"
+    assert hashlib.sha256(copied.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
