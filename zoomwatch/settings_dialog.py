@@ -4,6 +4,8 @@ widgets: every rule lives in settings_form.py. The running tray notices the save
 from __future__ import annotations
 
 import queue
+import subprocess
+import sys
 import threading
 import tkinter as tk
 from tkinter import filedialog, ttk
@@ -13,7 +15,7 @@ from zoomwatch import config as configmod
 from zoomwatch import settings_form as form
 from zoomwatch.paths import AppPaths
 
-SECTIONS = ("Recordings", "Destination", "Naming", "Transfers")
+SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers")
 
 
 class SettingsDialog:
@@ -29,29 +31,34 @@ class SettingsDialog:
         frame = ttk.Frame(root, padding=12)
         frame.grid(sticky="nsew")
         root.columnconfigure(0, weight=1)
-        frame.columnconfigure(1, weight=1)
+        frame.columnconfigure(0, weight=1)
         values = form.current_values(self.cfg)
         stored = form.secret_status()
-        row = 0
+        self.tabs = ttk.Notebook(frame)
+        self.tabs.grid(row=0, column=0, columnspan=3, sticky="nsew")
         for section in SECTIONS:
-            ttk.Label(frame, text=section, font=("TkDefaultFont", 10, "bold")).grid(
-                row=row, column=0, columnspan=3, sticky="w", pady=(8, 2))
-            row += 1
+            tab = ttk.Frame(self.tabs, padding=10)
+            tab.columnconfigure(1, weight=1)
+            self.tabs.add(tab, text=section)
+            row = 0
             for field in (f for f in form.FIELDS if f.section == section):
-                row = self._field(frame, row, field, values[field.key], stored.get(field.key, False))
+                row = self._field(tab, row, field, values[field.key], stored.get(field.key, False))
             if section == "Recordings":
-                self.found = ttk.Label(frame, text="", foreground="gray30")
+                self.found = ttk.Label(tab, text="", foreground="gray30")
                 self.found.grid(row=row, column=1, columnspan=2, sticky="w")
-                row += 1
             if section == "Naming":
-                self.preview = ttk.Label(frame, text="", foreground="gray30")
+                self.preview = ttk.Label(tab, text="", foreground="gray30")
                 self.preview.grid(row=row, column=1, columnspan=2, sticky="w")
-                row += 1
-        ttk.Label(frame, text="Zoom account", font=("TkDefaultFont", 10, "bold")).grid(
-            row=row, column=0, columnspan=3, sticky="w", pady=(8, 2))
-        ttk.Label(frame, text="Sign in with Zoom arrives with Zoom cloud backups.", foreground="gray30").grid(
-            row=row + 1, column=0, columnspan=3, sticky="w")
-        row += 2
+            if section == "Zoom account":
+                self.account = ttk.Label(tab, text="", foreground="gray30")
+                self.account.grid(row=row, column=1, sticky="w")
+                account_buttons = ttk.Frame(tab)
+                account_buttons.grid(row=row, column=2, sticky="e")
+                ttk.Button(account_buttons, text="Sign in…", command=lambda: self.zoom_command("login")).pack(
+                    side="left")
+                ttk.Button(account_buttons, text="Sign out", command=lambda: self.zoom_command("logout")).pack(
+                    side="left")
+        row = 1
         self.start_at_login = tk.BooleanVar(value=self.autostart.is_enabled())
         ttk.Checkbutton(frame, text="Start zoomwatch at login", variable=self.start_at_login).grid(
             row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
@@ -72,6 +79,7 @@ class SettingsDialog:
         self.update_preview()
         self.update_found()
         self.show_destination_fields()
+        self.update_account()
 
     def _field(self, frame: ttk.Frame, row: int, field: form.Field, value: str, stored: bool) -> int:
         label = ttk.Label(frame, text=field.label)
@@ -128,26 +136,45 @@ class SettingsDialog:
     def show_errors(self, errors: dict[str, str]) -> None:
         for key, label in self.errors.items():
             label.configure(text=errors.get(key, ""))
+        first = next((f for f in form.FIELDS if f.key in errors), None)
+        if first is not None:  # show the tab that holds the first problem
+            self.tabs.select(SECTIONS.index(first.section))
 
     # -- buttons ----------------------------------------------------------------------------------
+
+    def update_account(self) -> None:
+        """Who is signed in to Zoom (asked in the background: it is a network call)."""
+        self.account.configure(text="…")
+        self._in_background(lambda: form.zoom_account(self.paths), lambda text: self.account.configure(text=text))
+
+    def zoom_command(self, command: str) -> None:
+        """Sign in or out through the CLI in its own process (it opens the browser and waits for it)."""
+        process = subprocess.Popen(settings_cli(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.account.configure(text="Waiting for the browser…" if command == "login" else "Signing out…")
+        self._in_background(process.wait, lambda code: self.update_account())
+
+    def _in_background(self, work, done) -> None:  # type: ignore[no-untyped-def]
+        answers: queue.Queue[object] = queue.Queue()
+        threading.Thread(target=lambda: answers.put(work()), name="settings-background", daemon=True).start()
+
+        def poll() -> None:
+            try:
+                result = answers.get_nowait()
+            except queue.Empty:
+                self.root.after(100, poll)
+                return
+            done(result)
+
+        poll()
 
     def test_connection(self) -> None:
         self.message.configure(text="Testing…")
         self.test_button.state(["disabled"])
         values = self.values()
 
-        answers: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: answers.put(form.test_connection(values, self.paths)),
-                         name="settings-test-connection", daemon=True).start()
-        self._wait_for_answer(answers)
+        self._in_background(lambda: form.test_connection(values, self.paths), self._tested)
 
-    def _wait_for_answer(self, answers: queue.Queue[str]) -> None:
-        """Tk may only be touched from its own thread: poll the worker's answer from there."""
-        try:
-            result = answers.get_nowait()
-        except queue.Empty:
-            self.root.after(100, self._wait_for_answer, answers)
-            return
+    def _tested(self, result: str) -> None:
         self.test_button.state(["!disabled"])
         self.message.configure(text=result)
 
@@ -162,6 +189,12 @@ class SettingsDialog:
         self.message.configure(text="Saved.")
         self.root.destroy()
         return True
+
+
+def settings_cli(command: str) -> list[str]:
+    if getattr(sys, "frozen", False):
+        return [sys.executable, command]
+    return [sys.executable, "-m", "zoomwatch", command]
 
 
 def run_dialog(paths: AppPaths) -> None:

@@ -41,6 +41,13 @@ FIELDS = (
     Field("supabase.key", "Supabase key", "Destination", "secret"),
     Field("naming.template", "Backup name template", "Naming"),
     Field("naming.locale", "Month and day names in", "Naming"),
+    Field("zoom.mode", "Zoom cloud recordings", "Zoom account", "choice", ("off", "user", "s2s")),
+    Field("zoom.sync_interval_minutes", "Sync every (minutes)", "Zoom account"),
+    Field("zoom.client_id", "Zoom OAuth client ID", "Zoom account", "secret"),
+    Field("zoom.client_secret", "Client secret (confidential apps only)", "Zoom account", "secret"),
+    Field("zoom.s2s_account_id", "Server-to-Server account ID", "Zoom account", "secret"),
+    Field("zoom.s2s_client_id", "Server-to-Server client ID", "Zoom account", "secret"),
+    Field("zoom.s2s_client_secret", "Server-to-Server client secret", "Zoom account", "secret"),
     Field("transfer.workers", "Files at the same time", "Transfers"),
     Field("destination.s3.concurrency", "S3 parts at the same time", "Transfers"),
     Field("transfer.bandwidth_limit", "Bandwidth limit (e.g. 10M, 0 = none)", "Transfers"),
@@ -112,6 +119,17 @@ def count_recordings(folder: str, cfg: configmod.Config, limit: int = 100_000) -
             if count > limit:
                 return f"found over {limit} recording files"
     return f"found {count} recording file{'s' if count != 1 else ''} in {root}"
+
+
+def zoom_account(paths: AppPaths) -> str:
+    """One line for the Zoom section: who is signed in, or what to do."""
+    from zoomwatch.zoom import accounts
+
+    try:
+        me = accounts.user_api(configmod.load(paths)).me()
+    except ZoomwatchError as exc:
+        return f"{exc.title}" if "Not signed in" in exc.title else f"⚠ {exc.title}: {exc.message}"
+    return f"Signed in as {me.get('email', '?')}"
 
 
 def config_from(checked: dict[str, Any], paths: AppPaths) -> configmod.Config:
