@@ -222,13 +222,13 @@ class Engine:
         if self.cloud is not None:
             self.cloud.stop.set()
         self.settler.stop()
-        if self._watcher is not None:
-            self._watcher.stop()
-            self._watcher = None
         self.transfers.stop()
         for thread in self._threads:
             thread.join(timeout=30)
         self._threads.clear()
+        if self._watcher is not None:  # after the settle thread ended: it is the one that starts the watcher
+            self._watcher.stop()
+            self._watcher = None
         self._build()  # fresh settler and workers, ready for the next start()
         self._refresh()
 
