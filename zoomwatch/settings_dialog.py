@@ -44,13 +44,13 @@ class SettingsDialog:
             for field in (f for f in form.FIELDS if f.section == section):
                 row = self._field(tab, row, field, values[field.key], stored.get(field.key, False))
             if section == "Recordings":
-                self.found = ttk.Label(tab, text="", foreground="gray30")
+                self.found = ttk.Label(tab, text="", foreground="gray30", wraplength=460)
                 self.found.grid(row=row, column=1, columnspan=2, sticky="w")
             if section == "Naming":
-                self.preview = ttk.Label(tab, text="", foreground="gray30")
+                self.preview = ttk.Label(tab, text="", foreground="gray30", wraplength=460)
                 self.preview.grid(row=row, column=1, columnspan=2, sticky="w")
             if section == "Zoom account":
-                self.account = ttk.Label(tab, text="", foreground="gray30")
+                self.account = ttk.Label(tab, text="", foreground="gray30", wraplength=380)
                 self.account.grid(row=row, column=1, sticky="w")
                 account_buttons = ttk.Frame(tab)
                 account_buttons.grid(row=row, column=2, sticky="e")
