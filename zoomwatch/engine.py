@@ -165,16 +165,32 @@ class Engine:
         self._refresh()
 
     def _settle_main(self) -> None:
+        """Watch the Zoom folder; if it vanishes (a drive unplugged), say so, wait, and carry on."""
         root = self.config.watch_folder
+        gone = False
         while not self._stop.is_set():
-            if root.is_dir():
-                break
-            self.board.set_problem("Zoom folder not found",
-                                   f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH")
-            self._stop.wait(FOLDER_RECHECK_SECONDS)
-        else:
-            return
-        self.board.clear_problem("Zoom folder not found")
+            if not root.is_dir():
+                title = "Zoom folder is gone" if gone else "Zoom folder not found"
+                self.board.set_problem(title, f"{root} is not there — connect its drive, or choose another folder: "
+                                       "zoomwatch config set watch.folder PATH; zoomwatch waits for it")
+                self._refresh()
+                self._stop.wait(FOLDER_RECHECK_SECONDS)
+                continue
+            self.board.clear_problem("Zoom folder not found")
+            self.board.clear_problem("Zoom folder is gone")
+            self._refresh()
+            self._watch(root)
+            if self._stop.is_set():
+                return
+            gone = True
+            log.warning("the Zoom folder %s went away; waiting for it to come back", root)
+            if self._watcher is not None:
+                self._watcher.stop()
+                self._watcher = None
+            self._refresh()
+
+    def _watch(self, root: Path) -> None:
+        """Start the observer, scan, then settle files until stopped or the folder vanishes."""
         try:
             self._watcher = FolderWatcher(root, self.settler.offer)
             self._watcher.start()
@@ -187,7 +203,7 @@ class Engine:
         log.info("start-up scan of %s: %d files, %d already backed up, %d to check (%.2f s)",
                  root, result.files, result.unchanged, result.to_check, time.monotonic() - started)
         self._refresh()
-        self.settler.run()
+        self.settler.run(keep_going=root.is_dir)
 
     def sync_now(self) -> None:
         """Ask for a Zoom cloud sync at once (the tray's "Sync now")."""

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 INTERMEDIATE_GLOB = ".zoom"
 TICK_SECONDS = 1.0
+IDLE_CHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -130,10 +131,11 @@ class Settler:
         self.on_change(len(self.pending))
         return ScanResult(files, unchanged, files - unchanged, tuple(errors))
 
-    def run(self) -> None:
-        """Drain the inbox and re-check pending files until stopped."""
-        while not self._stop.is_set():
-            timeout = TICK_SECONDS if self.pending else None
+    def run(self, keep_going: Callable[[], bool] = lambda: True) -> None:
+        """Drain the inbox and re-check pending files until stopped, or until `keep_going()` says no
+        (asked every few seconds even when idle: the watched folder may vanish with its drive)."""
+        while not self._stop.is_set() and keep_going():
+            timeout = TICK_SECONDS if self.pending else IDLE_CHECK_SECONDS
             try:
                 item = self.inbox.get(timeout=timeout)
             except queue.Empty:
@@ -183,6 +185,8 @@ class Settler:
         self.on_change(len(self.pending))
 
     def _forget(self, path: Path, reason: str) -> None:
+        if not self.config.watch_folder.is_dir():
+            return  # the whole folder went away (a drive unplugged): nothing was deleted, wait for it
         item = self.pending.pop(path, None)
         if item is not None:
             log.info("no longer waiting for %s: %s", path, reason)

@@ -296,3 +296,27 @@ def test_new_meeting_folder_does_not_disturb_files_waiting_elsewhere(app, engine
              what="both files verified")
     states = [r.state for r in engine.catalog.rows(engine.destination.id, include_old=True)]
     assert "missing" not in states
+
+
+def test_watched_folder_vanishing_like_an_unplugged_drive_then_returning(app, engines, monkeypatch):
+    import shutil
+
+    import zoomwatch.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
+    app.set("watch.settle_seconds", "30")
+    engine = start(app, engines)
+    waiting = app.zoom / MEETING / "zoom_0.mp4"
+    write_random(waiting, 2000, age_seconds=0)  # still being written when the drive goes
+    wait_for(lambda: state_of(engine, waiting) == "settling", what="the file to be seen")
+    aside = app.home / "unplugged"
+    shutil.move(str(app.zoom), str(aside))
+    problem = wait_for(lambda: engine.snapshot().problem, timeout=60, what="the vanished folder to be reported")
+    assert problem.title == "Zoom folder is gone" and str(app.zoom) in problem.message
+    assert engine.snapshot().status == "error"
+    assert state_of(engine, waiting) == "settling"  # not marked missing: nothing was deleted
+    shutil.move(str(aside), str(app.zoom))  # plugged back in
+    other = app.zoom / "2024-01-16 09.00.00 Standup 84512345679" / "chat.txt"
+    write_random(other, 10)
+    wait_for(lambda: verified(engine, other), what="backups to carry on once the folder is back")
+    assert engine.snapshot().problem is None
