@@ -39,6 +39,7 @@ def run(bundle: Path, *args: str, home: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.timeout(1500)  # PyInstaller takes minutes on two cores
 def test_bundle_runs_from_a_clean_folder_without_python(bundle, tmp_path):
     assert not any(p.name.startswith("python3") for p in bundle.iterdir() if p.is_file() and os.access(p, os.X_OK)
                    and p.name != "zoomwatch")
