@@ -159,6 +159,8 @@ def phase_build(work: Path, archive: Path | None) -> tuple[Path, Path, dict[str,
         archive = archives[0]
         warnings = [line for line in (work / "build.log").read_text(errors="replace").splitlines()
                     if " WARNING: " in line]
+        text = (work / "build.log").read_text(errors="replace")
+        out["runtime_hooks"] = sorted(set(re.findall(r"run-time hook '?([^'\s]+?\.py)", text)))
         out["build_warnings"] = len(warnings)
         out["build_warnings_sample"] = warnings[:15]
         log(f"built {archive.name} in {out['build_s']:.0f} s")
@@ -199,7 +201,15 @@ def phase_size(archive: Path, bundle: Path) -> dict[str, Any]:
                           r"jpeg|tiff|webp|dbus|systemd|gcrypt|gpg|lz|zstd|xkb|ayatana|appindicator|dbusmenu|"
                           r"blkid|mount|selinux|pcre|expat|brotli|bz2|uuid|Lerc|jbig|deflate|sharpyuv|lzma)")
     rel = lambda p: str(p.relative_to(bundle))  # noqa: E731
+    inside = {}
+    for _, folder in [e for e in entries if e[1].is_dir()][:4]:  # what the biggest folders hold
+        children = sorted(((tree_size(p), p) for p in folder.iterdir()), key=lambda t: -t[0])
+        inside[rel(folder)] = [{"path": rel(p), "bytes": n} for n, p in children[:6]]
     return {
+        "inside_biggest_folders": inside,
+        "python_packages_present": sorted(p.name for p in top.iterdir() if p.is_dir() and p.name in (
+            "numpy", "PIL", "botocore", "boto3", "babel", "cryptography", "gi", "supabase", "storage3", "httpx",
+            "pydantic", "pydantic_core", "tkinter", "_tcl_data", "_tk_data", "tcl8", "tk", "Xlib")),
         "archive_bytes": archive.stat().st_size,
         "unpacked_apparent_bytes": du(bundle, "-b"),
         "unpacked_disk_kib": du(bundle, "-k"),
@@ -305,8 +315,12 @@ class Desktop:
         self.procs.append(start(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         self.procs.append(start(["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width",
                                  "120", "--height", "32", "--SetDockType", "true"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_until(lambda: self.xdotool("search", "--class", "trayer"), 90, "the trayer tray host", 0.1)
+                                stdout=subprocess.DEVNULL, stderr=open(self.runtime / "trayer.log", "wb")))
+        try:
+            wait_until(lambda: self.xdotool("search", "--class", "trayer"), 90, "the trayer tray host", 0.1)
+        except BenchError:
+            self.close()
+            raise BenchError("trayer did not show up: " + (self.runtime / "trayer.log").read_text()[-1000:]) from None
 
     def xdotool(self, *args: str) -> str:
         done = subprocess.run(["xdotool", *args], env={**os.environ, **self.env}, capture_output=True, text=True,
@@ -369,13 +383,40 @@ def one_tray(desk: Desktop, name: str, command: list[str], env: dict[str, str], 
         time.sleep(idle)
         rss, cpu = rss_tree(proc.pid)
         out.update(idle_s=idle, idle_rss_mib=round(rss / MIB, 1), idle_cpu_s=round(cpu - cpu_shown, 3),
-                   cpu_to_shown_s=round(cpu_shown, 2), vm_hwm_mib=_vm_hwm(proc.pid))
+                   cpu_to_shown_s=round(cpu_shown, 2), vm_hwm_mib=_vm_hwm(proc.pid), **memory_detail(proc.pid))
         out["log_head"] = [t for _, t in lines[:12]]
         if proc.poll() is not None:
             raise BenchError(f"{name} tray exited {proc.returncode} while idle")
     finally:
         stop(proc)
         reader.join(5)
+    return out
+
+
+def memory_detail(pid: int) -> dict[str, Any]:
+    """Anonymous vs file-backed RSS (/proc/PID/status), threads, and the mapped files that hold the most
+    resident memory (/proc/PID/smaps), to tell what makes one tray bigger than another."""
+    out: dict[str, Any] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile", "RssShmem"):
+                out[key.lower() + "_mib"] = round(int(value.split()[0]) / 1024, 1)
+            elif key == "Threads":
+                out["threads"] = int(value)
+        per_file: dict[str, int] = {}
+        current = None
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            head = line.split()
+            if head and re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", head[0]):
+                current = head[5] if len(head) > 5 else "[anon]"
+            elif head and head[0] == "Rss:" and current is not None:
+                per_file[current] = per_file.get(current, 0) + int(head[1])
+        top = sorted(per_file.items(), key=lambda kv: -kv[1])[:10]
+        out["top_mappings_mib"] = {Path(k).name if k.startswith("/") else k: round(v / 1024, 1) for k, v in top}
+        out["mapped_files"] = sum(1 for k in per_file if k.startswith("/"))
+    except OSError:
+        pass
     return out
 
 
@@ -441,6 +482,12 @@ def phase_imports(work: Path) -> dict[str, Any]:
     rows = importtime("import zoomwatch.cli", env, home)
     top = sorted(rows, key=lambda r: -r[1])[:10]
     total = next((r[1] for r in rows if r[3] == "zoomwatch.cli"), None)
+    # the import of zoomwatch.cli itself, without the interpreter's start-up (site and its .pth files):
+    # importtime prints a module after its children, so its subtree is the run since the previous top-level line
+    end = next((i for i, r in enumerate(rows) if r[3] == "zoomwatch.cli" and r[2] == 0), len(rows) - 1)
+    begin = max((i for i, r in enumerate(rows[:end]) if r[2] == 0), default=-1) + 1
+    own = sorted(rows[begin:end + 1], key=lambda r: -r[1])[:10]
+    site = [r for r in rows[:begin] if r[2] == 0]
     configure([sys.executable, "-m", "zoomwatch"], home, env)
     meeting = home / "Documents" / "Zoom" / MEETING
     meeting.mkdir(parents=True, exist_ok=True)
@@ -454,6 +501,9 @@ def phase_imports(work: Path) -> dict[str, Any]:
     return {
         "import_zoomwatch_cli_us": total,
         "top10_cumulative": [{"module": m, "cumulative_us": c, "self_us": s, "depth": d} for s, c, d, m in top],
+        "top10_under_zoomwatch_cli": [{"module": m, "cumulative_us": c, "self_us": s, "depth": d}
+                                      for s, c, d, m in own],
+        "start_up_imports": [{"module": m, "cumulative_us": c} for _, c, _, m in site],
         "version_importtime_total_us": sum(r[0] for r in run_rows),
         "version": version, "run_once": once,
     }
@@ -473,6 +523,8 @@ def print_report(r: dict[str, Any]) -> None:
         built = (f"built in {b['build_s']:.0f} s, {b['build_warnings']} PyInstaller warnings" if "build_s" in b
                  else "reused")
         print(f"\n1. build: {b['archive']} ({built})")
+        if b.get("runtime_hooks"):
+            print(f"   run-time hooks run at every start: {', '.join(b['runtime_hooks'])}")
     s = r.get("size")
     if s:
         print(f"\n2. size: .tar.gz {mib(s['archive_bytes'])}; unpacked {mib(s['unpacked_apparent_bytes'])} "
@@ -483,6 +535,9 @@ def print_report(r: dict[str, Any]) -> None:
         print("   biggest entries of _internal:")
         for e in s["top_entries"]:
             print(f"     {mib(e['bytes']):>11}  {e['path']}")
+        for folder, children in s["inside_biggest_folders"].items():
+            print(f"   inside {folder}: " + ", ".join(f"{Path(c['path']).name} {mib(c['bytes'])}" for c in children))
+        print(f"   Python packages of note in the bundle: {', '.join(s['python_packages_present'])}")
         print("   biggest files:")
         for e in s["top_files"]:
             print(f"     {mib(e['bytes']):>11}  {e['path']}")
@@ -506,11 +561,19 @@ def print_report(r: dict[str, Any]) -> None:
                       f"icon docked {x['icon_window_docked_s']} s; "
                       f"after {x['idle_s']:.0f} s idle: RSS {x['idle_rss_mib']} MiB (VmHWM {x['vm_hwm_mib']} MiB), "
                       f"CPU {x['idle_cpu_s']} s while idle")
+                print(f"           RssAnon {x.get('rssanon_mib')} MiB, RssFile {x.get('rssfile_mib')} MiB, "
+                      f"{x.get('threads')} threads, {x.get('mapped_files')} mapped files; most resident: "
+                      + ", ".join(f"{k} {v}" for k, v in list(x.get("top_mappings_mib", {}).items())[:6]))
     im = r.get("imports")
     if im:
         print(f"\n5. python -X importtime -c 'import zoomwatch.cli': {im['import_zoomwatch_cli_us'] / 1000:.1f} ms; "
               "top 10 cumulative:")
         for e in im["top10_cumulative"]:
+            print(f"     {e['cumulative_us'] / 1000:8.1f} ms  {'  ' * e['depth']}{e['module']}")
+        print("   inside zoomwatch.cli only (the interpreter's start-up left out: "
+              + ", ".join(f"{e['module']} {e['cumulative_us'] / 1000:.1f} ms" for e in im["start_up_imports"]
+                          if e["cumulative_us"] >= 1000) + "):")
+        for e in im["top10_under_zoomwatch_cli"]:
             print(f"     {e['cumulative_us'] / 1000:8.1f} ms  {'  ' * e['depth']}{e['module']}")
         for label, key in (("zoomwatch --version", "version"), ("zoomwatch run --once (local)", "run_once")):
             x = im[key]

@@ -203,6 +203,27 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
     return Exit.OK
 
 
+def _open_engine(paths: AppPaths, *, when_running: str = "") -> Any:
+    """Load the settings, start logging, build the engine and take the single-instance lock.
+    Returns the engine, or the exit code after saying what is wrong."""
+    from zoomwatch.engine import Engine
+    from zoomwatch.errors import AlreadyRunning, ZoomwatchError
+    from zoomwatch.logsetup import setup_logging
+
+    cfg = configmod.load(paths)
+    setup_logging(paths.log_file, cfg["log.level"])
+    try:
+        engine = Engine(cfg)
+        engine.acquire()
+    except AlreadyRunning as exc:
+        print(f"zoomwatch: {exc.title}: {when_running or exc.message}", file=sys.stderr)
+        return Exit.ALREADY_RUNNING
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return Exit.BAD_CONFIG
+    return engine
+
+
 # -- Zoom cloud ------------------------------------------------------------------------------------
 
 def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
@@ -281,21 +302,11 @@ def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
 def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from tqdm import tqdm
 
-    from zoomwatch.engine import Engine
-    from zoomwatch.errors import AlreadyRunning, ZoomwatchError
-    from zoomwatch.logsetup import setup_logging
+    from zoomwatch.errors import ZoomwatchError
 
-    cfg = configmod.load(paths)
-    setup_logging(paths.log_file, cfg["log.level"])
-    try:
-        engine = Engine(cfg)
-        engine.acquire()
-    except AlreadyRunning as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message} (use the tray's Sync now)", file=sys.stderr)
-        return Exit.ALREADY_RUNNING
-    except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+    engine = _open_engine(paths, when_running="another zoomwatch is running: use its tray's Sync now")
+    if isinstance(engine, Exit):
+        return engine
     try:
         if engine.cloud is not None and sys.stderr.isatty():
             engine.cloud.progress_bar = lambda name, size: tqdm(total=size, unit="B", unit_scale=True, desc=name,
@@ -313,26 +324,15 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
 # -- desktop: tray, settings, autostart ------------------------------------------------------------
 
 def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.engine import Engine
-    from zoomwatch.errors import AlreadyRunning, ConfigError
-    from zoomwatch.logsetup import setup_logging
-
     if not has_display():
         print("zoomwatch: no display for a tray icon; run headless with: zoomwatch run", file=sys.stderr)
         return Exit.NO_DISPLAY
-    cfg = configmod.load(paths)
-    setup_logging(paths.log_file, cfg["log.level"])
-    try:
-        engine = Engine(cfg)
-        engine.acquire()
-    except AlreadyRunning:
+    engine = _open_engine(paths, when_running="its settings window opens now")
+    if engine == Exit.ALREADY_RUNNING:
         paths.show_settings_stamp.parent.mkdir(parents=True, exist_ok=True)
         paths.show_settings_stamp.touch()  # the running tray opens its settings window
-        print("zoomwatch is already running; its settings window opens now", file=sys.stderr)
-        return Exit.ALREADY_RUNNING
-    except ConfigError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+    if isinstance(engine, Exit):
+        return engine
     try:
         from zoomwatch.tray import TrayApp
 
@@ -375,21 +375,9 @@ def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
 # -- run ------------------------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.engine import Engine
-    from zoomwatch.errors import AlreadyRunning, ConfigError
-    from zoomwatch.logsetup import setup_logging
-
-    cfg = configmod.load(paths)
-    setup_logging(paths.log_file, cfg["log.level"])
-    try:
-        engine = Engine(cfg)
-        engine.acquire()
-    except AlreadyRunning as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.ALREADY_RUNNING
-    except ConfigError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+    engine = _open_engine(paths)
+    if isinstance(engine, Exit):
+        return engine
     try:
         if args.once:
             return _run_once(engine, args.max_wait)
