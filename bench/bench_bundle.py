@@ -279,13 +279,6 @@ def phase_startup(work: Path, bundle: Path, runs: int) -> dict[str, Any]:
 
 # -- 4. tray -------------------------------------------------------------------------------------------
 
-def free_display() -> int:
-    for n in range(90, 300):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise BenchError("no free X display number")
-
-
 class Desktop:
     """Xvfb, a D-Bus session from dbus-run-session, dunst and the trayer tray host."""
 
@@ -296,11 +289,16 @@ class Desktop:
         self.runtime = work / "runtime"
         self.runtime.mkdir(mode=0o700, exist_ok=True)
         self.procs: list[subprocess.Popen[Any]] = []
-        n = free_display()
-        self.display = f":{n}"
-        self.procs.append(start(["Xvfb", self.display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        wait_until(lambda: Path(f"/tmp/.X11-unix/X{n}").exists(), 30, "Xvfb")
+        # Xvfb picks a free display itself and tells which (-displayfd): no race with other X servers
+        # starting at the same time (test sessions pick the first free number too)
+        xvfb = start(["Xvfb", "-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                     stdout=subprocess.PIPE, stderr=open(self.runtime / "xvfb.log", "wb"), text=True)
+        self.procs.append(xvfb)
+        assert xvfb.stdout is not None
+        number = xvfb.stdout.readline().strip()
+        if not number.isdigit():
+            raise BenchError("Xvfb gave no display number: " + (self.runtime / "xvfb.log").read_text()[-1000:])
+        self.display = f":{number}"
         # the bus lives as long as the `sleep` dbus-run-session runs; its address is the first line
         bus = start(["dbus-run-session", "--", "sh", "-c", 'echo "$DBUS_SESSION_BUS_ADDRESS"; exec sleep 86400'],
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -312,6 +310,8 @@ class Desktop:
         self.env = {"DISPLAY": self.display, "DBUS_SESSION_BUS_ADDRESS": address, "PYSTRAY_BACKEND": "gtk",
                     "XDG_RUNTIME_DIR": str(self.runtime), "NO_AT_BRIDGE": "1"}
         env = {**os.environ, **self.env}
+        wait_until(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env, capture_output=True,
+                                          timeout=30).returncode == 0, 30, f"Xvfb on {self.display}", 0.05)
         self.procs.append(start(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         self.procs.append(start(["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width",
                                  "120", "--height", "32", "--SetDockType", "true"], env=env,

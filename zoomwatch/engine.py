@@ -1,8 +1,9 @@
 """The engine: wires the watcher, the settler, the catalog, the transfer workers and the destination,
 and keeps the status board the faces read. It knows nothing of pystray or Tk.
 
-Commands: start(), stop(), pause(), resume(), reload(config), run_once(). Threads are named
-(`zoomwatch-settle`, `zoomwatch-upload-N`, `zoomwatch-watchdog`) so a stack dump reads well.
+Commands: start(), stop(), pause(), resume(), sync_now(), reload(config), run_once(), run_cloud_once().
+Threads are named (`zoomwatch-settle`, `zoomwatch-upload-N`, `zoomwatch-watchdog`, `zoomwatch-cloud`)
+so a stack dump reads well.
 """
 
 from __future__ import annotations
