@@ -231,3 +231,32 @@ def test_wrong_client_id_times_out_with_a_hint_about_the_redirect_url(zapp, zoom
     done = zw(zapp, "login", "--timeout", "5", env={"ZOOM_CLIENT_ID": "not-the-client"})
     assert done.returncode == 3 and "timed out" in done.stderr and "redirect URL" in done.stderr
     assert time.monotonic() - started < 60
+
+
+def test_login_then_sync_to_a_real_s3_server(zapp, zoom, tmp_path_factory):
+    from s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed-zoom"))
+    server.start()
+    try:
+        server.client().create_bucket(Bucket="cloud-recordings")
+        for key, value in (("destination.kind", "s3"), ("destination.s3.bucket", "cloud-recordings"),
+                           ("destination.s3.endpoint_url", server.endpoint), ("destination.s3.region", "us-east-1"),
+                           ("destination.s3.addressing_style", "path"), ("destination.s3.part_size", "5M")):
+            zapp.set(key, value)
+        zapp.env.update(AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+        login(zapp)
+        meeting(zoom, "Board meeting", files=[{"file_type": "MP4", "data": _bytes("board", 12_000_000)},
+                                              {"file_type": "CHAT", "data": b"10:00 hi\n"}])
+        done = zw(zapp, "sync")
+        assert done.returncode == 0, done.stdout + done.stderr
+        listed = server.client().list_objects_v2(Bucket="cloud-recordings")["Contents"]
+        keys = {o["Key"]: o["Size"] for o in listed}
+        video = next(k for k in keys if k.endswith("cloud_shared_screen_with_speaker_view.mp4"))
+        body = server.client().get_object(Bucket="cloud-recordings", Key=video)["Body"].read()
+        assert body == _bytes("board", 12_000_000)
+        head = server.client().head_object(Bucket="cloud-recordings", Key=video)
+        assert head["Metadata"]["sha256"] == hashlib.sha256(body).hexdigest()
+        assert any(k.endswith("/meeting.json") for k in keys)
+    finally:
+        server.stop()
