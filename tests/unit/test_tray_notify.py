@@ -1,0 +1,46 @@
+"""Tray notifications: a problem that needs the user is announced once per cause, not per retry."""
+
+from __future__ import annotations
+
+from zoomwatch.engine import Engine
+from zoomwatch.tray import TrayApp
+
+
+class RecordingIcon:
+    """Stands in for pystray's Icon object: records what the tray sets and announces."""
+
+    HAS_NOTIFICATION = True
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, str]] = []
+        self.icon = None
+        self.title = ""
+
+    def notify(self, message: str, title: str) -> None:
+        self.notes.append((title, message))
+
+    def update_menu(self) -> None:
+        pass
+
+
+def test_each_cause_is_notified_once_and_again_after_it_cleared(app):
+    engine = Engine(app.load())
+    try:
+        tray = TrayApp(engine, opener=lambda p: None)
+        tray.icon = RecordingIcon()
+        tray.monitoring = True
+        for _ in range(3):  # the same failure on three retries
+            engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+            tray.refresh()
+        engine.board.set_problem("Backup disk is full", "free space on /mnt/usb")
+        tray.refresh()
+        engine.board.clear_problem()
+        tray.refresh()
+        engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+        tray.refresh()
+        assert tray.icon.notes == [("S3: access denied", "the key may not write to bucket b"),
+                                   ("Backup disk is full", "free space on /mnt/usb"),
+                                   ("S3: access denied", "the key may not write to bucket b")]
+        assert "S3: access denied" in tray.icon.title
+    finally:
+        engine.close()
