@@ -25,7 +25,8 @@ class Transfer:
 class Activity:
     at: float
     text: str
-    location: str = ""
+    location: str = ""  # where a person finds the backup (a path or a URL)
+    key: str = ""       # the backup's key at the destination
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,9 @@ class StatusBoard:
             self._transfers.pop(key, None)
             self._set(transfers=tuple(self._transfers.values()))
 
-    def add_recent(self, text: str, location: str = "") -> None:
+    def add_recent(self, text: str, location: str = "", key: str = "") -> None:
         with self._cond:
-            recent = (Activity(time.time(), text, location), *self._snap.recent)[:RECENT_LIMIT]
+            recent = (Activity(time.time(), text, location, key), *self._snap.recent)[:RECENT_LIMIT]
             self._set(recent=recent)
 
     def set_problem(self, title: str, message: str) -> bool:

@@ -185,7 +185,7 @@ class Transfers:
         if (row.meeting or {}).get("source") == "cloud":
             path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
         self.board.add_recent(f"{(row.meeting or {}).get('title', path.name)} — {path.name}",
-                              self.destination.location(key))
+                              self.destination.location(key), key)
         self._write_sidecar(key)
 
     def _discard(self, row: Row) -> None:

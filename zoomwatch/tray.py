@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from zoomwatch import autostart, icons
 from zoomwatch import config as configmod
 from zoomwatch.engine import Engine
+from zoomwatch.errors import ZoomwatchError
 from zoomwatch.status import Activity, Snapshot
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,9 @@ def settings_command() -> list[str]:
 class TrayApp:
     def __init__(self, engine: Engine, *, opener: Callable[[str], None] = open_in_file_manager,
                  starter: autostart.Autostart | None = None,
-                 launch: Callable[[list[str]], subprocess.Popen] = subprocess.Popen) -> None:
+                 launch: Callable[[list[str]], subprocess.Popen] = subprocess.Popen,
+                 browser: Callable[[str], object] = webbrowser.open) -> None:
+        self.browser = browser
         self.engine = engine
         self.paths = engine.config.paths
         self.opener = opener
@@ -109,6 +113,16 @@ class TrayApp:
         self.opener(self.engine.destination.location(""))
 
     def open_recent(self, activity: Activity) -> None:
+        """A folder backup: show the file's folder. S3 or Supabase: open a 7-day download link
+        (presigned or signed) in the browser, where it can also be copied."""
+        try:
+            link = self.engine.destination.share_link(activity.key) if activity.key else None
+        except ZoomwatchError as exc:
+            log.warning("no link for %s: %s", activity.key, exc)
+            return
+        if link:
+            self.browser(link)
+            return
         target = Path(activity.location)
         self.opener(str(target.parent if target.suffix else target))
 

@@ -95,6 +95,19 @@ def test_small_and_multipart_uploads_land_byte_identical(s3app, s3, bucket):
     assert open_uploads(s3, bucket) == []
 
 
+def test_share_link_downloads_the_backup(s3app, s3, bucket):
+    import requests
+
+    from zoomwatch import config
+    from zoomwatch.destinations import open_destination
+
+    sha = write_random(s3app.zoom / MEETING / "chat.txt", 5_000)
+    assert zw(s3app, "run", "--once").returncode == 0
+    link = open_destination(config.load(s3app.paths)).share_link(f"{PREFIX_DIR}/chat.txt")
+    fetched = requests.get(link, timeout=30)
+    assert fetched.status_code == 200 and hashlib.sha256(fetched.content).hexdigest() == sha
+
+
 def test_check_reports_each_misconfiguration_in_one_line(s3app, s3, bucket):
     ok = zw(s3app, "check")
     assert ok.returncode == 0 and ok.stdout.startswith("OK: S3 bucket " + bucket)

@@ -172,3 +172,17 @@ def test_file_over_the_project_limit_is_reported_and_others_still_go(sbapp, fake
     assert done.returncode == 1
     assert "File too large for this Supabase project" in done.stdout
     assert hashlib.sha256(fake.objects[("recordings", f"{KEY_DIR}/chat.txt")].data).hexdigest() == chat
+
+
+def test_share_link_downloads_the_backup(sbapp, fake):
+    import requests
+
+    from zoomwatch import config
+    from zoomwatch.destinations import open_destination
+
+    sha = write_random(sbapp.zoom / MEETING / "chat.txt", 4_000)
+    assert zw(sbapp, "run", "--once").returncode == 0
+    link = open_destination(config.load(sbapp.paths), secrets={"supabase.key": fake.service_key}).share_link(
+        f"{KEY_DIR}/chat.txt")
+    fetched = requests.get(link, timeout=30)
+    assert fetched.status_code == 200 and hashlib.sha256(fetched.content).hexdigest() == sha

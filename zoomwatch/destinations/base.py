@@ -69,6 +69,9 @@ class Destination(Protocol):
     def location(self, key: str) -> str:
         """Where a person finds the backup of `key` (a path or a URL)."""
 
+    def share_link(self, key: str) -> str | None:
+        """A time-limited link that downloads the backup of `key` (None for a folder: open it instead)."""
+
 
 def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
     digest = hashlib.sha256()

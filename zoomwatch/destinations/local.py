@@ -187,6 +187,9 @@ class LocalDestination:
         except OSError as exc:
             raise _dest_error(exc, self.root) from None
 
+    def share_link(self, key: str) -> str | None:
+        return None
+
     def location(self, key: str) -> str:
         """The backed-up file's path; the backup folder itself for an empty key."""
         return str(self._target(key)) if key else str(self.root)

@@ -191,6 +191,12 @@ class S3Destination:
     def location(self, key: str) -> str:
         return f"s3://{self.bucket}/{self.full_key(key)}"
 
+    def share_link(self, key: str) -> str | None:
+        """A presigned GET URL, valid for 7 days (the longest SigV4 allows)."""
+        with self.errors(key):
+            return str(self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": self.full_key(key)}, ExpiresIn=7 * 86400))
+
     def uploads_in_progress(self) -> list[dict[str, Any]]:
         """Multipart uploads the store holds under our prefix (for `zoomwatch status`)."""
         with self.errors():

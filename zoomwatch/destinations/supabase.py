@@ -230,6 +230,13 @@ class SupabaseDestination:
         with self.errors(full):
             self.objects().upload(full, data, file_options={"content-type": "application/json", "upsert": "true"})
 
+    def share_link(self, key: str) -> str | None:
+        """A signed URL, valid for 7 days."""
+        with self.errors(key):
+            signed = self.objects().create_signed_url(self.full_key(key), 7 * 86400)
+        url = signed.get("signedURL") or signed.get("signedUrl") or ""
+        return url if url.startswith("http") else f"{self.url}/storage/v1{url}"
+
     def location(self, key: str) -> str:
         return f"{self.url}/storage/v1/object/{self.bucket}/{self.full_key(key)}"
 
