@@ -25,7 +25,7 @@ from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.status import Snapshot, StatusBoard
 from zoomwatch.transfer import RetryPolicy, Transfers
-from zoomwatch.watch import FolderWatcher, Settler
+from zoomwatch.watch import TICK_SECONDS, FolderWatcher, Settler
 from zoomwatch.zoom.accounts import sync_targets
 from zoomwatch.zoom.api import RateLimited
 from zoomwatch.zoom.cloud import CloudSync
@@ -34,6 +34,7 @@ from zoomwatch.zoom.oauth import SignedOut
 log = logging.getLogger(__name__)
 
 FOLDER_RECHECK_SECONDS = 30.0
+COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
 
 
@@ -64,6 +65,7 @@ class Engine:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._watcher: FolderWatcher | None = None
+        self._counted_at = -1e9
         self._build()
 
     def _build(self) -> None:
@@ -109,8 +111,13 @@ class Engine:
             status = "watching"
         else:
             status = "idle"
-        self.board.update(status=status, counts=self.catalog.counts(self.destination.id),
-                          settling=len(self.settler.pending))
+        now = time.monotonic()
+        if status != snap.status or now - self._counted_at >= COUNTS_EVERY_SECONDS:
+            self._counted_at = now  # counting every row on every change made big first backups quadratic
+            self.board.update(status=status, counts=self.catalog.counts(self.destination.id),
+                              settling=len(self.settler.pending))
+        elif len(self.settler.pending) != snap.settling:
+            self.board.update(settling=len(self.settler.pending))
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -292,8 +299,11 @@ class Engine:
         deadline = self.clock() + max_wait
         version = -1
         try:
+            next_check = 0.0
             while self._once_busy(deadline):
-                self.settler.check_pending()
+                if time.monotonic() >= next_check:  # one settle round a second, not one per board change
+                    self.settler.check_pending()
+                    next_check = time.monotonic() + TICK_SECONDS
                 version = self.board.wait_for_change(version, timeout=0.25).version
         finally:
             self.transfers.stop()
