@@ -4,6 +4,7 @@ and recordings listed in windows of at most 30 days (Zoom silently shortens long
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import logging
 import random
@@ -48,11 +49,19 @@ def encode_uuid(uuid: str) -> str:
     return quote(once, safe="") if uuid.startswith("/") or "//" in uuid else once
 
 
+def month_before(day: dt.date) -> dt.date:
+    """The same day one calendar month earlier (clamped: 31 March -> 28 or 29 February)."""
+    year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def windows(start: dt.date, end: dt.date, days: int = WINDOW_DAYS) -> Iterator[tuple[dt.date, dt.date]]:
-    """[start, end] cut into inclusive windows of at most `days` days, newest first."""
+    """[start, end] cut into inclusive windows, newest first, none longer than `days` days nor reaching
+    further back than one calendar month before its end: Zoom silently moves an earlier `from` there
+    (so a 30-day window ending in early March would lose its first day)."""
     to = end
     while to >= start:
-        frm = max(start, to - dt.timedelta(days=days - 1))
+        frm = max(start, to - dt.timedelta(days=days - 1), month_before(to))
         yield frm, to
         to = frm - dt.timedelta(days=1)
 
