@@ -15,8 +15,10 @@
 4. tray: on a private desktop (Xvfb, `dbus-run-session`, dunst, the trayer tray host; PYSTRAY_BACKEND=gtk,
    null keyring, a local destination with nothing to back up), the time from launching the bundled
    `zoomwatch tray` to "tray icon shown" on its stderr and to its icon window docked in trayer's strip,
-   then its RSS (process + children) and CPU seconds after `--idle-seconds` (default 10) idle; the same
-   for `python -m zoomwatch tray`.
+   then its RSS (process + children; anonymous/file-backed, and the mapped files holding the most) and
+   CPU seconds after `--idle-seconds` (default 10) idle; the same for `python -m zoomwatch tray`. An
+   untimed tray runs first: the first GTK client on a new X server probes GLX (Mesa maps libLLVM,
+   ~45 MiB resident) and caches the answer on the root window, which a real desktop has long done.
 5. imports: `python -X importtime -c "import zoomwatch.cli"` (third run, warm cache): the 10 largest
    cumulative entries; and, running `zoomwatch.cli.main` in-process through a small wrapper, which of
    boto3, botocore, supabase, storage3, tusclient, pystray, tkinter (and what else outside the
@@ -183,39 +185,53 @@ def du(path: Path, *flags: str) -> int:
     return int(done.stdout.split()[0])
 
 
-def tree_size(path: Path) -> int:
-    if path.is_symlink() or path.is_file():
-        return path.lstat().st_size
-    return sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() or p.is_symlink())
+def tree_size(path: Path) -> tuple[int, int, int]:
+    """(apparent bytes, bytes on disk, files) of a file or folder; symlinks count as themselves."""
+    paths = [path] if path.is_symlink() or not path.is_dir() else [p for p in path.rglob("*") if not p.is_dir()
+                                                                    or p.is_symlink()]
+    apparent = disk = files = 0
+    for p in paths:
+        st = p.lstat()
+        apparent += st.st_size
+        disk += st.st_blocks * 512
+        files += 1
+    return apparent, disk, files
 
 
 def phase_size(archive: Path, bundle: Path) -> dict[str, Any]:
     files = [p for p in bundle.rglob("*") if p.is_file() and not p.is_symlink()]
     internal = bundle / "_internal"
     top = internal if internal.is_dir() else bundle
-    entries = sorted(((tree_size(p), p) for p in top.iterdir()), key=lambda t: -t[0])
+    rel = lambda p: str(p.relative_to(bundle))  # noqa: E731
+
+    def entry(p: Path) -> dict[str, Any]:
+        apparent, disk, count = tree_size(p)
+        return {"path": rel(p), "bytes": apparent, "disk_bytes": disk, "files": count}
+
+    # ranked by space on disk: thousands of small files (type stubs, locale data) cost more than their bytes
+    entries = sorted((entry(p) for p in top.iterdir()), key=lambda e: -e["disk_bytes"])
     biggest = sorted(((p.stat().st_size, p) for p in files), key=lambda t: -t[0])
     libs = [p for p in top.iterdir() if p.is_file() and ".so" in p.name]
     gtk_like = re.compile(r"^lib(gtk|gdk|glib|gio|gobject|cairo|pango|harfbuzz|freetype|fontconfig|pixman|png|"
                           r"epoxy|atk|atspi|X|xcb|wayland|girepository|gmodule|ffi|fribidi|graphite|thai|datrie|"
                           r"jpeg|tiff|webp|dbus|systemd|gcrypt|gpg|lz|zstd|xkb|ayatana|appindicator|dbusmenu|"
-                          r"blkid|mount|selinux|pcre|expat|brotli|bz2|uuid|Lerc|jbig|deflate|sharpyuv|lzma)")
-    rel = lambda p: str(p.relative_to(bundle))  # noqa: E731
+                          r"blkid|mount|selinux|pcre|expat|brotli|bz2|uuid|Lerc|jbig|deflate|sharpyuv|lzma|icu)")
     inside = {}
-    for _, folder in [e for e in entries if e[1].is_dir()][:4]:  # what the biggest folders hold
-        children = sorted(((tree_size(p), p) for p in folder.iterdir()), key=lambda t: -t[0])
-        inside[rel(folder)] = [{"path": rel(p), "bytes": n} for n, p in children[:6]]
+    for e in [e for e in entries if (bundle / e["path"]).is_dir()][:5]:  # what the biggest folders hold
+        children = sorted((entry(p) for p in (bundle / e["path"]).iterdir()), key=lambda c: -c["disk_bytes"])
+        inside[e["path"]] = children[:6]
     return {
-        "inside_biggest_folders": inside,
-        "python_packages_present": sorted(p.name for p in top.iterdir() if p.is_dir() and p.name in (
-            "numpy", "PIL", "botocore", "boto3", "babel", "cryptography", "gi", "supabase", "storage3", "httpx",
-            "pydantic", "pydantic_core", "tkinter", "_tcl_data", "_tk_data", "tcl8", "tk", "Xlib")),
         "archive_bytes": archive.stat().st_size,
         "unpacked_apparent_bytes": du(bundle, "-b"),
         "unpacked_disk_kib": du(bundle, "-k"),
         "files": len(files),
-        "top_entries": [{"path": rel(p), "bytes": n} for n, p in entries[:10]],
+        "top_entries": entries[:12],
+        "inside_biggest_folders": inside,
         "top_files": [{"path": rel(p), "bytes": n} for n, p in biggest[:10]],
+        "python_packages_present": sorted(p.name for p in top.iterdir() if p.is_dir() and p.name in (
+            "numpy", "PIL", "botocore", "boto3", "babel", "cryptography", "gi", "supabase", "storage3", "httpx",
+            "pydantic", "pydantic_core", "_tcl_data", "_tk_data", "Xlib", "IPython", "jedi", "parso", "mypy",
+            "yaml", "aiohttp", "setuptools", "pkg_resources", "traitlets", "matplotlib")),
         "top_level_shared_libs": {"count": len(libs), "bytes": sum(p.stat().st_size for p in libs),
                                   "gtk_x11_and_friends_bytes": sum(p.stat().st_size for p in libs
                                                                    if gtk_like.match(p.name))},
@@ -433,7 +449,14 @@ def _vm_hwm(pid: int) -> float | None:
 def phase_tray(work: Path, bundle: Path, idle: float) -> dict[str, Any]:
     desk = Desktop(work)
     try:
-        out = {"display": desk.display}
+        out: dict[str, Any] = {"display": desk.display}
+        # The first GTK client on a fresh X server probes GLX (Mesa's software rasterizer maps libLLVM,
+        # ~45 MiB resident) and caches the result on the root window (GDK_VISUALS); later clients skip
+        # it, as on any real desktop. So an untimed first tray, reported apart, then the two measured.
+        home = work / "home-tray-warm-up"
+        log("tray: warm-up (first GTK client on this X server)")
+        out["warm_up_first_client"] = one_tray(desk, "warm-up", [sys.executable, "-m", "zoomwatch"],
+                                               home_env(home, clean=False), home, 2)
         for name, command, clean in (("bundle", [str(bundle / "zoomwatch")], True),
                                      ("python", [sys.executable, "-m", "zoomwatch"], False)):
             home = work / f"home-tray-{name}"
@@ -532,11 +555,12 @@ def print_report(r: dict[str, Any]) -> None:
         libs = s["top_level_shared_libs"]
         print(f"   {libs['count']} shared libraries at the top of _internal: {mib(libs['bytes'])} (GTK/X11/GLib and "
               f"their dependencies: {mib(libs['gtk_x11_and_friends_bytes'])})")
-        print("   biggest entries of _internal:")
+        print("   biggest entries of _internal (by space on disk; apparent size; files):")
         for e in s["top_entries"]:
-            print(f"     {mib(e['bytes']):>11}  {e['path']}")
+            print(f"     {mib(e['disk_bytes']):>11}  {mib(e['bytes']):>11}  {e['files']:>6}  {e['path']}")
         for folder, children in s["inside_biggest_folders"].items():
-            print(f"   inside {folder}: " + ", ".join(f"{Path(c['path']).name} {mib(c['bytes'])}" for c in children))
+            print(f"   inside {folder}: " + ", ".join(f"{Path(c['path']).name} {mib(c['disk_bytes'])}"
+                                                    for c in children))
         print(f"   Python packages of note in the bundle: {', '.join(s['python_packages_present'])}")
         print("   biggest files:")
         for e in s["top_files"]:
@@ -554,9 +578,15 @@ def print_report(r: dict[str, Any]) -> None:
     t = r.get("tray")
     if t:
         print("\n4. tray on Xvfb + dbus-run-session + dunst + trayer (PYSTRAY_BACKEND=gtk):")
-        for name in ("bundle", "python"):
+        for name in ("warm_up_first_client", "bundle", "python"):
             if name in t:
                 x = t[name]
+                if name.startswith("warm"):
+                    llvm = sum(v for k, v in x.get("top_mappings_mib", {}).items() if k.startswith("libLLVM"))
+                    print(f"   first GTK client on the new X server (python, untimed warm-up): 'tray icon shown' "
+                          f"{x['icon_shown_s']:.2f} s, RSS {x['idle_rss_mib']} MiB after {x['idle_s']:.0f} s, of which "
+                          f"libLLVM {llvm:.1f} MiB")
+                    continue
                 print(f"   {name:<7} 'tray icon shown' {x['icon_shown_s']:.2f} s, "
                       f"icon docked {x['icon_window_docked_s']} s; "
                       f"after {x['idle_s']:.0f} s idle: RSS {x['idle_rss_mib']} MiB (VmHWM {x['vm_hwm_mib']} MiB), "

@@ -72,7 +72,7 @@ class Engine:
         self.settler = Settler(self.config, self.catalog, self.destination.id,
                                on_queued=self._queued, on_change=lambda n: self._refresh(), clock=self.clock)
         self.transfers = Transfers(self.config, self.catalog, self.destination, self.board,
-                                   requeue=self.settler.offer, on_change=self._refresh,
+                                   requeue=self.settler.offer, on_change=lambda: self._refresh(recount=True),
                                    retry=self.retry, clock=self.clock)
         self.board.update(watch_folder=str(self.config.watch_folder), destination=self.destination.label)
         self.cloud = self._make_cloud()
@@ -97,7 +97,9 @@ class Engine:
     def _queued(self) -> None:
         self.transfers.wake()
 
-    def _refresh(self) -> None:
+    def _refresh(self, *, recount: bool = False) -> None:
+        """Recompute the status; the per-state counts are read again when something finished
+        (`recount`), when the status changed, or at most every COUNTS_EVERY_SECONDS otherwise."""
         snap = self.board.snapshot()
         if self._stop.is_set() and not self._threads:
             status = "stopped"
@@ -112,7 +114,7 @@ class Engine:
         else:
             status = "idle"
         now = time.monotonic()
-        if status != snap.status or now - self._counted_at >= COUNTS_EVERY_SECONDS:
+        if recount or status != snap.status or now - self._counted_at >= COUNTS_EVERY_SECONDS:
             self._counted_at = now  # counting every row on every change made big first backups quadratic
             self.board.update(status=status, counts=self.catalog.counts(self.destination.id),
                               settling=len(self.settler.pending))
