@@ -245,6 +245,7 @@ KEYS: dict[str, Key] = {
             "move a meeting's cloud recording to Zoom's trash once all its files are verified"),
         Key("zoom.users", [], _emails, "s2s: back up only these users (e-mails); empty = every user"),
         Key("zoom.account_ids", [], _words, "s2s: sub-account IDs of a master account (instead of zoom.users)"),
+        Key("notify.backups", False, _as_bool, "tray: a notification for every recording backed up"),
         Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
     ]
 }

@@ -73,6 +73,7 @@ class TrayApp:
         self.settings_process: subprocess.Popen | None = None
         self._quit = threading.Event()
         self._notified: tuple[str, str] | None = None
+        self._announced_until = 0.0
 
     # -- menu actions (plain callables; pystray passes icon and item, tests pass nothing) ---------
 
@@ -195,6 +196,21 @@ class TrayApp:
         self.icon.title = f"zoomwatch — {snap.summary()}"
         self.icon.update_menu()
         self._notify_problem(snap)
+        self._notify_backups(snap)
+
+    def _notify_backups(self, snap: Snapshot) -> None:
+        """'Backed up: <meeting>' for each new recent backup, when notify.backups is on (off by default)."""
+        newest = snap.recent[0].at if snap.recent else 0.0
+        fresh = [a for a in snap.recent if a.at > self._announced_until]
+        self._announced_until = max(self._announced_until, newest)
+        if not self.engine.config["notify.backups"] or not getattr(self.icon, "HAS_NOTIFICATION", False):
+            return
+        for activity in reversed(fresh):
+            try:
+                self.icon.notify(activity.text, "Backed up")
+            except Exception as exc:
+                log.info("could not show a notification: %s", exc)
+                return
 
     def _notify_problem(self, snap: Snapshot) -> None:
         """A problem that needs the user is notified once per cause, not per retry."""

@@ -44,3 +44,22 @@ def test_each_cause_is_notified_once_and_again_after_it_cleared(app):
         assert "S3: access denied" in tray.icon.title
     finally:
         engine.close()
+
+
+def test_backed_up_notifications_only_when_turned_on(app):
+    engine = Engine(app.load())
+    try:
+        tray = TrayApp(engine, opener=lambda p: None)
+        tray.icon = RecordingIcon()
+        tray.monitoring = True
+        engine.board.add_recent("Weekly sync — zoom_0.mp4", "/backup/x", "x")
+        tray.refresh()
+        assert tray.icon.notes == []  # off by default
+        app.set("notify.backups", "true")
+        engine.config = app.load()
+        engine.board.add_recent("Weekly sync — chat.txt", "/backup/y", "y")
+        tray.refresh()
+        tray.refresh()
+        assert tray.icon.notes == [("Backed up", "Weekly sync — chat.txt")]
+    finally:
+        engine.close()
