@@ -153,10 +153,7 @@ class Engine:
         try:
             self.destination.check()
         except DestinationError as exc:
-            self.board.set_problem(exc.title, exc.message)
-            log.error("%s: %s", exc.title, exc.message)
-            wait = self.transfers.retry.delay(1) if exc.retryable else float("inf")
-            self.transfers.blocked_until = self.clock() + wait
+            self.transfers.destination_down(exc)
             return False
         return True
 

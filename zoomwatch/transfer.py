@@ -67,6 +67,7 @@ class Transfers:
         self._in_flight: dict[int, threading.Event] = {}
         self._threads: list[threading.Thread] = []
         self._dest_failures = 0
+        self._dest_problem: str | None = None
         self._sidecar_lock = threading.Lock()
         self.throttle = Throttle(int(config["transfer.bandwidth_limit"]))
 
@@ -104,13 +105,14 @@ class Transfers:
         with self._cond:
             return bool(self._in_flight)
 
-    def destination_changed(self) -> None:
-        """Settings changed: whatever waited for that is tried again now."""
-        self.blocked_until = 0.0
-        self._dest_failures = 0
-        self.catalog.unblock(self.destination.id)
-        self.board.clear_problem()
-        self.wake()
+    def destination_down(self, exc: DestinationError) -> None:
+        """The destination cannot take files: every worker holds off (until the settings change, when
+        retrying cannot help), and the problem is shown once until a file gets through again."""
+        self._dest_failures += 1
+        self.blocked_until = self.clock() + self.retry.delay(self._dest_failures) if exc.retryable else float("inf")
+        self._dest_problem = exc.title
+        if self.board.set_problem(exc.title, exc.message):
+            log.error("%s: %s (backups wait until this is fixed)", exc.title, exc.message)
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -180,7 +182,9 @@ class Transfers:
             log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, row.attempts + 1, delay)
             return
         self._dest_failures = 0
-        self.board.clear_problem()
+        if self._dest_problem is not None:  # the destination works again (other problems stay shown)
+            self.board.clear_problem(self._dest_problem)
+            self._dest_problem = None
         log.info("backed up and verified: %s -> %s", row.display, key)
         if (row.meeting or {}).get("source") == "cloud":
             path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
@@ -275,17 +279,12 @@ class Transfers:
         self.requeue(row.fs_path)
 
     def _destination_failed(self, row: Row, exc: DestinationError) -> None:
-        self._dest_failures += 1
+        self.destination_down(exc)
         message = f"{exc.title}: {exc.message}"
         if exc.retryable:
-            retry_at = self.clock() + self.retry.delay(self._dest_failures)
-            self.blocked_until = retry_at
-            self.catalog.mark_failed(row.id, message, retry_at=retry_at, count_attempt=False)
+            self.catalog.mark_failed(row.id, message, retry_at=self.blocked_until, count_attempt=False)
         else:
             self.catalog.mark_failed(row.id, message, retry_at=None, blocked=True, count_attempt=False)
-            self.blocked_until = float("inf")
-        if self.board.set_problem(exc.title, exc.message):
-            log.error("%s (backups wait until this is fixed)", message)
 
     def _write_sidecar(self, key: str) -> None:
         """Rewrite the meeting folder's meeting.json from the catalog (serialised, so the last writer
