@@ -33,31 +33,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import sysconfig
 import tarfile
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-try:
-    import psutil
-except ImportError:  # pragma: no cover - psutil is in the project's test extra
-    sys.exit("bench_bundle.py needs psutil: pip install psutil (or pip install -e '.[test]')")
+from common import (
+    MIB,
+    NULL_KEYRING,
+    BenchError,
+    add_output_options,
+    home_env,
+    kill_started,
+    log,
+    machine_info,
+    make_home,
+    make_workdir,
+    phase_failed,
+    psutil,
+    remove_workdir,
+    start,
+    stop_group,
+    summarize,
+    vm_hwm,
+    write_figures,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-MIB = 1024 * 1024
 HEAVY = ("boto3", "botocore", "supabase", "storage3", "tusclient", "pystray", "tkinter")
 MEETING = "2024-05-06 14.00.00 Bench 93456789012"
-PROCS: list[subprocess.Popen[Any]] = []  # every process this script started, stopped in `finally`
 IMPORT_LINE = re.compile(r"^import time:\s+(\d+)\s*\|\s*(\d+)\s*\|(\s*)(\S+)")
 WRAPPER = """\
 import json, os, sys
@@ -77,38 +87,6 @@ with open(os.environ["BENCH_OUT"], "w") as out:
 """
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
-    """Stop a process this script started (and its session: each was started in a new one)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        proc.send_signal(sig)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
-        proc.wait(10)
-
-
-def start(argv: list[str], **kw: Any) -> subprocess.Popen[Any]:
-    proc = subprocess.Popen(argv, start_new_session=True, **kw)
-    PROCS.append(proc)
-    return proc
-
-
 def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -120,16 +98,13 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 0.02
         time.sleep(interval)
 
 
-def home_env(home: Path, *, clean: bool) -> dict[str, str]:
+def isolated_env(home: Path, *, clean: bool) -> dict[str, str]:
     """HOME and XDG_* in `home`; `clean` = the empty environment the bundle test uses (no Python paths)."""
-    for sub in (".config", ".local/share", ".local/state", ".cache", "Documents/Zoom", "backup"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    base = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"} if clean else {
-        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ZOOM_", "SUPABASE_", "DISPLAY",
-                                                                  "WAYLAND_", "DBUS_", "PYSTRAY_"))}
-    return {**base, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_DATA_HOME": str(home / ".local/share"), "XDG_STATE_HOME": str(home / ".local/state"),
-            "XDG_CACHE_HOME": str(home / ".cache"), "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    make_home(home, "Documents/Zoom", "backup")
+    if clean:
+        return home_env(home, base={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, PYTHON_KEYRING_BACKEND=NULL_KEYRING)
+    return home_env(home, drop=("AWS_", "ZOOM_", "SUPABASE_", "DISPLAY", "WAYLAND_", "DBUS_", "PYSTRAY_"),
+                    PYTHON_KEYRING_BACKEND=NULL_KEYRING)
 
 
 def configure(command: list[str], home: Path, env: dict[str, str]) -> None:
@@ -270,15 +245,10 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
     return wall
 
 
-def summarize(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "n": len(values)}
-
-
 def phase_startup(work: Path, bundle: Path, runs: int) -> dict[str, Any]:
     home = work / "home-startup"
-    tools = {"bundle": ([str(bundle / "zoomwatch"), "--version"], home_env(home, clean=True)),
-             "python": ([sys.executable, "-m", "zoomwatch", "--version"], home_env(home, clean=False))}
+    tools = {"bundle": ([str(bundle / "zoomwatch"), "--version"], isolated_env(home, clean=True)),
+             "python": ([sys.executable, "-m", "zoomwatch", "--version"], isolated_env(home, clean=False))}
     py_roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"]),
                 Path(sysconfig.get_paths()["platlib"]), REPO / "zoomwatch", Path(sys.executable).resolve()]
     evicted = {"bundle_files": evict([bundle]), "python_files": evict(list(dict.fromkeys(py_roots)))}
@@ -345,7 +315,7 @@ class Desktop:
 
     def close(self) -> None:
         for proc in reversed(self.procs):
-            stop(proc)
+            stop_group(proc)
 
 
 def rss_tree(pid: int) -> tuple[int, float]:
@@ -399,12 +369,13 @@ def one_tray(desk: Desktop, name: str, command: list[str], env: dict[str, str], 
         time.sleep(idle)
         rss, cpu = rss_tree(proc.pid)
         out.update(idle_s=idle, idle_rss_mib=round(rss / MIB, 1), idle_cpu_s=round(cpu - cpu_shown, 3),
-                   cpu_to_shown_s=round(cpu_shown, 2), vm_hwm_mib=_vm_hwm(proc.pid), **memory_detail(proc.pid))
+                   cpu_to_shown_s=round(cpu_shown, 2), vm_hwm_mib=round(vm_hwm(proc.pid) / MIB, 1) or None,
+                   **memory_detail(proc.pid))
         out["log_head"] = [t for _, t in lines[:12]]
         if proc.poll() is not None:
             raise BenchError(f"{name} tray exited {proc.returncode} while idle")
     finally:
-        stop(proc)
+        stop_group(proc)
         reader.join(5)
     return out
 
@@ -436,16 +407,6 @@ def memory_detail(pid: int) -> dict[str, Any]:
     return out
 
 
-def _vm_hwm(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return None
-
-
 def phase_tray(work: Path, bundle: Path, idle: float) -> dict[str, Any]:
     desk = Desktop(work)
     try:
@@ -456,12 +417,12 @@ def phase_tray(work: Path, bundle: Path, idle: float) -> dict[str, Any]:
         home = work / "home-tray-warm-up"
         log("tray: warm-up (first GTK client on this X server)")
         out["warm_up_first_client"] = one_tray(desk, "warm-up", [sys.executable, "-m", "zoomwatch"],
-                                               home_env(home, clean=False), home, 2)
+                                               isolated_env(home, clean=False), home, 2)
         for name, command, clean in (("bundle", [str(bundle / "zoomwatch")], True),
                                      ("python", [sys.executable, "-m", "zoomwatch"], False)):
             home = work / f"home-tray-{name}"
             log(f"tray: {name}")
-            out[name] = one_tray(desk, name, command, home_env(home, clean=clean), home, idle)
+            out[name] = one_tray(desk, name, command, isolated_env(home, clean=clean), home, idle)
             log(f"  {name}: 'tray icon shown' after {out[name]['icon_shown_s']:.2f} s, docked after "
                 f"{out[name]['icon_window_docked_s']} s; RSS after {idle:.0f} s idle {out[name]['idle_rss_mib']} MiB")
         return out
@@ -499,7 +460,7 @@ def loaded_by(args: list[str], env: dict[str, str], cwd: Path, out_file: Path) -
 
 def phase_imports(work: Path) -> dict[str, Any]:
     home = work / "home-imports"
-    env = home_env(home, clean=False)
+    env = isolated_env(home, clean=False)
     for _ in range(2):  # warm the cache
         importtime("import zoomwatch.cli", env, home)
     rows = importtime("import zoomwatch.cli", env, home)
@@ -620,9 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=10, help="idle time before the tray's RSS (default 10)")
     parser.add_argument("--phases", default="size,startup,tray,imports",
                         help="a subset of size,startup,tray,imports (the build always runs unless --archive)")
-    parser.add_argument("--workdir", type=Path, help="where to make the temporary folder (default /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (bundle included)")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    add_output_options(parser, keep_help="keep the temporary folder (bundle included)")
     args = parser.parse_args(argv)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     if set(phases) - {"size", "startup", "tray", "imports"}:
@@ -630,13 +589,10 @@ def main(argv: list[str] | None = None) -> int:
     if not sys.platform.startswith("linux"):
         parser.error("the Linux bundle is measured on Linux only")
 
-    base = args.workdir or Path("/tmp")
-    base.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="zoomwatch-bench-bundle-", dir=base))
+    work = make_workdir(args.workdir, "zoomwatch-bench-bundle-")
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, "bench/bench_bundle.py", *(argv or sys.argv[1:])]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "when": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "machine": machine_info(),
         "errors": {},
     }
     code = 0
@@ -663,21 +619,12 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     report["imports"] = phase_imports(work)
             except (BenchError, subprocess.SubprocessError, OSError, psutil.Error) as exc:
-                log(f"phase {phase} failed: {exc}")
-                report["errors"][phase] = str(exc)[-3000:]
-                code = 2
+                code = phase_failed(report, phase, exc)
     finally:
-        for proc in PROCS:
-            stop(proc, signal.SIGKILL)
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        kill_started()
+        remove_workdir(work, args.keep)
     print_report(report)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"figures written to {args.json_out}")
+    write_figures(args.json_out, report)
     imports = report.get("imports")
     if code == 0 and imports and (imports["version"]["heavy_loaded"] or imports["run_once"]["heavy_loaded"]):
         code = 1

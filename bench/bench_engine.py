@@ -32,51 +32,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import psutil
-except ImportError:  # pragma: no cover - psutil is in the project's test extra
-    sys.exit("bench_engine.py needs psutil: pip install psutil (or pip install -e '.[test]')")
+from common import (
+    GIB,
+    MIB,
+    BenchError,
+    add_output_options,
+    ensure_tool,
+    home_env,
+    kill_group,
+    kill_started,
+    log,
+    make_home,
+    make_workdir,
+    psutil,
+    remove_workdir,
+    rss_sum,
+    run_zoomwatch,
+    start,
+    write_figures,
+    zoomwatch_argv,
+)
 
 SCAN_RE = re.compile(
     r"start-up scan of (?P<root>.*): (?P<files>\d+) files, (?P<unchanged>\d+) already backed up, "
     r"(?P<to_check>\d+) to check \((?P<secs>[0-9.]+) s\)"
 )
 VERIFIED_RE = re.compile(r"backed up and verified: (?P<src>.*) -> (?P<key>.*)$")
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 SETTLE_SECONDS = 2.0
-PROCS: list[subprocess.Popen[bytes]] = []  # every process this script started, killed in `finally`
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-# -- tools ----------------------------------------------------------------------------------------
-
-def ensure_tool(name: str, package: str) -> str:
-    """The path of `name`; installed with apt-get only when missing and running as root."""
-    found = shutil.which(name)
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise BenchError(f"{name} is not installed and this is not root with apt-get: "
-                         f"install the Debian package {package!r} (apt-get install -y {package}) and re-run")
-    log(f"{name} missing: apt-get install -y {package}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    result = subprocess.run(["apt-get", "install", "-y", package], env=env, capture_output=True, timeout=600)
-    if result.returncode != 0:
-        log("apt-get install failed; trying apt-get update first")
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-        result = subprocess.run(["apt-get", "install", "-y", package], env=env, capture_output=True, timeout=600)
-    found = shutil.which(name)
-    if result.returncode != 0 or not found:
-        raise BenchError(f"could not install {package}: {result.stderr.decode(errors='replace')[-500:]}")
-    return found
 
 
 # -- an isolated zoomwatch ------------------------------------------------------------------------
@@ -92,9 +74,7 @@ class Instance:
 
     @classmethod
     def create(cls, base: Path, zoom: Path | None = None) -> Instance:
-        home = base / "home"
-        for sub in ("", ".config", ".local/share", ".local/state", ".cache"):
-            (home / sub).mkdir(parents=True, exist_ok=True)
+        home = make_home(base / "home")
         zoom = zoom or base / "zoom"
         zoom.mkdir(parents=True, exist_ok=True)
         dest = base / "backup"
@@ -107,26 +87,13 @@ class Instance:
 
     @property
     def env(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            HOME=str(self.home),
-            XDG_CONFIG_HOME=str(self.home / ".config"),
-            XDG_DATA_HOME=str(self.home / ".local/share"),
-            XDG_STATE_HOME=str(self.home / ".local/state"),
-            XDG_CACHE_HOME=str(self.home / ".cache"),
-            PYTHONUNBUFFERED="1",
-        )
-        return env
+        return home_env(self.home, PYTHONUNBUFFERED="1")
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "zoomwatch", *args]
+        return zoomwatch_argv(*args)
 
     def zw(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(self.argv(*args), env=self.env, cwd=self.cwd, capture_output=True, text=True,
-                                timeout=timeout)
-        if result.returncode != 0:
-            raise BenchError(f"zoomwatch {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}")
-        return result
+        return run_zoomwatch(*args, env=self.env, cwd=self.cwd, timeout=timeout)
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.zw("status", "--json").stdout)
@@ -149,9 +116,8 @@ class Running:
     @classmethod
     def start(cls, argv: list[str], *, env: dict[str, str], cwd: Path) -> Running:
         t_start = time.monotonic()
-        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
-        PROCS.append(proc)
+        proc = start(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.PIPE)
         return cls(proc, t_start)
 
     def _read(self) -> None:
@@ -204,23 +170,6 @@ class Running:
                 raise BenchError(f"zoomwatch did not exit within {timeout:.0f} s of SIGTERM") from None
         self._reader.join(10)
         return time.monotonic() - t0
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a process this script started, and its session (it was started in a new one)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 # -- phase 1: the tree and the start-up scan ------------------------------------------------------
@@ -480,9 +429,7 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: fl
     full = [str(gnu_time), "-v", "-o", str(report), *argv] if use_time else argv
     peak = 0
     t0 = time.monotonic()
-    proc = subprocess.Popen(full, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    PROCS.append(proc)
+    proc = start(full, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output: list[bytes] = []
     reader = threading.Thread(target=lambda: output.extend(proc.stdout or []), daemon=True)  # type: ignore[arg-type]
     reader.start()
@@ -496,7 +443,7 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: fl
                 members = [top] + top.children(recursive=True)
                 if use_time:
                     members = members[1:]  # not GNU time itself
-                peak = max(peak, sum(_rss(p) for p in members))
+                peak = max(peak, rss_sum(members))
             except psutil.NoSuchProcess:
                 pass
             time.sleep(0.05)
@@ -513,13 +460,6 @@ def run_measured(argv: list[str], *, env: dict[str, str], cwd: Path, timeout: fl
             source, peak_mib = "GNU time -v", int(found.group(1)) / 1024
         report.unlink(missing_ok=True)
     return Measured(wall, peak_mib, source, peak / MIB, proc.returncode, tail)
-
-
-def _rss(p: psutil.Process) -> int:
-    try:
-        return p.memory_info().rss
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return 0
 
 
 def phase_big(work: Path, gib: float, repeats: int, rclone: str) -> dict[str, Any]:
@@ -663,9 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scan-repeats", type=int, help="timed second starts (default 3)")
     parser.add_argument("--phases", default="scan,idle,latency,big",
                         help="comma-separated subset of scan,idle,latency,big (idle and latency need scan)")
-    parser.add_argument("--workdir", type=Path, help="where to make the temporary folder (default /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    add_output_options(parser)
     args = parser.parse_args(argv)
 
     quick = args.quick
@@ -683,10 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     if phases & {"idle", "latency"} and "scan" not in phases:
         parser.error("the idle and latency phases run on the scan phase's tree: add scan")
 
-    import tempfile
-
-    (args.workdir or Path("/tmp")).mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="zoomwatch-bench-", dir=args.workdir or "/tmp"))
+    work = make_workdir(args.workdir, "zoomwatch-bench-")
     report: dict[str, Any] = {"meta": {
         "mode": "quick" if quick else "full", "python": platform.python_version(), "cpus": os.cpu_count(),
         "mem_gib": round(psutil.virtual_memory().total / GIB, 1), "workdir": str(work),
@@ -724,18 +659,11 @@ def main(argv: list[str] | None = None) -> int:
         report["error"] = "interrupted"
         code = 130
     finally:
-        for proc in PROCS:
-            kill_group(proc)
+        kill_started()
         report["meta"]["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_workdir(work, args.keep)
     print_report(report)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"figures written to {args.json_out}")
+    write_figures(args.json_out, report)
     return code
 
 

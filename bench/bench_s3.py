@@ -24,33 +24,54 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
-import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import psutil
-except ImportError:  # pragma: no cover - psutil is in the project's test extra
-    sys.exit("bench_s3.py needs psutil: pip install psutil (or pip install -e '.[test]')")
+from common import (
+    GIB,
+    MIB,
+    NULL_KEYRING,
+    POLL_S,
+    BenchError,
+    HomeTemplate,
+    Sampler,
+    Watched,
+    add_output_options,
+    ensure_tool,
+    fmt_size,
+    home_env,
+    kill_group,
+    kill_started,
+    log,
+    machine_info,
+    make_file,
+    make_workdir,
+    mib,
+    parse_size,
+    phase_failed,
+    psutil,
+    remove_workdir,
+    run_zoomwatch,
+    seaweed_cpu,
+    summarize,
+    warn_if_short_of_space,
+    write_figures,
+    zoomwatch_argv,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3  # noqa: E402
 
-MIB = 1024 * 1024
-GIB = 1024 * MIB
 BUCKET = "zoomwatch-bench"
 MEETING = "2024-05-06 14.00.00 Bench 93456789012"
 FILE_NAME = "zoom_0.mp4"
@@ -59,125 +80,28 @@ COMPLETE_RE = re.compile(r"multipart upload of (?P<key>.*) complete: (?P<sent>\d
                          r"(?P<reused>\d+) reused")
 RESUMING_RE = re.compile(r"resuming multipart upload of (?P<key>.*): (?P<stored>\d+) of (?P<total>\d+) parts "
                          r"already stored")
-VERIFIED_RE = re.compile(r"backed up and verified: (?P<src>.*) -> (?P<key>.*)$")
-POLL_S = 0.05
-PROCS: list[subprocess.Popen[bytes]] = []  # every process this script started, killed in `finally`
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-def parse_size(text: str) -> int:
-    """'8M', '16M', '1G', '512K' or a number of bytes (1024-based, like zoomwatch's own settings)."""
-    value = text.strip().upper().removesuffix("B").removesuffix("I")
-    for suffix, factor in (("K", 1024), ("M", MIB), ("G", GIB)):
-        if value.endswith(suffix):
-            return int(float(value[:-1]) * factor)
-    return int(value)
-
-
-def fmt_size(n: int) -> str:
-    return f"{n // GIB} GiB" if n % GIB == 0 else f"{n / MIB:g} MiB"
 
 
 # -- processes ------------------------------------------------------------------------------------
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a process this script started, and its session (it was started in a new one)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
+class ReadSampler(Sampler):
+    """The common sampling (RSS of the process tree, VmHWM) plus, for zoomwatch, the bytes the process has
+    read (read_chars) at each sample, to time its sha256 pre-pass."""
 
-
-def ensure_tool(name: str, package: str) -> str:
-    """The path of `name`; installed with apt-get only when missing and running as root."""
-    found = shutil.which(name)
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise BenchError(f"{name} is not installed and this is not root with apt-get: "
-                         f"apt-get install -y {package}, then re-run")
-    log(f"{name} missing: apt-get install -y {package}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    result = subprocess.run(["apt-get", "install", "-y", package], env=env, capture_output=True, timeout=600)
-    if result.returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-        result = subprocess.run(["apt-get", "install", "-y", package], env=env, capture_output=True, timeout=600)
-    found = shutil.which(name)
-    if result.returncode != 0 or not found:
-        raise BenchError(f"could not install {package}: {result.stderr.decode(errors='replace')[-500:]}")
-    return found
-
-
-def _vm_hwm(pid: int) -> int:
-    """The kernel's peak RSS of one process (VmHWM), in bytes; 0 when unreadable."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-class Sampler(threading.Thread):
-    """Every 50 ms: RSS of the process and all its children (summed), the main process's VmHWM, and
-    (for zoomwatch) the bytes it has read (read_chars) to time its sha256 pre-pass."""
-
-    def __init__(self, pid: int, interval: float = POLL_S) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.interval = interval
-        self.peak_rss = 0
-        self.peak_hwm = 0
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
         self.samples: list[tuple[float, int, int | None]] = []  # (monotonic, rss sum, read_chars)
-        self._halt = threading.Event()
 
-    def run(self) -> None:
+    def sample(self, now: float, root: psutil.Process) -> bool:
+        total = self.sample_tree(root)
+        if total is None:
+            return False
         try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self._halt.is_set():
-            now = time.monotonic()
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                break
-            total = 0
-            for proc in procs:
-                try:
-                    total += proc.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    pass
-            try:
-                rchar: int | None = root.io_counters().read_chars
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, AttributeError):
-                rchar = None
-            self.peak_rss = max(self.peak_rss, total)
-            self.peak_hwm = max(self.peak_hwm, _vm_hwm(self.pid))
-            self.samples.append((now, total, rchar))
-            self._halt.wait(self.interval)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
+            rchar: int | None = root.io_counters().read_chars
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, AttributeError):
+            rchar = None
+        self.samples.append((now, total, rchar))
+        return True
 
 
 class WireCounter(threading.Thread):
@@ -255,81 +179,34 @@ class Measured:
         return "\n".join(text for _, text in self.lines[-n:])
 
 
-class Started:
-    """A background process whose stderr is read line by line (with arrival times) and whose memory
-    is sampled; `finish()` waits for it (bounded) and returns the figures."""
+class Started(Watched):
+    """A background process whose stderr is read line by line (with arrival times), whose memory (and
+    read bytes) is sampled and, with `wire_port`, whose bytes sent to that port are counted; `finish()`
+    waits for it (bounded) and returns the figures."""
+
+    sampler: ReadSampler
 
     def __init__(self, tool: str, argv: list[str], *, env: dict[str, str], cwd: Path,
                  wire_port: int | None = None) -> None:
+        super().__init__(argv, env=env, cwd=cwd, name=tool, sampler=ReadSampler)
         self.tool = tool
-        self.argv = argv
-        self.lines: list[tuple[float, str]] = []
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        PROCS.append(self.proc)
-        self.sampler = Sampler(self.proc.pid)
-        self.sampler.start()
         self.wire = WireCounter(wire_port, self.proc.pid) if wire_port else None
         if self.wire:
             self.wire.start()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self.lines.append((time.monotonic() - self.t0, raw.decode("utf-8", "replace").rstrip("\n")))
 
     def finish(self, timeout: float) -> Measured:
         """Wait (os.wait4, so the exact CPU time and ru_maxrss come back too) for at most `timeout` s."""
-        deadline = self.t0 + timeout
-        usage = None
         try:
-            while True:
-                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
-                if pid:
-                    self.proc.returncode = os.waitstatus_to_exitcode(status)
-                    break
-                if time.monotonic() > deadline:
-                    kill_group(self.proc)
-                    raise BenchError(f"{self.tool} did not finish within {timeout:.0f} s; last lines:\n"
-                                     + "\n".join(t for _, t in self.lines[-15:]))
-                time.sleep(0.005)
+            wall, usage = self.wait(timeout)
         finally:
-            wall = time.monotonic() - self.t0
-            self.sampler.stop()
             wire = self.wire.stop() if self.wire else None
-            self._reader.join(10)
         return Measured(self.tool, self.argv, self.proc.returncode, wall, self.sampler.peak_rss,
                         max(self.sampler.peak_hwm, usage.ru_maxrss * 1024), list(self.lines),
                         [(t - self.t0, r, c) for t, r, c in self.sampler.samples], wire,
                         usage.ru_utime + usage.ru_stime)
 
-    def kill(self) -> None:
-        kill_group(self.proc)
-        self.sampler.stop()
-        self._reader.join(10)
-
 
 # -- the world: server, files, tools --------------------------------------------------------------
-
-def make_file(path: Path, size: int) -> str:
-    """A random file of `size` bytes, with an mtime a day in the past; returns its sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    chunk = 16 * MIB
-    with open(path, "wb") as handle:
-        left = size
-        while left:
-            data = os.urandom(min(chunk, left))
-            handle.write(data)
-            digest.update(data)
-            left -= len(data)
-    past = time.time() - 86400
-    os.utime(path, (past, past))
-    return digest.hexdigest()
-
 
 def time_sha256(path: Path) -> float:
     """Seconds to sha256 the file the way zoomwatch's pre-pass does (1 MiB readinto, same hashlib)."""
@@ -350,8 +227,14 @@ class World:
     client: Any
     rclone: str
     files: dict[int, tuple[Path, str]] = field(default_factory=dict)  # size -> (path, sha256)
-    base_home: Path | None = None
     counter: int = 0
+    homes: HomeTemplate = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.homes = HomeTemplate(self.work / "zw-base", self.zw_env, [
+            ("destination.kind", "s3"), ("destination.s3.bucket", BUCKET),
+            ("destination.s3.endpoint_url", self.server.endpoint), ("destination.s3.region", "us-east-1"),
+            ("destination.s3.addressing_style", "path")])
 
     def file(self, size: int) -> tuple[Path, str]:
         if size not in self.files:
@@ -367,46 +250,20 @@ class World:
     # zoomwatch -----------------------------------------------------------------------------------
 
     def zw_env(self, home: Path) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-            XDG_STATE_HOME=str(home / ".local/state"), XDG_CACHE_HOME=str(home / ".cache"),
-            AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-            PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring", PYTHONUNBUFFERED="1",
-        )
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
-                     "AWS_SHARED_CREDENTIALS_FILE"):
-            env.pop(name, None)
-        return env
+        return home_env(home, drop=("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
+                                    "AWS_SHARED_CREDENTIALS_FILE"),
+                        AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+                        PYTHON_KEYRING_BACKEND=NULL_KEYRING, PYTHONUNBUFFERED="1")
 
     def zw(self, home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "zoomwatch", *args], env=self.zw_env(home), cwd=home,
-                                capture_output=True, text=True, timeout=timeout)
-        if result.returncode != 0:
-            raise BenchError(f"zoomwatch {' '.join(args)} exited {result.returncode}: "
-                             f"{result.stdout[-1000:]}{result.stderr[-2000:]}")
-        return result
+        return run_zoomwatch(*args, env=self.zw_env(home), cwd=home, timeout=timeout)
 
     def zw_home(self, zoom: Path, prefix: str, part_size: int, concurrency: int, bwlimit: str = "0") -> Path:
         """A fresh zoomwatch configuration (copied from one made once) watching `zoom`."""
-        if self.base_home is None:
-            base = self.work / "zw-base"
-            for sub in (".config", ".local/share", ".local/state", ".cache"):
-                (base / sub).mkdir(parents=True, exist_ok=True)
-            for key, value in (("destination.kind", "s3"), ("destination.s3.bucket", BUCKET),
-                               ("destination.s3.endpoint_url", self.server.endpoint),
-                               ("destination.s3.region", "us-east-1"),
-                               ("destination.s3.addressing_style", "path")):
-                self.zw(base, "config", "set", key, value)
-            self.base_home = base
-        home = self.work / "zw" / prefix
-        shutil.copytree(self.base_home, home)
-        for key, value in (("watch.folder", str(zoom)), ("destination.s3.prefix", prefix),
-                           ("destination.s3.part_size", str(part_size)),
-                           ("destination.s3.concurrency", str(concurrency)),
-                           ("transfer.bandwidth_limit", bwlimit)):
-            self.zw(home, "config", "set", key, value)
-        return home
+        return self.homes.copy(self.work / "zw" / prefix, [
+            ("watch.folder", str(zoom)), ("destination.s3.prefix", prefix),
+            ("destination.s3.part_size", str(part_size)), ("destination.s3.concurrency", str(concurrency)),
+            ("transfer.bandwidth_limit", bwlimit)])
 
     def zw_once(self, size: int, label: str, part_size: int, concurrency: int, timeout: float,
                 wire: bool = False) -> dict[str, Any]:
@@ -414,7 +271,7 @@ class World:
         prefix = self.next_prefix(label)
         home = self.zw_home(path.parent.parent, prefix, part_size, concurrency)
         cpu0 = self.server_cpu()
-        started = Started(label, [sys.executable, "-m", "zoomwatch", "run", "--once", "--max-wait", "60"],
+        started = Started(label, zoomwatch_argv("run", "--once", "--max-wait", "60"),
                           env=self.zw_env(home), cwd=home, wire_port=self.server.ports["s3"] if wire else None)
         m = started.finish(timeout)
         server_cpu = self.server_cpu() - cpu0
@@ -478,12 +335,7 @@ class World:
     # both ----------------------------------------------------------------------------------------
 
     def server_cpu(self) -> float:
-        """CPU seconds SeaweedFS (one `weed server` process) has used so far."""
-        try:
-            proc = psutil.Process(self.server.process.pid)  # type: ignore[union-attr]
-            return sum(p.cpu_times().user + p.cpu_times().system for p in [proc, *proc.children(recursive=True)])
-        except (psutil.NoSuchProcess, AttributeError):
-            return 0.0
+        return seaweed_cpu(self.server)
 
     def figures(self, m: Measured, size: int, server_cpu_s: float) -> dict[str, Any]:
         return {"tool": m.tool, "wall_s": round(m.wall_s, 3), "mib_s": round(size / MIB / m.wall_s, 1),
@@ -553,11 +405,6 @@ def zoomwatch_phases(m: Measured, size: int) -> dict[str, Any]:
 
 
 # -- statistics -----------------------------------------------------------------------------------
-
-def summarize(values: list[float]) -> dict[str, float]:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "n": len(values)}
-
 
 def summarize_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     keys = [k for k, v in runs[0].items() if isinstance(v, int | float) and not isinstance(v, bool)
@@ -683,15 +530,14 @@ def phase_resume(world: World, size: int, setting: ZwSetting, bwlimit: str, time
     part = setting.part_size  # zoomwatch grows it only past 10,000 parts
     count = -(-size // part)
     port = world.server.ports["s3"]
-    first = Started("zoomwatch run", [sys.executable, "-m", "zoomwatch", "run"], env=world.zw_env(home), cwd=home,
+    first = Started("zoomwatch run", zoomwatch_argv("run"), env=world.zw_env(home), cwd=home,
                     wire_port=port)
     stored_at_trigger: list[tuple[int, int]] = []
     try:
         deadline = time.monotonic() + timeout
         while True:
             if first.proc.poll() is not None:
-                raise BenchError("zoomwatch run exited before 50 % was stored:\n"
-                                 + "\n".join(t for _, t in first.lines[-15:]))
+                raise BenchError(f"zoomwatch run exited before 50 % was stored:\n{first.tail()}")
             if time.monotonic() > deadline:
                 raise BenchError(f"the store did not hold 50 % of the parts within {timeout:.0f} s")
             _, _, parts = stored_parts(world, prefix + "/")
@@ -711,10 +557,10 @@ def phase_resume(world: World, size: int, setting: ZwSetting, bwlimit: str, time
     stored_numbers = {n for n, _ in after}
     stored_bytes = sum(s for _, s in after)
     log(f"  killed after {t_kill:.1f} s: {len(stored_at_trigger)} parts stored at the trigger, "
-        f"{len(after)} of {count} a second later; first process put {_mib(wire_first)} MiB on the wire")
+        f"{len(after)} of {count} a second later; first process put {mib(wire_first)} MiB on the wire")
 
     world.zw(home, "config", "set", "transfer.bandwidth_limit", "0")
-    second = Started("zoomwatch run --once", [sys.executable, "-m", "zoomwatch", "run", "--once", "--max-wait", "60"],
+    second = Started("zoomwatch run --once", zoomwatch_argv("run", "--once", "--max-wait", "60"),
                      env=world.zw_env(home), cwd=home, wire_port=port).finish(timeout)
     if second.returncode != 0:
         raise BenchError(f"run --once after the SIGKILL exited {second.returncode}:\n{second.tail()}")
@@ -749,7 +595,7 @@ def phase_resume(world: World, size: int, setting: ZwSetting, bwlimit: str, time
         # what went over the wire beyond one copy of the file (HTTP headers and the small requests are
         # a few KiB of it): the measured re-sent bytes
         wasted = wire_total - size
-        out.update(wire_bytes_first_run_mib=_mib(wire_first), wire_bytes_second_run_mib=_mib(second.wire_bytes),
+        out.update(wire_bytes_first_run_mib=mib(wire_first), wire_bytes_second_run_mib=mib(second.wire_bytes),
                    resent_bytes_measured_mib=round(wasted / MIB, 1),
                    resent_measured_over_window=round(wasted / window, 3))
     headline = out.get("resent_measured_over_window", out["resent_upper_bound_over_window"])
@@ -760,10 +606,6 @@ def phase_resume(world: World, size: int, setting: ZwSetting, bwlimit: str, time
     out.update(final_sha256=got, file_sha256=sha, sha256_matches=got == sha)
     world.clean(prefix, home)
     return out
-
-
-def _mib(n: int | None) -> float | None:
-    return None if n is None else round(n / MIB, 1)
 
 
 # -- phase 4: where zoomwatch spends its time (py-spy) ---------------------------------------------
@@ -804,7 +646,7 @@ def phase_profile(world: World, size: int, setting: ZwSetting, timeout: float) -
     home = world.zw_home(path.parent.parent, prefix, setting.part_size, setting.concurrency)
     raw = world.work / "py-spy.txt"
     argv = [spy, "record", "-r", "100", "-f", "raw", "-o", str(raw), "--threads", "--nonblocking", "--",
-            sys.executable, "-m", "zoomwatch", "run", "--once", "--max-wait", "60"]
+            *zoomwatch_argv("run", "--once", "--max-wait", "60")]
     m = Started("py-spy zoomwatch", argv, env=world.zw_env(home), cwd=home).finish(timeout)
     if m.returncode != 0 or not raw.exists():
         raise BenchError(f"py-spy run exited {m.returncode}:\n{m.tail()}")
@@ -929,9 +771,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phases", default="throughput,rss,resume,profile",
                         help="a subset of throughput,rss,resume,profile (default all; profile needs py-spy)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed for one upload (default 900)")
-    parser.add_argument("--workdir", type=Path, help="where to make the temporary folder (default /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    add_output_options(parser)
     args = parser.parse_args(argv)
 
     size = int((args.size_gib if args.size_gib is not None else (0.25 if args.quick else 1.0)) * GIB)
@@ -946,17 +786,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
 
-    base = args.workdir or Path("/tmp")
-    base.mkdir(parents=True, exist_ok=True)
+    work = make_workdir(args.workdir, "zoomwatch-bench-s3-")
     need = size + sum(rss_sizes) + 2 * GIB  # the files, plus room for what the store keeps meanwhile
-    free = shutil.disk_usage(base).free
-    if free < need:
-        log(f"warning: {fmt_size(free)} free under {base}, about {need / GIB:.1f} GiB needed")
-    work = Path(tempfile.mkdtemp(prefix="zoomwatch-bench-s3-", dir=base))
+    warn_if_short_of_space(work, need)
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "when": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "machine": machine_info(),
         "settings": {"size_bytes": size, "repeat": repeat, "rss_sizes": rss_sizes,
                      "zoomwatch": [s.label for s in settings], "kill_bwlimit": args.kill_bwlimit,
                      "aws": "aws s3 cp (awscli defaults: 8 MiB chunks, 10 concurrent requests)",
@@ -995,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         noop = []
         for _ in range(3):
             home = world.zw_home(empty, world.next_prefix("noop"), settings[0].part_size, settings[0].concurrency)
-            m = Started("noop", [sys.executable, "-m", "zoomwatch", "run", "--once"], env=world.zw_env(home),
+            m = Started("noop", zoomwatch_argv("run", "--once"), env=world.zw_env(home),
                         cwd=home).finish(120)
             noop.append(m.wall_s)
             shutil.rmtree(home, ignore_errors=True)
@@ -1014,27 +849,18 @@ def main(argv: list[str] | None = None) -> int:
                 elif phase == "profile":
                     report["profile"] = phase_profile(world, size, settings[0], args.timeout)
             except (BenchError, subprocess.SubprocessError, OSError) as exc:
-                log(f"phase {phase} failed: {exc}")
-                report["errors"][phase] = str(exc)[-3000:]
-                code = 2
+                code = phase_failed(report, phase, exc)
     except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
         log(f"failed: {exc}")
         report["errors"]["setup"] = str(exc)[-3000:]
         code = 2
     finally:
-        for proc in PROCS:
-            kill_group(proc)
+        kill_started()
         if server is not None:
             server.stop()
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_workdir(work, args.keep)
     print_report(report)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"figures written to {args.json_out}")
+    write_figures(args.json_out, report)
     resume = report.get("resume")
     if code == 0 and resume and not (resume["sha256_matches"] and resume["goal_met"]):
         code = 1

@@ -28,71 +28,59 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import json
-import os
-import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-try:
-    import psutil
-except ImportError:  # pragma: no cover - psutil is in the project's test extra
-    sys.exit("bench_supabase.py needs psutil: pip install psutil (or pip install -e '.[test]')")
+from common import (
+    GIB,
+    MIB,
+    NULL_KEYRING,
+    POLL_S,
+    BenchError,
+    HomeTemplate,
+    Sampler,
+    Watched,
+    add_output_options,
+    fmt_size,
+    home_env,
+    kill_group,
+    kill_started,
+    log,
+    machine_info,
+    make_file,
+    make_workdir,
+    mib,
+    parse_size,
+    phase_failed,
+    psutil,
+    remove_workdir,
+    rss_sum,
+    run_zoomwatch,
+    self_cpu,
+    vm_hwm,
+    warn_if_short_of_space,
+    write_figures,
+    zoomwatch_argv,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from fakes.supabase_storage import MIB, TUS_CHUNK_SIZE, FakeSupabaseStorage  # noqa: E402
+from fakes.supabase_storage import TUS_CHUNK_SIZE, FakeSupabaseStorage  # noqa: E402
 
-GIB = 1024 * MIB
 BUCKET = "recordings"
 MEETING = "2024-05-06 14.00.00 Bench 93456789012"
 FILE_NAME = "zoom_0.mp4"
 RESUMING_RE = re.compile(r"resuming (?P<key>.+) at byte (?P<offset>\d+) of (?P<size>\d+)")
 COMPLETE_RE = re.compile(r"resumable upload of (?P<key>.+) complete: (?P<sent>\d+) bytes sent this time")
 VERIFIED_RE = re.compile(r"backed up and verified: (?P<src>.*) -> (?P<key>.*)$")
-POLL_S = 0.05
-PROCS: list[subprocess.Popen[bytes]] = []  # every process this script started, killed in `finally`
 SELF = psutil.Process()
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-def parse_size(text: str) -> int:
-    """'256M', '2G', '512K' or a number of bytes (1024-based)."""
-    value = text.strip().upper().removesuffix("B").removesuffix("I")
-    for suffix, factor in (("K", 1024), ("M", MIB), ("G", GIB)):
-        if value.endswith(suffix):
-            return int(float(value[:-1]) * factor)
-    return int(value)
-
-
-def fmt_size(n: int) -> str:
-    return f"{n // GIB} GiB" if n % GIB == 0 else f"{n / MIB:g} MiB"
-
-
-def mib(n: float | None) -> float | None:
-    return None if n is None else round(n / MIB, 1)
-
-
-def self_cpu() -> float:
-    times = SELF.cpu_times()
-    return times.user + times.system
 
 
 def self_rss() -> int:
@@ -101,89 +89,45 @@ def self_rss() -> int:
 
 # -- processes ------------------------------------------------------------------------------------
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a process this script started, and its session (it was started in a new one)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-
-
-def _vm_hwm(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-class Sampler(threading.Thread):
+class UploadSampler(Sampler):
     """Every 50 ms: RSS of zoomwatch (its process and children, summed) and its VmHWM; the benchmark
     process's own RSS (the stand-in's objects); and the bytes the server holds for the upload, to time
     the upload proper (first stored byte to the last)."""
 
     def __init__(self, pid: int, stored: Callable[[], int] | None = None, size: int = 0) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
+        super().__init__(pid)
         self.stored = stored
         self.size = size
-        self.peak_rss = 0
-        self.peak_hwm = 0
         self.peak_self = 0
         self.first_byte: float | None = None
         self.all_stored: float | None = None
-        self._halt = threading.Event()
+        self.exec_done = False
 
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        exec_done = False
-        while not self._halt.is_set():
-            now = time.monotonic()
-            if not exec_done:
-                # until the child has exec'd zoomwatch it is a copy of this (large) process: its RSS
-                # and VmHWM would be the stand-in's, so nothing of it is counted
-                try:
-                    exec_done = "zoomwatch" in root.cmdline()
-                except (psutil.NoSuchProcess, psutil.ZombieProcess):
-                    break
-                except psutil.AccessDenied:
-                    pass
+    def sample(self, now: float, root: psutil.Process) -> bool:
+        if not self.exec_done:
+            # until the child has exec'd zoomwatch it is a copy of this (large) process: its RSS
+            # and VmHWM would be the stand-in's, so nothing of it is counted
             try:
-                procs = [root, *root.children(recursive=True)] if exec_done else []
+                self.exec_done = "zoomwatch" in root.cmdline()
+            except (psutil.NoSuchProcess, psutil.ZombieProcess):
+                return False
+            except psutil.AccessDenied:
+                pass
+        if self.exec_done:
+            try:
+                procs = [root, *root.children(recursive=True)]
             except psutil.NoSuchProcess:
                 procs = []
-            total = 0
-            for proc in procs:
-                try:
-                    total += proc.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    pass
-            self.peak_rss = max(self.peak_rss, total)
-            if exec_done:
-                self.peak_hwm = max(self.peak_hwm, _vm_hwm(self.pid))
-            self.peak_self = max(self.peak_self, self_rss())
-            if self.stored is not None:
-                held = self.stored()
-                if held > 0 and self.first_byte is None:
-                    self.first_byte = now
-                if self.size and held >= self.size and self.all_stored is None:
-                    self.all_stored = now
-            self._halt.wait(POLL_S)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
+            self.peak_rss = max(self.peak_rss, rss_sum(procs))
+            self.peak_hwm = max(self.peak_hwm, vm_hwm(self.pid))
+        self.peak_self = max(self.peak_self, self_rss())
+        if self.stored is not None:
+            held = self.stored()
+            if held > 0 and self.first_byte is None:
+                self.first_byte = now
+            if self.size and held >= self.size and self.all_stored is None:
+                self.all_stored = now
+        return True
 
 
 @dataclass
@@ -209,105 +153,46 @@ class Measured:
         return "\n".join(self.lines[-n:])
 
 
-class Started:
+class Started(Watched):
     """A zoomwatch process whose stderr is collected and whose memory is sampled."""
+
+    sampler: UploadSampler
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, stored: Callable[[], int] | None = None,
                  size: int = 0) -> None:
-        self.lines: list[str] = []
         self.cpu0 = self_cpu()
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        PROCS.append(self.proc)
-        self.sampler = Sampler(self.proc.pid, stored, size)
-        self.sampler.start()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+        super().__init__(argv, env=env, cwd=cwd, name="zoomwatch",
+                         sampler=lambda pid: UploadSampler(pid, stored, size))
 
     def finish(self, timeout: float) -> Measured:
         """Wait (os.wait4, for the exact CPU time) for at most `timeout` s. Its ru_maxrss is not used: Linux
         carries the parent's high-water mark into a forked child across exec, so it would report this
         process's (the stand-in's objects), not zoomwatch's."""
-        deadline = self.t0 + timeout
-        try:
-            while True:
-                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
-                if pid:
-                    self.proc.returncode = os.waitstatus_to_exitcode(status)
-                    break
-                if time.monotonic() > deadline:
-                    kill_group(self.proc)
-                    raise BenchError(f"zoomwatch did not finish within {timeout:.0f} s; last lines:\n"
-                                     + "\n".join(self.lines[-15:]))
-                time.sleep(0.005)
-        finally:
-            wall = time.monotonic() - self.t0
-            self.sampler.stop()
-            self._reader.join(10)
+        wall, usage = self.wait(timeout)
         s = self.sampler
         upload_s = s.all_stored - s.first_byte if s.first_byte and s.all_stored else None
         return Measured(self.proc.returncode, wall, s.peak_rss, s.peak_hwm,
                         s.peak_self, usage.ru_utime + usage.ru_stime, self_cpu() - self.cpu0, upload_s,
-                        list(self.lines))
-
-    def kill(self) -> None:
-        kill_group(self.proc)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        self.sampler.stop()
-        self._reader.join(10)
+                        [text for _, text in self.lines])
 
 
 # -- the world: stand-in, files, zoomwatch homes --------------------------------------------------
-
-def make_file(path: Path, size: int) -> str:
-    """A random file of `size` bytes with an mtime a day in the past; returns its sha256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    with open(path, "wb") as handle:
-        left = size
-        while left:
-            data = os.urandom(min(16 * MIB, left))
-            handle.write(data)
-            digest.update(data)
-            left -= len(data)
-    past = time.time() - 86400
-    os.utime(path, (past, past))
-    return digest.hexdigest()
-
 
 class World:
     def __init__(self, work: Path, fake: FakeSupabaseStorage) -> None:
         self.work = work
         self.fake = fake
         self.counter = 0
-        self.base_home: Path | None = None
+        self.homes = HomeTemplate(self.work / "zw-base", self.env, [
+            ("destination.kind", "supabase"), ("destination.supabase.url", self.fake.url),
+            ("destination.supabase.bucket", BUCKET), ("watch.settle_seconds", "1")])
 
     def env(self, home: Path) -> dict[str, str]:
-        env = dict(os.environ)
-        for name in ("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY"):
-            env.pop(name, None)
-        env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), XDG_DATA_HOME=str(home / ".local/share"),
-                   XDG_STATE_HOME=str(home / ".local/state"), XDG_CACHE_HOME=str(home / ".cache"),
-                   SUPABASE_KEY=self.fake.service_key, PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
-                   PYTHONUNBUFFERED="1")
-        return env
+        return home_env(home, drop=("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY"), SUPABASE_KEY=self.fake.service_key,
+                        PYTHON_KEYRING_BACKEND=NULL_KEYRING, PYTHONUNBUFFERED="1")
 
     def zw(self, home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "zoomwatch", *args], env=self.env(home), cwd=home,
-                                capture_output=True, text=True, timeout=timeout)
-        if result.returncode != 0:
-            raise BenchError(f"zoomwatch {' '.join(args)} exited {result.returncode}: "
-                             f"{result.stdout[-1000:]}{result.stderr[-2000:]}")
-        return result
+        return run_zoomwatch(*args, env=self.env(home), cwd=home, timeout=timeout)
 
     def new_run(self, label: str, size: int, bwlimit: str = "0") -> tuple[Path, Path, str, str]:
         """A random file in its own Zoom folder and a fresh zoomwatch home with its own prefix in the
@@ -318,19 +203,9 @@ class World:
         path = zoom / MEETING / FILE_NAME
         log(f"  making a {fmt_size(size)} random file")
         sha = make_file(path, size)
-        if self.base_home is None:
-            base = self.work / "zw-base"
-            for sub in (".config", ".local/share", ".local/state", ".cache"):
-                (base / sub).mkdir(parents=True, exist_ok=True)
-            for key, value in (("destination.kind", "supabase"), ("destination.supabase.url", self.fake.url),
-                               ("destination.supabase.bucket", BUCKET), ("watch.settle_seconds", "1")):
-                self.zw(base, "config", "set", key, value)
-            self.base_home = base
-        home = self.work / prefix / "home"
-        shutil.copytree(self.base_home, home)
-        for key, value in (("watch.folder", str(zoom)), ("destination.supabase.prefix", prefix),
-                           ("transfer.bandwidth_limit", bwlimit)):
-            self.zw(home, "config", "set", key, value)
+        home = self.homes.copy(self.work / prefix / "home", [("watch.folder", str(zoom)),
+                                                               ("destination.supabase.prefix", prefix),
+                                                               ("transfer.bandwidth_limit", bwlimit)])
         return home, path, sha, prefix
 
     def upload_of(self, prefix: str) -> Any:
@@ -396,13 +271,13 @@ def phase_resume(world: World, size: int, bwlimit: str, timeout: float, mid_chun
         f"{', during a chunk' if mid_chunk else ''}), then run --once")
     mem = memory_check(size, f"the {fmt_size(size)} object")
     home, _path, sha, prefix = world.new_run("resume", size, bwlimit)
-    first = Started([sys.executable, "-m", "zoomwatch", "run"], world.env(home), home)
+    first = Started(zoomwatch_argv("run"), world.env(home), home)
     try:
         deadline = time.monotonic() + timeout
         half_at: float | None = None
         while True:
             if first.proc.poll() is not None:
-                raise BenchError("zoomwatch run exited before 50 % was stored:\n" + "\n".join(first.lines[-15:]))
+                raise BenchError(f"zoomwatch run exited before 50 % was stored:\n{first.tail()}")
             if time.monotonic() > deadline:
                 raise BenchError(f"the server did not hold 50 % within {timeout:.0f} s")
             upload = world.upload_of(prefix)
@@ -440,7 +315,7 @@ def phase_resume(world: World, size: int, bwlimit: str, timeout: float, mid_chun
         f"{received_before / MIB:.1f} MiB for it")
 
     world.zw(home, "config", "set", "transfer.bandwidth_limit", "0")
-    second = Started([sys.executable, "-m", "zoomwatch", "run", "--once", "--max-wait", "60"], world.env(home),
+    second = Started(zoomwatch_argv("run", "--once", "--max-wait", "60"), world.env(home),
                      home, world.stored_of(prefix), size).finish(timeout)
     if second.returncode != 0:
         raise BenchError(f"run --once after the SIGKILL exited {second.returncode}:\n{second.tail()}")
@@ -475,7 +350,7 @@ def phase_rss(world: World, sizes: list[int], timeout: float) -> dict[str, Any]:
         log(f" {fmt_size(size)}:")
         mem = memory_check(size, f"the {fmt_size(size)} object")
         home, _path, sha, prefix = world.new_run(f"rss-{size // MIB}m", size)
-        m = Started([sys.executable, "-m", "zoomwatch", "run", "--once", "--max-wait", "60"], world.env(home),
+        m = Started(zoomwatch_argv("run", "--once", "--max-wait", "60"), world.env(home),
                     home, world.stored_of(prefix), size).finish(timeout)
         if m.returncode != 0:
             raise BenchError(f"run --once of {fmt_size(size)} exited {m.returncode}:\n{m.tail()}")
@@ -553,9 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                              "until part of a chunk is in flight")
     parser.add_argument("--phases", default="resume,rss", help="a subset of resume,rss (default both)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed for one run (default 900)")
-    parser.add_argument("--workdir", type=Path, help="where to make the temporary folder (default /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    add_output_options(parser)
     args = parser.parse_args(argv)
 
     size = int((args.size_gib if args.size_gib is not None else (0.25 if args.quick else 1.0)) * GIB)
@@ -565,18 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
 
-    base = args.workdir or Path("/tmp")
-    base.mkdir(parents=True, exist_ok=True)
+    work = make_workdir(args.workdir, "zoomwatch-bench-supabase-")
     need = max(size, *rss_sizes) + 256 * MIB  # one file at a time: each run's file is deleted after it
-    free = shutil.disk_usage(base).free
-    if free < need:
-        log(f"warning: {fmt_size(free)} free under {base}, about {need / GIB:.1f} GiB needed")
-    work = Path(tempfile.mkdtemp(prefix="zoomwatch-bench-supabase-", dir=base))
+    warn_if_short_of_space(work, need)
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]) if argv is None else " ".join(argv),
-        "machine": {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / GIB, 1),
-                    "python": platform.python_version(), "platform": platform.platform(),
-                    "when": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "machine": machine_info(memory=True),
         "settings": {"resume_size_bytes": size, "rss_sizes": rss_sizes, "kill_bwlimit": args.kill_bwlimit,
                      "server": "tests/fakes/supabase_storage.py in this process (threads)"},
         "errors": {},
@@ -596,22 +463,13 @@ def main(argv: list[str] | None = None) -> int:
                 elif phase == "rss":
                     report["rss"] = phase_rss(world, rss_sizes, args.timeout)
             except (BenchError, subprocess.SubprocessError, OSError) as exc:
-                log(f"phase {phase} failed: {exc}")
-                report["errors"][phase] = str(exc)[-3000:]
-                code = 2
+                code = phase_failed(report, phase, exc)
     finally:
-        for proc in PROCS:
-            kill_group(proc)
+        kill_started()
         fake.stop()
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        remove_workdir(work, args.keep)
     print_report(report)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2) + "\n")
-        log(f"figures written to {args.json_out}")
+    write_figures(args.json_out, report)
     resume = report.get("resume")
     if code == 0 and resume and not (resume["sha256_matches"] and resume["goal_met"]):
         code = 1

@@ -30,163 +30,67 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
-import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-try:
-    import psutil
-except ImportError:  # pragma: no cover - psutil is in the project's test extra
-    sys.exit("bench_zoom.py needs psutil: pip install psutil (or pip install -e '.[test]')")
+from common import (
+    MIB,
+    BenchError,
+    Watched,
+    add_output_options,
+    home_env,
+    kill_started,
+    log,
+    machine_info,
+    make_home,
+    make_workdir,
+    phase_failed,
+    remove_workdir,
+    run_zoomwatch,
+    seaweed_cpu,
+    self_cpu,
+    write_figures,
+    zoomwatch_argv,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-MIB = 1024 * 1024
 USER = "ana@example.com"
 BUCKET = "zoomwatch-bench"
 WINDOW_DAYS = 30  # the longest window zoomwatch asks Zoom for (zoomwatch.zoom.api.WINDOW_DAYS)
 PAGE_SIZE = 300  # Zoom's largest page
-POLL_S = 0.05
 SYNC_LINE = re.compile(r"cloud sync: (?P<meetings>\d+) meetings, (?P<files>\d+) files, (?P<new>\d+) new")
 SHORTENED = re.compile(r"Zoom shortened the listing window starting (?P<frm>\S+) to (?P<to>\S+)")
 VERIFIED = re.compile(r"backed up and verified: ")
-PROCS: list[subprocess.Popen[bytes]] = []  # every process this script started, killed in `finally`
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-def bench_cpu() -> float:
-    """CPU seconds of this process so far (the Zoom stand-in's threads are in it)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-def _vm_hwm(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
-class Sampler(threading.Thread):
-    """Every 50 ms: RSS of the process and its children, summed; keeps the peak, and the kernel's own
-    peak (VmHWM) of the main process. (wait4's ru_maxrss is no use here: it counts the moment between
-    fork and exec, when the child is still a copy of this process with the stand-in's recordings.)"""
-
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak_rss = 0
-        self.peak_hwm = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            root = psutil.Process(self.pid)
-        except psutil.NoSuchProcess:
-            return
-        while not self._halt.is_set():
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.NoSuchProcess:
-                break
-            total = 0
-            for proc in procs:
-                try:
-                    total += proc.memory_info().rss
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    pass
-            self.peak_rss = max(self.peak_rss, total)
-            self.peak_hwm = max(self.peak_hwm, _vm_hwm(self.pid))
-            self._halt.wait(POLL_S)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(5)
-
-
-class Run:
-    """A background process: stderr read line by line with arrival times, RSS sampled, and waited for
-    with os.wait4 (the exact CPU seconds come back)."""
+class Run(Watched):
+    """A background process: stderr read line by line with arrival times, stdout kept, RSS sampled (the
+    tree's every 50 ms, and the kernel's own peak, VmHWM, of the main process: wait4's ru_maxrss is no use
+    here, it counts the moment between fork and exec, when the child is still a copy of this process with
+    the stand-in's recordings), and waited for with os.wait4 (the exact CPU seconds come back)."""
 
     def __init__(self, argv: list[str], *, env: dict[str, str], cwd: Path) -> None:
-        self.argv = argv
-        self.lines: list[tuple[float, str]] = []
-        self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, start_new_session=True)
-        PROCS.append(self.proc)
-        self.sampler = Sampler(self.proc.pid)
-        self.sampler.start()
+        super().__init__(argv, env=env, cwd=cwd, name=" ".join(argv[-2:]), stdout=subprocess.PIPE)
         self.stdout = b""
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
         self._out = threading.Thread(target=self._read_stdout, daemon=True)
         self._out.start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self.lines.append((time.monotonic() - self.t0, raw.decode("utf-8", "replace").rstrip("\n")))
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
         self.stdout = self.proc.stdout.read()
 
     def finish(self, timeout: float) -> dict[str, Any]:
-        deadline = self.t0 + timeout
-        usage = None
-        while True:
-            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
-            if pid:
-                self.proc.returncode = os.waitstatus_to_exitcode(status)
-                break
-            if time.monotonic() > deadline:
-                kill_group(self.proc)
-                self.sampler.stop()
-                raise BenchError(f"{' '.join(self.argv[-2:])} did not finish within {timeout:.0f} s:\n{self.tail()}")
-            time.sleep(0.005)
-        wall = time.monotonic() - self.t0
-        self.sampler.stop()
-        self._reader.join(10)
+        wall, usage = self.wait(timeout)
         self._out.join(10)
         return {"returncode": self.proc.returncode, "wall_s": wall, "peak_rss": self.sampler.peak_rss,
                 "peak_hwm": self.sampler.peak_hwm, "cpu_s": usage.ru_utime + usage.ru_stime}
@@ -195,7 +99,7 @@ class Run:
         return [(t, m) for t, text in self.lines if (m := pattern.search(text))]
 
     def tail(self, n: int = 20) -> str:
-        return "\n".join(text for _, text in self.lines[-n:]) + "\n" + self.stdout.decode("utf-8", "replace")[-1000:]
+        return super().tail(n) + "\n" + self.stdout.decode("utf-8", "replace")[-1000:]
 
 
 # -- an isolated zoomwatch user -------------------------------------------------------------------
@@ -205,23 +109,13 @@ class Home:
     browser does after the user approves (follow the authorize URL's redirects)."""
 
     def __init__(self, root: Path, fake: Any, extra_env: dict[str, str] | None = None) -> None:
-        self.root = root
-        for sub in ("home", "config", "data", "state", "cache", "zoom", "backup"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
+        self.root = make_home(root, "zoom", "backup")
         browser = root / "browser.py"
         browser.write_text("import sys, requests\nrequests.get(sys.argv[1], timeout=30)\n")
-        env = dict(os.environ)
-        for name in list(env):
-            if name.startswith(("ZOOM_", "AWS_", "SUPABASE_", "ZOOMWATCH_")) and name != "AWS_CA_BUNDLE":
-                env.pop(name)
-        env.update(
-            HOME=str(root / "home"), XDG_CONFIG_HOME=str(root / "config"), XDG_DATA_HOME=str(root / "data"),
-            XDG_STATE_HOME=str(root / "state"), XDG_CACHE_HOME=str(root / "cache"),
-            PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", PYTHONUNBUFFERED="1",
-            ZOOM_CLIENT_ID=fake.client_id, BROWSER=f"{sys.executable} {browser} %s",
-            **(extra_env or {}),
-        )
-        self.env = env
+        self.env = home_env(root, drop=("ZOOM_", "AWS_", "SUPABASE_", "ZOOMWATCH_"), keep=("AWS_CA_BUNDLE",),
+                            PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", PYTHONUNBUFFERED="1",
+                            ZOOM_CLIENT_ID=fake.client_id, BROWSER=f"{sys.executable} {browser} %s",
+                            **(extra_env or {}))
         self.fake = fake
         for key, value in (("watch.folder", str(root / "zoom")), ("zoom.mode", "user"),
                            ("zoom.oauth_base", fake.url), ("zoom.api_base", fake.api_base),
@@ -229,12 +123,7 @@ class Home:
             self.zw("config", "set", key, value)
 
     def zw(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "zoomwatch", *args], env=self.env, cwd=self.root,
-                                capture_output=True, text=True, timeout=timeout)
-        if result.returncode != 0:
-            raise BenchError(f"zoomwatch {' '.join(args)} exited {result.returncode}: "
-                             f"{result.stdout[-1000:]}{result.stderr[-2000:]}")
-        return result
+        return run_zoomwatch(*args, env=self.env, cwd=self.root, timeout=timeout)
 
     def login(self) -> None:
         done = self.zw("login", "--timeout", "60")
@@ -242,7 +131,7 @@ class Home:
             raise BenchError(f"zoomwatch login: {done.stdout}{done.stderr}")
 
     def sync(self) -> Run:
-        return Run([sys.executable, "-m", "zoomwatch", "sync"], env=self.env, cwd=self.root)
+        return Run(zoomwatch_argv("sync"), env=self.env, cwd=self.root)
 
 
 # -- phase 1: how many requests a listing takes ----------------------------------------------------
@@ -286,7 +175,7 @@ def phase_listing(work: Path, n: int, timeout: float) -> dict[str, Any]:
 
         runs = []
         for label in ("first sync (12 months)", "second sync (incremental)"):
-            lists0, tokens0, log0, cpu0 = fake.list_requests, fake.token_requests, len(fake.request_log), bench_cpu()
+            lists0, tokens0, log0, cpu0 = fake.list_requests, fake.token_requests, len(fake.request_log), self_cpu()
             run = home.sync()
             figures = run.finish(timeout)
             if figures["returncode"] != 0:
@@ -302,7 +191,7 @@ def phase_listing(work: Path, n: int, timeout: float) -> dict[str, Any]:
                 "api_requests": len(api), "meetings_listed": int(line[-1][1]["meetings"]) if line else None,
                 "windows_shortened_warnings": shortened, "windows_asked": len(windows_asked),
                 "peak_rss_mib": round(figures["peak_rss"] / MIB, 1), "cpu_s": round(figures["cpu_s"], 2),
-                "bench_cpu_s": round(bench_cpu() - cpu0, 2),
+                "bench_cpu_s": round(self_cpu() - cpu0, 2),
             })
             log(f"  {label}: {runs[-1]['list_requests']} list requests, {runs[-1]['token_requests']} token "
                 f"requests, {runs[-1]['meetings_listed']} meetings listed, {figures['wall_s']:.2f} s")
@@ -410,14 +299,6 @@ def empty_prefix(client: Any, prefix: str) -> None:
             client.delete_object(Bucket=BUCKET, Key=obj["Key"])
 
 
-def server_cpu(server: Any) -> float:
-    try:
-        proc = psutil.Process(server.process.pid)
-        return sum(p.cpu_times().user + p.cpu_times().system for p in [proc, *proc.children(recursive=True)])
-    except (psutil.NoSuchProcess, AttributeError):
-        return 0.0
-
-
 def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float) -> dict[str, Any]:
     from fakes.zoom_api import FakeZoom
     from s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
@@ -447,7 +328,7 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
             result: dict[str, Any] = {}
             for tool in order:
                 prefix = f"r{round_no}-{tool}"
-                cpu0, scpu0, cdn0 = bench_cpu(), server_cpu(server), len(fake.cdn_requests)
+                cpu0, scpu0, cdn0 = self_cpu(), seaweed_cpu(server), len(fake.cdn_requests)
                 if tool == "zoomwatch":
                     home = Home(work / f"zw-backup-{round_no}", fake, aws)
                     for key, value in (("destination.kind", "s3"), ("destination.s3.bucket", BUCKET),
@@ -457,7 +338,7 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
                                        ("destination.s3.addressing_style", "path")):
                         home.zw("config", "set", key, value)
                     home.login()
-                    cpu0, scpu0, cdn0 = bench_cpu(), server_cpu(server), len(fake.cdn_requests)
+                    cpu0, scpu0, cdn0 = self_cpu(), seaweed_cpu(server), len(fake.cdn_requests)
                     run = home.sync()
                     figures = run.finish(timeout)
                     if figures["returncode"] != 0:
@@ -468,7 +349,7 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
                              "first_verified_s": round(verified[0][0], 3) if verified else None,
                              "last_verified_s": round(verified[-1][0], 3) if verified else None,
                              "verified_lines": len(verified),
-                             "spool_left_mib": round(sum(p.stat().st_size for p in (home.root / "cache").rglob("*")
+                             "spool_left_mib": round(sum(p.stat().st_size for p in (home.root / ".cache").rglob("*")
                                                          if p.is_file()) / MIB, 1)}
                     shutil.rmtree(home.root, ignore_errors=True)
                 else:
@@ -492,8 +373,8 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
                                 "mib_s": round(count * size / MIB / figures["wall_s"], 1),
                                 "peak_rss_mib": round(figures["peak_rss"] / MIB, 1),
                                 "peak_vmhwm_mib": round(figures["peak_hwm"] / MIB, 1),
-                                "cpu_s": round(figures["cpu_s"], 2), "bench_cpu_s": round(bench_cpu() - cpu0, 2),
-                                "seaweedfs_cpu_s": round(server_cpu(server) - scpu0, 2),
+                                "cpu_s": round(figures["cpu_s"], 2), "bench_cpu_s": round(self_cpu() - cpu0, 2),
+                                "seaweedfs_cpu_s": round(seaweed_cpu(server) - scpu0, 2),
                                 "cdn_requests": len(fake.cdn_requests) - cdn0, "objects_stored": total, **extra}
                 log(f"  round {round_no + 1} {tool}: {figures['wall_s']:.2f} s, "
                     f"{count * size / MIB / figures['wall_s']:.1f} MiB/s, peak RSS {figures['peak_rss'] / MIB:.0f} MiB")
@@ -565,9 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="backup rounds, order alternated (default 1)")
     parser.add_argument("--phases", default="listing,backup", help="a subset of listing,backup (default both)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds allowed for one sync (default 900)")
-    parser.add_argument("--workdir", type=Path, help="where to make the temporary folder (default /tmp)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    add_output_options(parser)
     args = parser.parse_args(argv)
     count = args.count or (5 if args.quick else 20)
     size = int((args.size_mib or (10 if args.quick else 50)) * MIB)
@@ -575,13 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     if set(phases) - {"listing", "backup"}:
         parser.error(f"unknown phase(s) in {args.phases}")
 
-    base = args.workdir or Path("/tmp")
-    base.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="zoomwatch-bench-zoom-", dir=base))
+    work = make_workdir(args.workdir, "zoomwatch-bench-zoom-")
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, "bench/bench_zoom.py", *argv]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "when": time.strftime("%Y-%m-%d %H:%M:%S")},
+        "machine": machine_info(),
         "settings": {"recordings": args.recordings, "count": count, "size_bytes": size, "repeat": args.repeat},
         "errors": {},
     }
@@ -595,21 +471,12 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     report["backup"] = phase_backup(work, count, size, args.repeat, args.timeout)
             except (BenchError, RuntimeError, subprocess.SubprocessError, OSError) as exc:
-                log(f"phase {phase} failed: {exc}")
-                report["errors"][phase] = str(exc)[-3000:]
-                code = 2
+                code = phase_failed(report, phase, exc)
     finally:
-        for proc in PROCS:
-            kill_group(proc)
-        if args.keep:
-            log(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        kill_started()
+        remove_workdir(work, args.keep)
     print_report(report)
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(report, indent=2, default=str) + "\n")
-        log(f"figures written to {args.json_out}")
+    write_figures(args.json_out, report)
     if code == 0 and report.get("listing") and not report["listing"]["ok"]:
         code = 1
     return code

@@ -87,9 +87,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from .http_server import FakeHandler, FakeHTTPServer
 
 MIB = 1024 * 1024
 TUS_CHUNK_SIZE = 6 * MIB
@@ -314,68 +315,15 @@ class _Dropped(Exception):
     """The connection is cut without an answer."""
 
 
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeSupabaseStorage) -> None:
+class _Server(FakeHTTPServer):
+    def __init__(self, port: int, fake: FakeSupabaseStorage) -> None:
         self.fake = fake
-        self._conn_lock = threading.Lock()
-        self._conns: set[socket.socket] = set()
-        self._conn_threads: set[threading.Thread] = set()
-        self._counter = 0
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._conn_lock:
-            self._counter += 1
-            t = threading.Thread(target=self._work, args=(request, client_address), daemon=True,
-                                 name=f"fake-supabase-conn-{self.server_address[1]}-{self._counter}")
-            self._conns.add(request)
-            self._conn_threads.add(t)
-        t.start()
-
-    def _work(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:  # noqa: BLE001 - a client going away mid-request is normal here
-            pass
-        finally:
-            with self._conn_lock:
-                self._conns.discard(request)
-                self._conn_threads.discard(threading.current_thread())
-            self.shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-    def close_everything(self) -> None:
-        self.shutdown()
-        self.server_close()
-        with self._conn_lock:
-            conns = list(self._conns)
-            threads = list(self._conn_threads)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in threads:
-            t.join(timeout=5)
+        super().__init__(port, _Handler, "fake-supabase")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_version = "FakeSupabaseStorage/1.0"
-    timeout = 30
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._dispatch()
@@ -974,7 +922,6 @@ class FakeSupabaseStorage:
         self._patching: set[str] = set()
         self._port = port
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -982,22 +929,17 @@ class FakeSupabaseStorage:
         """Listen on 127.0.0.1 (the same port again after stop()/pause())."""
         if self._server is not None:
             return self
-        server = _Server(("127.0.0.1", self._port), self)
-        self._port = server.server_address[1]
+        server = _Server(self._port, self)
+        self._port = server.port
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-supabase-serve-{self._port}", daemon=True)
-        self._thread.start()
+        server.start()
         return self
 
     def stop(self) -> None:
         """Close the port and cut every open connection; the state is kept."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, self._server = self._server, None
         if server is not None:
-            server.close_everything()
-        if thread is not None:
-            thread.join(timeout=5)
+            server.stop()
 
     def pause(self) -> None:
         """The server "disappears": connections are refused and open ones are cut."""

@@ -162,9 +162,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from .http_server import FakeHandler, FakeHTTPServer
 
 UTC = timezone.utc
 
@@ -385,69 +386,16 @@ def _oauth_error(error: str, reason: str, status: int = 400) -> _Reply:
 
 # ------------------------------------------------------------------------------------------------- servers
 
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeZoom, role: str) -> None:
+class _Server(FakeHTTPServer):
+    def __init__(self, fake: FakeZoom, role: str) -> None:
         self.fake = fake
         self.role = role
-        self._conn_lock = threading.Lock()
-        self._conns: set[socket.socket] = set()
-        self._conn_threads: set[threading.Thread] = set()
-        self._counter = 0
-        super().__init__(address, _Handler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._conn_lock:
-            self._counter += 1
-            t = threading.Thread(target=self._work, args=(request, client_address), daemon=True,
-                                 name=f"fake-zoom-{self.role}-conn-{self.server_address[1]}-{self._counter}")
-            self._conns.add(request)
-            self._conn_threads.add(t)
-        t.start()
-
-    def _work(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:  # noqa: BLE001 - a client going away mid-request is normal here
-            pass
-        finally:
-            with self._conn_lock:
-                self._conns.discard(request)
-                self._conn_threads.discard(threading.current_thread())
-            self.shutdown_request(request)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass
-
-    def close_everything(self) -> None:
-        self.shutdown()
-        self.server_close()
-        with self._conn_lock:
-            conns = list(self._conns)
-            threads = list(self._conn_threads)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in threads:
-            t.join(timeout=5)
+        super().__init__(0, _Handler, f"fake-zoom-{role}")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_version = "FakeZoom/1.0"
-    timeout = 30
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._dispatch()
@@ -550,7 +498,6 @@ class FakeZoom:
         self.request_log: list[RequestRecord] = []
         # servers
         self._servers: dict[str, _Server] = {}
-        self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------------------------ lifecycle
 
@@ -558,21 +505,15 @@ class FakeZoom:
         if self._servers:
             return self
         for role in ("main", "cdn"):
-            server = _Server(("127.0.0.1", 0), self, role)
+            server = _Server(self, role)
             self._servers[role] = server
-            t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                 name=f"fake-zoom-{role}-serve-{server.server_address[1]}", daemon=True)
-            self._threads.append(t)
-            t.start()
+            server.start()
         return self
 
     def stop(self) -> None:
-        servers, threads = list(self._servers.values()), self._threads
-        self._servers, self._threads = {}, []
+        servers, self._servers = list(self._servers.values()), {}
         for server in servers:
-            server.close_everything()
-        for t in threads:
-            t.join(timeout=5)
+            server.stop()
 
     def __enter__(self) -> FakeZoom:
         return self.start()
@@ -583,7 +524,7 @@ class FakeZoom:
     def _port(self, role: str) -> int:
         if role not in self._servers:
             raise RuntimeError("the fake has not been started")
-        return self._servers[role].server_address[1]
+        return self._servers[role].port
 
     @property
     def url(self) -> str:
