@@ -48,3 +48,17 @@ def backed_up_files(backup: Path) -> dict[str, Path]:
     nor hidden files (a partial file being written, as a sidecar briefly has while it is replaced)."""
     return {p.relative_to(backup).as_posix(): p for p in backup.rglob("*")
             if p.is_file() and p.name != "meeting.json" and not p.name.startswith(".")}
+
+
+def stop_process(process, sig: int | None = None, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    """Send `sig` (if given) to a zoomwatch subprocess, wait for it, kill it if it hangs, drain its pipes."""
+    try:
+        if sig is not None and process.poll() is None:
+            process.send_signal(sig)
+        process.wait(timeout)
+    except Exception:
+        pass
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

@@ -31,7 +31,24 @@ class Autostart(Protocol):
     def where(self) -> str: ...
 
 
-class XdgAutostart:
+class _FileEntry:
+    """An autostart entry that is one file: present means on."""
+
+    path: Path
+
+    def disable(self) -> bool:
+        existed = self.path.exists()
+        self.path.unlink(missing_ok=True)
+        return existed
+
+    def is_enabled(self) -> bool:
+        return self.path.exists()
+
+    def where(self) -> str:
+        return str(self.path)
+
+
+class XdgAutostart(_FileEntry):
     def __init__(self, config_home: Path | None = None, command: list[str] | None = None) -> None:
         base = config_home or Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
         self.path = base / "autostart" / f"{APP_ID}.desktop"
@@ -47,19 +64,8 @@ class XdgAutostart:
             encoding="utf-8",
         )
 
-    def disable(self) -> bool:
-        existed = self.path.exists()
-        self.path.unlink(missing_ok=True)
-        return existed
 
-    def is_enabled(self) -> bool:
-        return self.path.exists()
-
-    def where(self) -> str:
-        return str(self.path)
-
-
-class LaunchAgent:
+class LaunchAgent(_FileEntry):
     def __init__(self, agents_dir: Path | None = None, command: list[str] | None = None) -> None:
         self.path = (agents_dir or Path.home() / "Library" / "LaunchAgents") / f"{BUNDLE_ID}.plist"
         self.command = command or tray_command()
@@ -72,17 +78,6 @@ class LaunchAgent:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "wb") as handle:
             plistlib.dump(self.plist(), handle)
-
-    def disable(self) -> bool:
-        existed = self.path.exists()
-        self.path.unlink(missing_ok=True)
-        return existed
-
-    def is_enabled(self) -> bool:
-        return self.path.exists()
-
-    def where(self) -> str:
-        return str(self.path)
 
 
 class Registry(Protocol):

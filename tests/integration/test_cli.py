@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import backed_up_files, sha256_of, wait_for, write_random
+from helpers import backed_up_files, sha256_of, stop_process, wait_for, write_random
 
 from zoomwatch import __version__
 
@@ -157,12 +157,8 @@ def test_sigkill_mid_copy_then_restart_backs_up_each_file_exactly_once(app):
     try:
         wait_for(lambda: partial.exists() and partial.stat().st_size > 30 * 1024 * 1024, timeout=120,
                  what="the big copy to be well under way")
-        run.send_signal(signal.SIGKILL)
-        run.wait(30)
     finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+        stop_process(run, signal.SIGKILL)
     assert not (target_dir / "zoom_0.mp4").exists()  # never a half-written file under the real name
     app.set("transfer.bandwidth_limit", "0")
     again = zw(app, "run", "--once")

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import wait_for, write_random
+from helpers import stop_process, wait_for, write_random
 from s3server import ACCESS_KEY, READONLY_KEY, READONLY_SECRET, SECRET_KEY, SeaweedS3
 
 MEETING = "2024-05-06 14.00.00 Board meeting 93456789012"
@@ -177,12 +177,8 @@ def test_sigkill_mid_multipart_resumes_from_stored_parts(s3app, s3, bucket):
 
     try:
         wait_for(lambda: parts_stored() >= 4, timeout=120, what="four parts stored at the server")
-        run.send_signal(signal.SIGKILL)
-        run.wait(30)
     finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+        stop_process(run, signal.SIGKILL)
     before = parts_stored()
     s3app.set("transfer.bandwidth_limit", "0")
     again = zw(s3app, "run", "--once")
@@ -214,13 +210,7 @@ def test_store_going_away_mid_upload_then_back_completes(s3app, s3, bucket):
         wait_for(lambda: json.loads(zw(s3app, "status", "--json").stdout)["counts"]["verified"] == 1,
                  timeout=240, what="the upload to complete once the store is back")
     finally:
-        run.send_signal(signal.SIGTERM)
-        try:
-            run.wait(60)
-        finally:
-            if run.poll() is None:
-                run.kill()
-            run.communicate()
+        stop_process(run, signal.SIGTERM)
     assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == sha
     assert open_uploads(s3, bucket) == []
 
@@ -262,13 +252,7 @@ def test_file_changing_mid_multipart_aborts_the_old_upload(s3app, s3, bucket):
 
         wait_for(settled, timeout=240, what="the new version verified and the old upload aborted")
     finally:
-        run.send_signal(signal.SIGTERM)
-        try:
-            run.wait(60)
-        finally:
-            if run.poll() is None:
-                run.kill()
-            run.communicate()
+        stop_process(run, signal.SIGTERM)
     assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == hashlib.sha256(
         video.read_bytes()).hexdigest()
     assert open_uploads(s3, bucket) == []

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from fakes.supabase_storage import MIB, FakeSupabaseStorage
-from helpers import wait_for, write_random
+from helpers import stop_process, wait_for, write_random
 
 MEETING = "2024-07-01 09.30.00 Réunion d'équipe 95678901234"
 KEY_DIR = "2024/07/2024-07-01 09.30.00 Reunion d'equipe"  # accents mapped to what Supabase accepts
@@ -50,16 +50,6 @@ def spawn(app, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    process.communicate()
-
-
 def test_small_and_large_uploads_land_byte_identical_with_their_sha256(sbapp, fake):
     small = write_random(sbapp.zoom / MEETING / "chat.txt", 3_000)
     large = write_random(sbapp.zoom / MEETING / "zoom_0.mp4", 20 * MIB + 123, seed=3)
@@ -85,7 +75,7 @@ def test_sigkill_mid_resumable_upload_resumes_from_the_stored_offset(sbapp, fake
         wait_for(lambda: (upload := fake.upload_for(*path)) is not None and upload.offset >= 24 * MIB,
                  timeout=120, what="24 MiB stored by the resumable upload")
     finally:
-        stop(run, signal.SIGKILL)
+        stop_process(run, signal.SIGKILL)
     stored = fake.upload_for(*path).offset
     received_before = fake.bytes_received[path]
     sbapp.set("transfer.bandwidth_limit", "0")
@@ -106,7 +96,7 @@ def test_expired_upload_url_starts_again_cleanly(sbapp, fake):
         wait_for(lambda: (u := fake.upload_for(*path)) is not None and u.offset >= 6 * MIB, timeout=120,
                  what="a first chunk stored")
     finally:
-        stop(run, signal.SIGKILL)
+        stop_process(run, signal.SIGKILL)
     fake.expire_uploads()
     sbapp.set("transfer.bandwidth_limit", "0")
     again = zw(sbapp, "run", "--once")
@@ -135,7 +125,7 @@ def test_server_disappearing_mid_upload_then_back_completes(sbapp, fake):
             fake.resume()
         wait_for(lambda: path in fake.objects, timeout=240, what="the upload to finish once the server is back")
     finally:
-        stop(run)
+        stop_process(run, signal.SIGTERM)
     assert hashlib.sha256(fake.objects[path].data).hexdigest() == sha
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from fakes.zoom_api import FakeZoom
-from helpers import backed_up_files, wait_for
+from helpers import backed_up_files, stop_process, wait_for
 
 TESTS = Path(__file__).resolve().parent.parent
 USER = "ana@example.com"
@@ -150,12 +150,8 @@ def test_sigkill_mid_sync_then_restart_finishes_without_downloading_verified_fil
     try:
         wait_for(lambda: json.loads(zw(zapp, "status", "--json").stdout)["counts"]["verified"] >= 1, timeout=120,
                  what="a first cloud file verified")
-        run.send_signal(signal.SIGKILL)
-        run.wait(30)
     finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+        stop_process(run, signal.SIGKILL)
     verified = {f["path"] for f in json.loads(zw(zapp, "status", "--json").stdout)["files"] if f["state"] == "verified"}
     fetched_before = len(zoom.cdn_requests)
     zw(zapp, "config", "set", "transfer.bandwidth_limit", "0")
