@@ -81,8 +81,8 @@ class FakeHTTPServer(ThreadingHTTPServer):
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        for t in threads:
-            t.join(timeout=5)
+        for t in threads:  # generous: on a loaded machine a cut connection can take a while to notice
+            t.join(timeout=15)
 
 
 class FakeHandler(BaseHTTPRequestHandler):

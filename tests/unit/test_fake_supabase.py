@@ -32,8 +32,16 @@ def payload(n: int, seed: int = 1) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def fake_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("fake-supabase") and t.is_alive()]
+def fake_threads(timeout: float = 15.0) -> list[str]:
+    """The fake's threads still alive, waiting up to `timeout` s for them to end."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [t.name for t in threading.enumerate() if t.name.startswith("fake-supabase") and t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -28,8 +28,16 @@ ALICE = "alice.smith@example.com"
 REDIRECT = "http://127.0.0.1:53682/oauth/callback"
 
 
-def fake_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("fake-zoom") and t.is_alive()]
+def fake_threads(timeout: float = 15.0) -> list[str]:
+    """The fake's threads still alive, waiting up to `timeout` s for them to end."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [t.name for t in threading.enumerate() if t.name.startswith("fake-zoom") and t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
 
 
 @pytest.fixture
