@@ -56,9 +56,14 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
     saved = {k: os.environ.get(k) for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PYSTRAY_BACKEND",
                                             "XDG_RUNTIME_DIR", "PYTHON_KEYRING_BACKEND")}
     try:
-        processes.append(subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        _wait(lambda: Path(f"/tmp/.X11-unix/X{n}").exists(), 30, "Xvfb")
+        xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(xvfb)
+        _wait(lambda: Path(f"/tmp/.X11-unix/X{n}").exists() or xvfb.poll() is not None, 30, "Xvfb")
+        assert xvfb.poll() is None, f"Xvfb could not start on :{n}"
+        # the socket can appear before the server accepts clients: wait until one really connects
+        _wait(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env={**os.environ, "DISPLAY": f":{n}"},
+                                     capture_output=True, timeout=10).returncode == 0, 30, "Xvfb to accept clients")
         bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         processes.append(bus)
@@ -76,12 +81,23 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
         keyring_daemon.stdin.write(KEYRING_PASSWORD.encode())
         keyring_daemon.stdin.close()
         processes.append(subprocess.Popen(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        processes.append(subprocess.Popen(
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
-             "--height", "32", "--SetDockType", "true"], env=env, stdout=subprocess.DEVNULL,
-            stderr=open(runtime / "trayer.log", "wb")))
         desk = Desktop(f":{n}", env)
-        _wait(lambda: desk.xdotool("search", "--class", "trayer") != "", 90, "the trayer tray host")
+        for attempt in range(3):  # trayer occasionally fails to start on a busy machine: try again
+            trayer = subprocess.Popen(
+                ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
+                 "--height", "32", "--SetDockType", "true"], env=env, stdout=subprocess.DEVNULL,
+                stderr=open(runtime / f"trayer-{attempt}.log", "wb"))
+            processes.append(trayer)
+            try:
+                _wait(lambda t=trayer: desk.xdotool("search", "--class", "trayer") != "" or t.poll() is not None, 60,
+                      "the trayer tray host")
+            except RuntimeError:
+                trayer.kill()
+                continue
+            if trayer.poll() is None:
+                break
+        else:
+            raise RuntimeError(f"desktop: trayer did not start: {(runtime / 'trayer-2.log').read_text()[-500:]}")
         os.environ.update({k: env[k] for k in ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "PYSTRAY_BACKEND",
                                                "XDG_RUNTIME_DIR", "NO_AT_BRIDGE")})
         os.environ.pop("PYTHON_KEYRING_BACKEND", None)
