@@ -62,3 +62,15 @@ def stop_process(process, sig: int | None = None, timeout: float = 60) -> None: 
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def alive_threads(prefix: str, timeout: float = 15.0) -> list[str]:
+    """Names of live threads starting with `prefix`, waiting up to `timeout` s for them to end."""
+    import threading
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [t.name for t in threading.enumerate() if t.name.startswith(prefix) and t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)

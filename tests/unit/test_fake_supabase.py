@@ -8,14 +8,13 @@ import io
 import json
 import random
 import socket
-import threading
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import requests
 from fakes.supabase_storage import MIB, TUS_CHUNK_SIZE, FakeSupabaseStorage, is_valid_key
-from helpers import wait_for
+from helpers import alive_threads, wait_for
 from storage3.exceptions import StorageApiError
 from supabase import create_client
 from tusclient.client import TusClient
@@ -32,16 +31,8 @@ def payload(n: int, seed: int = 1) -> bytes:
     return random.Random(seed).randbytes(n)
 
 
-def fake_threads(timeout: float = 15.0) -> list[str]:
-    """The fake's threads still alive, waiting up to `timeout` s for them to end."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = [t.name for t in threading.enumerate() if t.name.startswith("fake-supabase") and t.is_alive()]
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.05)
+def fake_threads() -> list[str]:
+    return alive_threads("fake-supabase")
 
 
 @pytest.fixture

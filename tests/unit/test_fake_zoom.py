@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -21,6 +20,7 @@ from fakes.zoom_api import (
     pkce_challenge,
     zoom_double_encode,
 )
+from helpers import alive_threads
 
 UTC = timezone.utc
 OWNER = "owner@example.com"
@@ -28,16 +28,8 @@ ALICE = "alice.smith@example.com"
 REDIRECT = "http://127.0.0.1:53682/oauth/callback"
 
 
-def fake_threads(timeout: float = 15.0) -> list[str]:
-    """The fake's threads still alive, waiting up to `timeout` s for them to end."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = [t.name for t in threading.enumerate() if t.name.startswith("fake-zoom") and t.is_alive()]
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.05)
+def fake_threads() -> list[str]:
+    return alive_threads("fake-zoom")
 
 
 @pytest.fixture
