@@ -388,11 +388,12 @@ def cmd_run(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def _run_once(engine: Any, max_wait: float) -> Exit:
     from zoomwatch.errors import ConfigError
+    from zoomwatch.printable import printable
 
     try:
         result = engine.run_once(max_wait)
     except ConfigError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(printable(f"zoomwatch: {exc.title}: {exc.message}"), file=sys.stderr)
         return Exit.BAD_CONFIG
     print(result.summary())
     return Exit.OK if result.ok else Exit.INCOMPLETE
@@ -456,9 +457,12 @@ def _running_pid(paths: AppPaths) -> int | None:
 
 
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    import os
+
     from zoomwatch.catalog import STATES, Catalog
     from zoomwatch.destinations import open_destination
     from zoomwatch.errors import ConfigError
+    from zoomwatch.printable import json_printable, printable
 
     cfg = configmod.load(paths)
     try:
@@ -477,26 +481,26 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     for row in rows:
         counts[row.state] += 1
     pid = _running_pid(paths)
-    if args.json:
-        print(json.dumps({
+    if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
+        print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
             "watch_folder": str(cfg.watch_folder), "destination": dest.label, "counts": counts,
-            "files": [{"path": r.display, "state": r.state, "size": r.size, "sha256": r.sha256,
+            "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
                        "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
                        "resumable_upload": bool(r.resume and r.resume.get("upload_id"))}
                       for r in rows],
-        }, indent=2, ensure_ascii=False))
+        }, indent=2, ensure_ascii=False)))
         return Exit.OK
     print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
-    print(f"watching {cfg.watch_folder}; backing up to {dest.label}")
+    print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(dest.label)}")
     print("  ".join(f"{n} {state}" for state, n in counts.items()))
     for row in rows:
         if row.state == "verified" and not args.all:
             continue
-        note = f" — {row.last_error}" if row.last_error and row.state != "verified" else ""
+        note = f" — {printable(row.last_error)}" if row.last_error and row.state != "verified" else ""
         if row.resume and row.resume.get("upload_id") and row.state != "verified":
             note += f" (resumable upload: {len(row.resume.get('parts', {}))} part(s) stored)"
-        target = f" -> {row.remote_key}" if row.state == "verified" else ""
-        print(f"  {row.state:<10} {_human(row.size):>9}  {row.display}{target}{note}")
+        target = f" -> {printable(row.remote_key)}" if row.state == "verified" else ""
+        print(f"  {row.state:<10} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
     return Exit.OK

@@ -23,6 +23,7 @@ from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
+from zoomwatch.printable import printable
 from zoomwatch.status import Snapshot, StatusBoard
 from zoomwatch.transfer import RetryPolicy, Transfers
 from zoomwatch.watch import TICK_SECONDS, FolderWatcher, Settler
@@ -46,9 +47,10 @@ class OnceResult:
     failures: tuple[str, ...]
 
     def summary(self) -> str:
+        """What a person reads: one line per file or problem, every name escaped (see printable)."""
         lines = [", ".join(f"{n} {state}" for state, n in self.counts.items() if n) or "no recording files found"]
-        lines += [f"still being written: {p}" for p in self.still_settling]
-        lines += [f"failed: {f}" for f in self.failures]
+        lines += [f"still being written: {printable(p)}" for p in self.still_settling]
+        lines += [f"failed: {printable(f)}" for f in self.failures]
         return "\n".join(lines)
 
 

@@ -1,7 +1,9 @@
 """The engine's state for the faces (tray, CLI): a thread-safe board the engine writes and anyone reads.
 
 `snapshot()` returns an immutable value; `wait_for_change()` blocks until the board changes, so a face
-never polls the catalog or scrapes the log.
+never polls the catalog or scrapes the log. Text meant to be read (file names, activity, problems) is
+stored escaped with `printable()`, so no face shows a control character or a reversed name; locations
+and keys, which a face opens, are kept exact.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from zoomwatch.printable import printable
 
 RECENT_LIMIT = 20
 
@@ -97,7 +101,7 @@ class StatusBoard:
 
     def transfer_started(self, key: int, name: str, size: int) -> None:
         with self._cond:
-            self._transfers[key] = Transfer(name, size)
+            self._transfers[key] = Transfer(printable(name), size)
             self._set(transfers=tuple(self._transfers.values()))
 
     def transfer_progress(self, key: int, done: int) -> None:
@@ -113,11 +117,12 @@ class StatusBoard:
 
     def add_recent(self, text: str, location: str = "", key: str = "") -> None:
         with self._cond:
-            recent = (Activity(time.time(), text, location, key), *self._snap.recent)[:RECENT_LIMIT]
+            recent = (Activity(time.time(), printable(text), location, key), *self._snap.recent)[:RECENT_LIMIT]
             self._set(recent=recent)
 
     def set_problem(self, title: str, message: str) -> bool:
         """Show a problem; returns False when the same one was already shown (notify once per cause)."""
+        title, message = printable(title), printable(message)
         with self._cond:
             current = self._snap.problem
             if current is not None and (current.title, current.message) == (title, message):
@@ -129,5 +134,5 @@ class StatusBoard:
         """Clear the problem shown (only if it has this title, when one is given)."""
         with self._cond:
             current = self._snap.problem
-            if current is not None and (title is None or current.title == title):
+            if current is not None and (title is None or current.title == printable(title)):
                 self._set(problem=None)

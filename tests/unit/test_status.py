@@ -197,3 +197,21 @@ def test_summary_of_an_empty_transfer_does_not_crash() -> None:
 )
 def test_summary_texts(snap: Snapshot, expected: str) -> None:
     assert snap.summary() == expected
+
+
+def test_names_on_the_board_are_escaped_but_locations_kept_exact() -> None:
+    board = StatusBoard()
+    evil = "Evil\n\x1b]0;pwn\x07\u202egnp" + b"\xff".decode("utf-8", "surrogateescape")
+    board.transfer_started(1, f"{evil}.mp4", 10)
+    board.add_recent(f"{evil} — zoom_0.mp4", location=f"/backup/{evil}", key=f"k/{evil}")
+    assert board.set_problem("Cannot read recording", f"{evil}: permission denied") is True
+    assert board.set_problem("Cannot read recording", f"{evil}: permission denied") is False  # still once
+
+    snap = board.snapshot()
+    shown = "Evil\\n\\x1b]0;pwn\\x07\\u202egnp\\xff"
+    assert snap.transfers[0].name == f"{shown}.mp4"
+    assert snap.recent[0].text == f"{shown} — zoom_0.mp4"
+    assert (snap.recent[0].location, snap.recent[0].key) == (f"/backup/{evil}", f"k/{evil}")
+    assert snap.summary() == f"Cannot read recording — {shown}: permission denied"
+    board.clear_problem("Cannot read recording")
+    assert board.snapshot().problem is None
