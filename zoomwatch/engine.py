@@ -41,15 +41,28 @@ ONCE_MAX_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class OnceResult:
+    """What `run --once` (or `sync`) found, each file under its true reason: `held` lists the files
+    that are finished but wait for the destination's `problem`, `still_settling` the files really still
+    being written, `waiting` the others the settle rule holds back ("path — reason", e.g. Zoom converting)."""
+
     ok: bool
     counts: dict[str, int]
     still_settling: tuple[str, ...]
     failures: tuple[str, ...]
+    problem: str = ""
+    held: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """What a person reads: one line per file or problem, every name escaped (see printable)."""
         lines = [", ".join(f"{n} {state}" for state, n in self.counts.items() if n) or "no recording files found"]
+        if self.problem and self.held:
+            lines.append(f"held: {printable(self.problem)} ({len(self.held)} file(s) wait for it)")
+            lines += [f"  {printable(h)}" for h in self.held]
+        elif self.problem:
+            lines.append(f"destination problem: {printable(self.problem)}")
         lines += [f"still being written: {printable(p)}" for p in self.still_settling]
+        lines += [f"waiting: {printable(w)}" for w in self.waiting]
         lines += [f"failed: {printable(f)}" for f in self.failures]
         return "\n".join(lines)
 
@@ -306,17 +319,36 @@ class Engine:
                     self.settler.check_pending()
                     next_check = time.monotonic() + TICK_SECONDS
                 version = self.board.wait_for_change(version, timeout=0.25).version
+            if self._destination_down():
+                self.settler.check_pending()  # what finished long ago waits for the destination, not for Zoom
         finally:
             self.transfers.stop()
         self._refresh()
-        rows = self.catalog.rows(self.destination.id)
-        failures = tuple(f"{r.display}: {r.last_error or 'not backed up yet'}" for r in rows
-                         if r.state in ("failed", "queued", "uploading"))
-        settling = tuple(str(p) for p in self.settler.pending)
+        return self._once_result()
+
+    def _destination_down(self) -> bool:
+        return self.transfers.blocked_until > self.clock()
+
+    def _once_result(self) -> OnceResult:
+        """Each file not backed up with its true reason: held by the destination's problem (named once),
+        still being written (or waiting for Zoom), or failed with its own error."""
+        problem = self.board.snapshot().problem if self._destination_down() else None
+        unfinished = [r for r in self.catalog.rows(self.destination.id) if r.state in ("failed", "queued", "uploading")]
+        held: tuple[str, ...] = ()
+        failures: tuple[str, ...] = ()
+        if problem is not None:  # no file gets through until it is solved: that is every file's reason now
+            same = f"{problem.title}: {problem.message}"  # the board keeps it escaped (see printable)
+            held = tuple(os.fsdecode(r.path) + ("" if not r.last_error or printable(r.last_error) == same
+                                                else f" (last try: {r.last_error})") for r in unfinished)
+        else:
+            failures = tuple(f"{os.fsdecode(r.path)}: {r.last_error or 'not backed up yet'}" for r in unfinished)
+        reasons = self.settler.waiting_reasons()
+        settling = tuple(str(p) for p, why in reasons.items() if not why)
+        waiting = tuple(f"{p} — {why}" for p, why in reasons.items() if why)
         counts = self.catalog.counts(self.destination.id)
-        problem = self.board.snapshot().problem if self.transfers.blocked_until > self.clock() else None
-        problems = (f"{problem.title}: {problem.message}",) if problem else ()
-        return OnceResult(not failures and not settling and not problems, counts, settling, problems + failures)
+        ok = not unfinished and not reasons and problem is None
+        shown = "" if problem is None else f"{problem.title} — {problem.message}" if problem.message else problem.title
+        return OnceResult(ok, counts, settling, failures, shown, held, waiting)
 
     def run_cloud_once(self, start: dt.date | None = None, end: dt.date | None = None) -> OnceResult:
         """`zoomwatch sync`: one cloud sync in the foreground, then upload and verify what it fetched."""
@@ -343,7 +375,7 @@ class Engine:
     def _once_busy(self, deadline: float) -> bool:
         """Whether run_once should keep going: files to copy always; files still being written only
         until the deadline (--max-wait)."""
-        if self.transfers.blocked_until > self.clock():
+        if self._destination_down():
             return False  # the destination is down: report that now rather than wait
         if self.transfers.busy() or self.catalog.unfinished(self.destination.id, ONCE_MAX_ATTEMPTS):
             return True

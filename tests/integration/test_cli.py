@@ -129,6 +129,9 @@ def test_full_backup_disk_is_reported_and_nothing_is_lost(app, small_disk):
     done = zw(app, "run", "--once")
     assert done.returncode == 1
     assert "Backup disk is full" in done.stdout and str(small_disk) in done.stdout
+    assert done.stdout.count("Backup disk is full") == 1, done.stdout  # named once, the file listed under it
+    assert f"held: Backup disk is full — free space on the disk that holds {small_disk}" in done.stdout
+    assert f"  {big}" in done.stdout.splitlines() and "still being written" not in done.stdout
     assert sha256_of(big) == sha  # the recording itself is untouched
     subprocess.run(["mount", "-o", "remount,size=20m", str(small_disk)], check=True)  # space freed
     again = zw(app, "run", "--once")
