@@ -174,21 +174,41 @@ def test_nearly_full_disk_gives_the_space_to_one_file_at_a_time(app, engines, mo
     assert partials(small) == [], "no partial file is left behind"
 
 
-def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, engines, tmp_path: Path) -> None:
+def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, tmp_path: Path) -> None:
+    """The transfer workers with the real catalog and folder (no watcher, whose own view of the deletion
+    is another matter): a copy checkpointed, its recording deleted, the next try cleans up."""
+    import threading
+
+    from zoomwatch.catalog import Catalog
+    from zoomwatch.destinations.local import LocalDestination
+    from zoomwatch.status import StatusBoard
+    from zoomwatch.transfer import Transfers
+
     app.set("transfer.bandwidth_limit", "2M")
     video = app.zoom / MEETING / "zoom_0.mp4"
     write_random(video, 20 * MIB)
-    engine = start(app, engines)
-    wait_for(lambda: any(p.stat().st_size >= 2 * MIB for p in partials(app.backup)),
-             what="the copy to be under way")
-    engine.pause()  # the copy stops with its partial file kept for resuming
-    wait_for(lambda: (row := engine.catalog.current(engine.destination.id, video)) and row.state == "queued",
-             what="the copy to be checkpointed")
-    assert len(partials(app.backup)) == 1
-    video.unlink()  # the user deleted the recording meanwhile
+    st = video.stat()
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    dest = LocalDestination(app.backup)
+    transfers = Transfers(app.load(), catalog, dest, StatusBoard(), requeue=lambda path: None)
+    row = catalog.note_seen(dest.id, video, st.st_size, st.st_mtime_ns)
+    catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, {"title": "Weekly sync", "start": "2024-01-15T10:00:00"})
+    try:
+        stop = threading.Event()
+        worker = threading.Thread(target=transfers.process, args=(catalog.claim(dest.id), stop),
+                                  name="zoomwatch-test-upload")
+        worker.start()
+        wait_for(lambda: any(p.stat().st_size >= 2 * MIB for p in partials(app.backup)),
+                 what="the copy to be under way")
+        stop.set()  # paused: the copy stops with its partial file kept for resuming
+        worker.join(60)
+        assert catalog.get(row.id).state == "queued" and len(partials(app.backup)) == 1
+        video.unlink()  # the user deleted the recording meanwhile
 
-    engine.resume()
-    wait_for(lambda: (row := engine.catalog.current(engine.destination.id, video)) and row.state == "missing",
-             what="the vanished recording to be marked missing")
-    assert partials(app.backup) == [], "its partial file is removed, not left to fill the disk"
-    assert backed_up_files(app.backup) == {}
+        transfers.process(catalog.claim(dest.id), threading.Event())
+
+        assert catalog.get(row.id).state == "missing"
+        assert partials(app.backup) == [], "its partial file is removed, not left to fill the disk"
+        assert backed_up_files(app.backup) == {}
+    finally:
+        catalog.close()
