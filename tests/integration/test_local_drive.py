@@ -212,3 +212,23 @@ def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, tmp_path:
         assert backed_up_files(app.backup) == {}
     finally:
         catalog.close()
+
+
+def test_full_disk_leaves_no_partial_file_behind(mounts: Mounts, tmp_path: Path) -> None:
+    from zoomwatch.destinations.base import UploadSession
+    from zoomwatch.destinations.local import LocalDestination
+    from zoomwatch.errors import DestinationError
+
+    tiny = tmp_path / "tiny"
+    mounts.tmpfs(tiny, "1m")
+    dest = LocalDestination(tiny)
+    dest.check()
+    big = tmp_path / "big.mp4"
+    write_random(big, 2 * MIB)
+
+    for call in (lambda: dest.upload(big, "m/big.mp4", 2 * MIB, UploadSession()),
+                 lambda: dest.write_small("m/meeting.json", os.urandom(2 * MIB))):
+        with pytest.raises(DestinationError) as caught:
+            call()
+        assert caught.value.title == "Backup disk is full" and str(tiny) in caught.value.message
+        assert partials(tiny) == [], "the space a failed copy took is given back"

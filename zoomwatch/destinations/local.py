@@ -465,7 +465,13 @@ class LocalDestination:
                 self._same_volume(volume, os.fstat(out.fileno()))
                 out.write(data)
             os.replace(partial, target)
-        except OSError as exc:
+        except (OSError, DestinationError) as exc:
+            try:
+                partial.unlink(missing_ok=True)  # a full disk or another volume: leave nothing behind
+            except OSError:
+                pass
+            if isinstance(exc, DestinationError):
+                raise
             raise self._error(exc, target) from None
 
     def share_link(self, key: str) -> str | None:
