@@ -232,3 +232,34 @@ def test_full_disk_leaves_no_partial_file_behind(mounts: Mounts, tmp_path: Path)
             call()
         assert caught.value.title == "Backup disk is full" and str(tiny) in caught.value.message
         assert partials(tiny) == [], "the space a failed copy took is given back"
+
+
+def test_a_file_on_another_volume_is_never_reported_stored(mounts: Mounts, tmp_path: Path) -> None:
+    from zoomwatch.destinations.base import UploadSession
+    from zoomwatch.destinations.local import LocalDestination
+    from zoomwatch.errors import DestinationError
+
+    drive = tmp_path / "drive"
+    mounts.tmpfs(drive, "8m")
+    dest = LocalDestination(drive)
+    dest.check()
+    source = tmp_path / "zoom_0.mp4"
+    digest = write_random(source, MIB)
+    key = "2024/01/meeting/zoom_0.mp4"
+    dest.upload(source, key, MIB, UploadSession())
+    mounts.unmount(drive)
+    impostor = drive / key  # the same name and bytes, but on the internal disk where the drive was
+    impostor.parent.mkdir(parents=True)
+    impostor.write_bytes(source.read_bytes())
+
+    for call in (lambda: dest.stat(key), lambda: dest.checksum(key),
+                 lambda: dest.upload(source, "2024/01/meeting/chat.txt", MIB, UploadSession())):
+        with pytest.raises(DestinationError) as caught:
+            call()
+        assert caught.value.title == "Backup drive changed" and str(drive) in caught.value.message
+    assert sha256_of(impostor) == digest and not (drive / "2024/01/meeting/chat.txt").exists()
+
+    mounts.tmpfs(drive, "8m")  # another drive mounted at the chosen place: it is used
+    assert dest.stat(key) is None
+    dest.upload(source, key, MIB, UploadSession())
+    assert dest.checksum(key) == digest
