@@ -55,7 +55,8 @@ class Destination(Protocol):
         """Raise DestinationError when files cannot be stored now (missing, read-only, no credentials)."""
 
     def stat(self, key: str) -> RemoteObject | None:
-        """What is stored at `key`, or None."""
+        """What is stored at `key`, or None. Raise DestinationError when the store cannot say (a folder
+        missing, or on another drive than the one chosen): absent must mean absent."""
 
     def checksum(self, key: str) -> str | None:
         """The sha256 of what is stored at `key` (reading it back if need be), or None when absent."""
