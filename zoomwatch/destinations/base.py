@@ -4,7 +4,11 @@ the catalog and verification policy."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +55,8 @@ class Destination(Protocol):
         """Raise DestinationError when files cannot be stored now (missing, read-only, no credentials)."""
 
     def stat(self, key: str) -> RemoteObject | None:
-        """What is stored at `key`, or None."""
+        """What is stored at `key`, or None. Raise DestinationError when the store cannot say (a folder
+        missing, or on another drive than the one chosen): absent must mean absent."""
 
     def checksum(self, key: str) -> str | None:
         """The sha256 of what is stored at `key` (reading it back if need be), or None when absent."""
@@ -83,3 +88,44 @@ def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
             if stop is not None and stop.is_set():
                 raise Cancelled()
     return digest.hexdigest()
+
+
+# CreateFileW arguments: read access, let others read, write, rename and delete the file meanwhile
+_GENERIC_READ = 0x80000000
+_FILE_SHARE_READ_WRITE_DELETE = 0x1 | 0x2 | 0x4
+_OPEN_EXISTING = 3
+_FILE_FLAG_SEQUENTIAL_SCAN = 0x08000000
+_WINDOWS_ERRNO = {2: errno.ENOENT, 3: errno.ENOENT, 5: errno.EACCES, 32: errno.EACCES, 33: errno.EACCES}
+
+
+def open_source(path: Path) -> io.BufferedReader:
+    """Open a recording for reading. On Windows a plain open() keeps the user from renaming, moving or
+    deleting the file for the whole copy (no FILE_SHARE_DELETE); this open allows it."""
+    if sys.platform == "win32":
+        import ctypes
+        import msvcrt
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.CreateFileW.restype = ctypes.c_void_p
+        kernel32.CreateFileW.argtypes = [ctypes.c_wchar_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p,
+                                         ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p]
+        kernel32.CloseHandle.argtypes = [ctypes.c_void_p]
+        return open_shared(path, kernel32, msvcrt.open_osfhandle, ctypes.get_last_error)
+    return open(path, "rb")
+
+
+def open_shared(path: Path, kernel32: Any, open_osfhandle: Callable[[int, int], int],
+                last_error: Callable[[], int]) -> io.BufferedReader:
+    """The Windows open behind open_source(), with the system calls passed in (so it is testable anywhere)."""
+    invalid = (1 << (8 * 8)) - 1  # INVALID_HANDLE_VALUE as an unsigned pointer
+    handle = kernel32.CreateFileW(str(path), _GENERIC_READ, _FILE_SHARE_READ_WRITE_DELETE, None,
+                                  _OPEN_EXISTING, _FILE_FLAG_SEQUENTIAL_SCAN, None)
+    if handle is None or handle in (invalid, -1):
+        code = last_error()
+        raise OSError(_WINDOWS_ERRNO.get(code, errno.EIO), f"cannot open (Windows error {code})", str(path))
+    try:
+        fd = open_osfhandle(handle, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        kernel32.CloseHandle(handle)
+        raise
+    return open(fd, "rb")
