@@ -187,7 +187,7 @@ def test_declined_consent_and_a_forged_state_store_nothing(zapp, zoom):
     zoom.deny_next_authorize()
     denied = zw(zapp, "login", "--timeout", "60")
     assert denied.returncode == 3 and "declined" in denied.stderr
-    forged = subprocess.Popen([sys.executable, "-m", "zoomwatch", "login", "--no-browser", "--timeout", "60"],
+    forged = subprocess.Popen([sys.executable, "-m", "zoomwatch", "login", "--no-browser", "--timeout", "5"],
                               env=zapp.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = wait_for(lambda: forged.stdout.readline().strip(), what="the authorize URL")
