@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
@@ -133,3 +134,21 @@ def test_a_locked_keyring_is_not_signed_out_and_the_sync_resumes_once_it_is_unlo
         engine.stop()
         engine.close()
     assert oauth.TokenStore().load() is not None  # the sign-in was kept, not cleared as "signed out"
+
+
+def test_stop_during_a_cloud_sync_waiting_out_a_rate_limit_returns_at_once(app, zoom, zconfig):
+    add_meetings(zoom)
+    zoom.rate_limit_next(1000, retry_after="30")  # Zoom asks to wait 30 s before each call
+    engine = Engine(zconfig)
+    engine.start()
+    try:
+        wait_for(lambda: any(r.status == 429 for r in list(zoom.request_log)), timeout=60,
+                 what="the cloud sync waiting out a rate limit")
+        started = time.monotonic()
+        engine.stop()
+        took = time.monotonic() - started
+    finally:
+        engine.stop()
+        engine.close()
+    assert took < 10, f"stop took {took:.1f} s"
+    assert not cloud_thread_alive()
