@@ -13,7 +13,7 @@ import requests
 
 from zoomwatch import secrets
 from zoomwatch.config import Config
-from zoomwatch.errors import ConfigError
+from zoomwatch.errors import ConfigError, ZoomwatchError
 from zoomwatch.zoom import oauth
 from zoomwatch.zoom.api import ZoomApi
 
@@ -80,13 +80,21 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
 
 # -- the device grant, for machines without a browser ---------------------------------------------
 
+def _post(url: str, data: dict[str, Any], auth: tuple[str, str] | None) -> requests.Response:
+    try:
+        return requests.post(url, data=data, auth=auth, timeout=30)
+    except requests.RequestException as exc:
+        raise ZoomwatchError("Zoom unreachable", f"{url.split('/oauth/')[0]}: {type(exc).__name__}; check the "
+                             "network and try again", retryable=True) from None
+
+
 def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
                  timeout: float = 900) -> oauth.TokenSet:
     client_id, client_secret = client_credentials()
     base = config["zoom.oauth_base"]
     auth = (client_id, client_secret) if client_secret else None
     body: dict[str, Any] = {} if client_secret else {"client_id": client_id}
-    response = requests.post(f"{base}/oauth/devicecode", data=body, auth=auth, timeout=30)
+    response = _post(f"{base}/oauth/devicecode", body, auth)
     if response.status_code != 200:
         raise ConfigError("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
                           f"the device grant for private apps); HTTP {response.status_code}")
@@ -98,7 +106,7 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
         sleep(interval)
         data = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": start["device_code"],
                 **body}
-        answer = requests.post(f"{base}/oauth/token", data=data, auth=auth, timeout=30)
+        answer = _post(f"{base}/oauth/token", data, auth)
         payload = answer.json() if answer.headers.get("Content-Type", "").startswith("application/json") else {}
         if answer.status_code == 200 and "access_token" in payload:
             return oauth.TokenSet.from_response(payload)

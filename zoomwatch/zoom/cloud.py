@@ -166,6 +166,17 @@ def _download(session: requests.Session, url: str, token: str, partial: Path, si
         raise ItemError("Zoom download was short", f"{done} of {size} bytes; it resumes from here")
 
 
+def _bar_progress(bar: Any) -> Callable[[int], None]:
+    """Move a tqdm-like bar to `done` bytes (nothing without a bar)."""
+    if bar is None:
+        return lambda done: None
+
+    def move(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return move
+
+
 class CloudSync:
     """One sync pass over every target user; safe to run again at any time."""
 
@@ -285,7 +296,7 @@ class CloudSync:
                 if self.progress_bar else None
             try:
                 download(self.session, item["download_url"], api.auth.token(), target, size, self.stop,
-                         progress=(lambda n, b=bar: b.update(n - b.n)) if bar else (lambda n: None))
+                         progress=_bar_progress(bar))
                 return
             except (TokenExpired, CutOff) as exc:
                 if isinstance(exc, TokenExpired):
