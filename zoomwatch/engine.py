@@ -268,10 +268,12 @@ class Engine:
         except ZoomwatchError as exc:
             log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
             return self._cloud_failed(failed, interval, f"{exc.title}: {exc.message}")
-        for title in ("Signed out of Zoom", "Keyring is locked", "The OS keyring refused"):
+        for title in ("Signed out of Zoom", "Keyring is locked", "The OS keyring refused", RateLimited.TITLE):
             self.board.clear_problem(title)
-        if result.failures and not cloud.stop.is_set():
-            return self._cloud_failed(failed, interval, result.failures[0])
+        failures = result.failures
+        if failures and not cloud.stop.is_set():
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            return self._cloud_failed(failed, interval, failures[0] + more)
         self.board.clear_problem(CLOUD_FAILED)
         return interval
 

@@ -37,9 +37,10 @@ class RateLimited(ZoomApiError):
     """Zoom's daily limit is used up: sync waits until `until` (a UTC datetime)."""
 
     retryable = True
+    TITLE = "Zoom's daily API limit is reached"
 
     def __init__(self, until: dt.datetime) -> None:
-        super().__init__("Zoom's daily API limit is reached", f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
+        super().__init__(self.TITLE, f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
         self.until = until
 
 
