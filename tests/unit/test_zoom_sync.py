@@ -204,3 +204,19 @@ def test_a_token_set_stored_in_one_entry_by_an_earlier_version_still_loads(memor
     keyring.set_password(secrets.SERVICE, oauth.TOKENS_SECRET, json.dumps(asdict(tokens(7))))
     loaded = oauth.TokenStore().load()
     assert loaded is not None and loaded.refresh_token == tokens(7).refresh_token
+
+
+def test_a_stored_sign_in_is_read_with_one_keyring_read_while_it_is_unchanged(memory_keyring, monkeypatch):
+    writer, reader = oauth.TokenStore(), oauth.TokenStore()  # e.g. `zoomwatch login` and the running engine
+    writer.save(tokens(1))
+    reads: list[str] = []
+    real_get = memory_keyring.get_password
+    monkeypatch.setattr(memory_keyring, "get_password", lambda s, n: reads.append(n) or real_get(s, n))
+    assert reader.load().refresh_token == tokens(1).refresh_token
+    first = len(reads)
+    assert first >= 3  # the index and its parts
+    for _ in range(5):
+        assert reader.load().refresh_token == tokens(1).refresh_token
+    assert len(reads) == first + 5  # the index only
+    writer.save(tokens(2))  # a new sign-in elsewhere is seen at once
+    assert reader.load().refresh_token == tokens(2).refresh_token

@@ -67,15 +67,27 @@ class TokenStore:
     use, then the index (the switch), then removes the old parts: killed at any moment, it leaves the old or
     the new token set whole, never a mix. A token set stored in one entry by an earlier version still loads."""
 
+    def __init__(self) -> None:
+        self._cached: tuple[str, TokenSet] | None = None  # (index, its tokens): one keyring read per call
+
     def load(self) -> TokenSet | None:
         """The stored tokens, or None when not signed in. Raises KeyringUnavailable when the keyring is
         locked or refuses (not the same as signed out: it can be retried)."""
-        index = self._index()
-        if index is None:
+        raw = secrets.get_secret(TOKENS_SECRET, strict=True)
+        if not raw:
             return None
-        if "access_token" in index:  # one entry, as written before the parts
-            return _token_set(index)
+        if self._cached is not None and self._cached[0] == raw:
+            return self._cached[1]  # the index names the parts and their checksum: unchanged, so are they
+        tokens = self._read(raw)
+        self._cached = (raw, tokens) if tokens is not None else None
+        return tokens
+
+    @staticmethod
+    def _read(raw: str) -> TokenSet | None:
         try:
+            index = json.loads(raw)
+            if "access_token" in index:  # one entry, as written before the parts
+                return _token_set(index)
             text = "".join(secrets.get_secret(_part(index["set"], i), strict=True) or ""
                            for i in range(1, int(index["parts"]) + 1))
             if hashlib.sha256(text.encode()).hexdigest() != index["sha256"]:
