@@ -32,6 +32,7 @@ KNOWN = {
     "zoom.s2s_client_secret": "Zoom Server-to-Server client secret",
 }
 INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)"}
+WINDOWS_BLOB_TOO_LONG = 1783  # CredWrite's error for a value over 2,560 bytes of UTF-16 (keyring issue 355)
 INTERNAL_PREFIXES = ("zoom.user_tokens.",)  # the parts of a value stored in pieces (see zoom/oauth.py)
 ENVIRONMENT = {  # fallbacks for headless servers
     "zoom.client_id": "ZOOM_CLIENT_ID", "zoom.client_secret": "ZOOM_CLIENT_SECRET",
@@ -61,10 +62,13 @@ def _refused(exc: BaseException, doing: str) -> KeyringUnavailable:
     from keyring.errors import KeyringLocked
 
     if isinstance(exc, KeyringLocked):
-        return KeyringUnavailable("Keyring is locked", f"unlock it (while {doing}); zoomwatch retries",
+        return KeyringUnavailable("Keyring is locked", f"{doing} needs it unlocked: unlock it and try again",
                                   locked=True)
     code = getattr(exc, "winerror", None)
     detail = f"{type(exc).__name__}{f' {code}' if code is not None else ''}"
+    if code == WINDOWS_BLOB_TOO_LONG:
+        return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}): the value is too long "
+                                  "for Windows Credential Manager (at most 1,280 characters)")
     return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}); check that the keyring "
                               "(Credential Manager, Keychain, Secret Service) is unlocked and works")
 
