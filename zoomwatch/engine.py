@@ -24,6 +24,7 @@ from zoomwatch.config import Config
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.printable import printable
+from zoomwatch.secrets import KeyringUnavailable
 from zoomwatch.status import Snapshot, StatusBoard
 from zoomwatch.transfer import RetryPolicy, Transfers
 from zoomwatch.watch import TICK_SECONDS, FolderWatcher, Settler
@@ -37,6 +38,14 @@ log = logging.getLogger(__name__)
 FOLDER_RECHECK_SECONDS = 30.0
 COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
+CLOUD_FAILED = "Zoom cloud sync failed"
+CLOUD_RETRY_SECONDS = (60.0, 300.0)  # first retry after a failed cloud sync, and the longest (backoff between)
+
+
+def cloud_retry_delay(failed_before: int, interval: float) -> float:
+    """Seconds to the next try after a failed cloud sync: 1, 2, 4 minutes... up to 5 (never past the interval)."""
+    first, longest = CLOUD_RETRY_SECONDS
+    return min(interval, longest, first * 2.0 ** min(failed_before, 16))
 
 
 @dataclass(frozen=True)
@@ -232,27 +241,62 @@ class Engine:
         self._sync_now.set()
 
     def _cloud_main(self) -> None:
-        """Sync Zoom cloud recordings every zoom.sync_interval_minutes until stopped."""
+        """Sync Zoom cloud recordings every zoom.sync_interval_minutes until stopped. This thread never
+        dies: any failure is logged and shown, and the sync is tried again sooner (with backoff)."""
         assert self.cloud is not None
+        cloud = self.cloud  # a reload builds a new CloudSync: this thread keeps to its own
         interval = 60.0 * int(self.config["zoom.sync_interval_minutes"])
-        while not self._stop.is_set():
+        failed = 0
+        while not self._stop.is_set() and not cloud.stop.is_set():
             wait = interval
             try:
-                self.cloud.sync()
-                self.board.clear_problem("Signed out of Zoom")
-            except SignedOut as exc:
-                if self.board.set_problem("Signed out of Zoom", exc.message):
-                    log.error("%s: %s — cloud sync stops until you sign in again", exc.title, exc.message)
-                wait = float("inf")  # until the settings (and so the sign-in) change
-            except RateLimited as exc:
-                self.board.set_problem(exc.title, exc.message)
-                wait = max(60.0, (exc.until - dt.datetime.now(dt.timezone.utc)).total_seconds())
-            except ZoomwatchError as exc:
-                log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
+                wait = self._cloud_pass(cloud, interval, failed)
+            except Exception as exc:  # noqa: BLE001 - the cloud thread must never die
+                log.exception("Zoom cloud sync failed unexpectedly")
+                wait = self._cloud_failed(failed, interval, f"internal error ({type(exc).__name__})")
+            failed = failed + 1 if wait < interval else 0
+            self._refresh()
             self._sync_now.clear()
             deadline = time.monotonic() + min(wait, 10 * 365 * 86400)
-            while not self._stop.is_set() and not self._sync_now.is_set() and time.monotonic() < deadline:
+            while not cloud.stop.is_set() and not self._sync_now.is_set() and time.monotonic() < deadline:
                 self._sync_now.wait(1.0)
+
+    def _cloud_pass(self, cloud: CloudSync, interval: float, failed: int) -> float:
+        """One sync; returns the seconds until the next one."""
+        try:
+            result = cloud.sync()
+        except SignedOut as exc:
+            if self.board.set_problem("Signed out of Zoom", exc.message):
+                log.error("%s: %s — cloud sync stops until you sign in again", exc.title, exc.message)
+            return float("inf")  # until the settings (and so the sign-in) change
+        except KeyringUnavailable as exc:
+            title = "Keyring is locked" if exc.locked else exc.title
+            message = "unlock it; zoomwatch retries" if exc.locked else f"{exc.message}; zoomwatch retries"
+            delay = cloud_retry_delay(failed, interval)
+            if self.board.set_problem(title, message):
+                log.warning("Zoom cloud sync cannot read the sign-in: %s: %s (retried in %.0f s)", exc.title,
+                            exc.message, delay)
+            return delay
+        except RateLimited as exc:
+            self.board.set_problem(exc.title, exc.message)
+            return max(60.0, (exc.until - dt.datetime.now(dt.timezone.utc)).total_seconds())
+        except ZoomwatchError as exc:
+            log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
+            return self._cloud_failed(failed, interval, f"{exc.title}: {exc.message}")
+        for title in ("Signed out of Zoom", "Keyring is locked", "The OS keyring refused", RateLimited.TITLE):
+            self.board.clear_problem(title)
+        failures = result.failures
+        if failures and not cloud.stop.is_set():
+            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+            return self._cloud_failed(failed, interval, failures[0] + more)
+        self.board.clear_problem(CLOUD_FAILED)
+        return interval
+
+    def _cloud_failed(self, failed: int, interval: float, cause: str) -> float:
+        delay = cloud_retry_delay(failed, interval)
+        at = dt.datetime.now() + dt.timedelta(seconds=delay)
+        self.board.set_problem(CLOUD_FAILED, f"{cause} — retrying at {at:%H:%M:%S}")
+        return delay
 
     def stop(self) -> None:
         """Stop watching; uploads in flight are checkpointed so they resume at the next start."""

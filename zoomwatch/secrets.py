@@ -4,6 +4,11 @@ Nothing here ever logs, prints or puts a secret's value in an error message. Val
 stdin by the CLI, never from argv (which other users can see in the process list).
 Where no keyring is available (a headless server), each destination falls back to the environment
 (for S3: the standard AWS chain — environment, profile, instance role).
+
+A keyring that is there but refuses (a locked macOS keychain, a value too long for Windows Credential
+Manager) is not the same as a secret that is not set: `get_secret(..., strict=True)` and `set_secret` raise
+KeyringUnavailable for it, which says so and can be retried. Keyring backends raise their platform's own
+errors (pywintypes.error on Windows, D-Bus errors on Linux), not only keyring.errors.KeyringError.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ KNOWN = {
     "zoom.s2s_client_secret": "Zoom Server-to-Server client secret",
 }
 INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)"}
+WINDOWS_BLOB_TOO_LONG = 1783  # CredWrite's error for a value over 2,560 bytes of UTF-16 (keyring issue 355)
+INTERNAL_PREFIXES = ("zoom.user_tokens.",)  # the parts of a value stored in pieces (see zoom/oauth.py)
 ENVIRONMENT = {  # fallbacks for headless servers
     "zoom.client_id": "ZOOM_CLIENT_ID", "zoom.client_secret": "ZOOM_CLIENT_SECRET",
     "zoom.s2s_account_id": "ZOOM_ACCOUNT_ID", "zoom.s2s_client_id": "ZOOM_S2S_CLIENT_ID",
@@ -34,27 +41,62 @@ ENVIRONMENT = {  # fallbacks for headless servers
 }
 
 
+class KeyringUnavailable(ConfigError):
+    """The OS keyring is there but refused (locked, denied, or the value too long for it). Retryable; a
+    ConfigError so that every face that reports a refused `secret set` reports this one too."""
+
+    retryable = True
+
+    def __init__(self, title: str, message: str, *, locked: bool = False) -> None:
+        super().__init__(title, message)
+        self.locked = locked
+
+
 def _check_name(name: str) -> None:
-    if name not in KNOWN and name not in INTERNAL:
+    if name not in KNOWN and name not in INTERNAL and not name.startswith(INTERNAL_PREFIXES):
         raise ConfigError(f"Unknown secret {name!r}", f"known secrets: {', '.join(KNOWN)}")
 
 
-def get_secret(name: str) -> str | None:
-    """The stored value, or None when it is not set or no keyring can be used."""
+def _refused(exc: BaseException, doing: str) -> KeyringUnavailable:
+    """A clear error for a keyring that refused, naming what was being done but never a value."""
+    from keyring.errors import KeyringLocked
+
+    if isinstance(exc, KeyringLocked):
+        return KeyringUnavailable("Keyring is locked", f"{doing} needs it unlocked: unlock it and try again",
+                                  locked=True)
+    code = getattr(exc, "winerror", None)
+    detail = f"{type(exc).__name__}{f' {code}' if code is not None else ''}"
+    if code == WINDOWS_BLOB_TOO_LONG:
+        return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}): the value is too long "
+                                  "for Windows Credential Manager (at most 1,280 characters)")
+    return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}); check that the keyring "
+                              "(Credential Manager, Keychain, Secret Service) is unlocked and works")
+
+
+def get_secret(name: str, *, strict: bool = False) -> str | None:
+    """The stored value, or None when it is not set or no keyring can be used. With `strict`, a keyring
+    that is there but refuses (locked) raises KeyringUnavailable instead, unless the environment has it."""
     _check_name(name)
     import keyring
-    from keyring.errors import KeyringError
+    from keyring.errors import NoKeyringError
 
     try:
         value = keyring.get_password(SERVICE, name)
-    except (KeyringError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
         log.debug("keyring unavailable while reading %s: %s", name, type(exc).__name__)
-        value = None
-    if value is None and name in ENVIRONMENT:
-        import os
-
-        value = os.environ.get(ENVIRONMENT[name]) or None
+        fallback = _environment(name)
+        if strict and fallback is None and not isinstance(exc, NoKeyringError):
+            raise _refused(exc, f"reading {name}") from None
+        return fallback
+    if value is None:
+        return _environment(name)
     return value
+
+
+def _environment(name: str) -> str | None:
+    import os
+
+    return os.environ.get(ENVIRONMENT[name]) or None if name in ENVIRONMENT else None
 
 
 def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None:
@@ -62,16 +104,18 @@ def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None
     if not value.strip():
         raise ConfigError(f"Empty value for {name}", "nothing was stored; pass the value on stdin")
     import keyring
-    from keyring.errors import KeyringError
+    from keyring.errors import NoKeyringError
 
     try:
         keyring.set_password(SERVICE, name, value.strip())
-    except (KeyringError, RuntimeError) as exc:
+    except NoKeyringError as exc:
         raise ConfigError(
             "No OS keyring available",
             f"could not store {name} ({type(exc).__name__}); on a server without a keyring use the "
             "environment instead (for S3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an AWS profile)",
         ) from None
+    except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
+        raise _refused(exc, f"storing {name}") from None
     _touch(changed_stamp)
 
 
@@ -79,14 +123,16 @@ def delete_secret(name: str, changed_stamp: Path | None = None) -> bool:
     """Remove a secret; returns False when it was not set."""
     _check_name(name)
     import keyring
-    from keyring.errors import KeyringError, PasswordDeleteError
+    from keyring.errors import NoKeyringError, PasswordDeleteError
 
     try:
         keyring.delete_password(SERVICE, name)
     except PasswordDeleteError:
         return False
-    except (KeyringError, RuntimeError) as exc:
+    except NoKeyringError as exc:
         raise ConfigError("No OS keyring available", f"could not delete {name} ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
+        raise _refused(exc, f"deleting {name}") from None
     _touch(changed_stamp)
     return True
 

@@ -128,16 +128,23 @@ Deliberate choices of this fake (not documented facts):
   the bytes asked for (Content-Length/Content-Range match the short body, so only the listing's
   ``file_size`` shows it; lanec/zoom-batch-downloader issue 18); ``"html"`` - 200 ``text/html`` sign-in
   page instead of the redirect; ``"json124"`` - see above; ``"drop"`` - the CDN sends the headers and
-  about half the body, then cuts the connection. The fault is taken by the next ``/rec/download`` request
-  (html/json124 answer there; truncate/drop ride on the CDN URL that request redirects to, once).
+  about half the body, then cuts the connection; ``"outage"`` - the connection of that ``/rec/download``
+  request is cut before any answer and the whole fake goes down (both ports refuse connections, as
+  ``pause()``) until ``resume()``. The fault is taken by the next ``/rec/download`` request (html/json124/
+  outage answer there; truncate/drop ride on the CDN URL that request redirects to, once).
+* Tokens are JWT-shaped (header.payload.signature, base64url) and of real size, about 650 characters:
+  a client that stores them must cope with that (Windows Credential Manager takes 2,560 bytes per entry).
 * CC and TIMELINE files that are processing are not listed until they complete. Generated UUIDs, meeting
   IDs and file IDs come from a seeded RNG (``seed``), so they are the same on every run; like real ones
   (base64), some UUIDs may contain ``/`` or ``+``.
 * ``revoke_app()`` kills every token, code and device code issued so far; later sign-ins and S2S tokens
   work again (the user installed the app anew). Everything is kept in memory.
 
-Test hooks: ``now()``, ``advance(seconds)``, ``tokens_issued`` (access tokens issued), ``token_requests``
-(POSTs to /oauth/token), ``list_requests`` (recordings-list requests that arrived, whatever their answer),
+Test hooks: ``pause()`` / ``resume()`` (down and back on the same ports, state kept), ``running``,
+``on_users_listed`` (called with the status after each ``/v2/users`` page, e.g. to deactivate a user between
+the active and the inactive listing), ``now()``, ``advance(seconds)``, ``tokens_issued`` (access tokens
+issued), ``token_requests`` (POSTs to /oauth/token), ``list_requests`` (recordings-list requests that
+arrived, whatever their answer),
 ``valid_refresh_tokens``, ``trashed``, ``deleted``, ``cdn_saw_authorization``, ``cdn_requests`` (dicts: method,
 path, range, authorization), ``request_log`` (``RequestRecord``: listener, method, path, status), ``meeting(uuid)``,
 ``set_user_status()``, ``approve_device()`` / ``deny_device()``; settable: ``scopes``, ``redirect_path``,
@@ -196,7 +203,7 @@ FILE_TYPES = {
 }
 NO_ID_TYPES = frozenset({"CC", "TIMELINE"})  # no id, status, file_size, recording_type, play_url
 
-DOWNLOAD_FAULTS = ("truncate", "html", "json124", "drop")
+DOWNLOAD_FAULTS = ("truncate", "html", "json124", "drop", "outage")
 
 SIGN_IN_PAGE = (
     b"<!DOCTYPE html><html><head><title>Sign In - Zoom</title></head><body>"
@@ -387,10 +394,10 @@ def _oauth_error(error: str, reason: str, status: int = 400) -> _Reply:
 # ------------------------------------------------------------------------------------------------- servers
 
 class _Server(FakeHTTPServer):
-    def __init__(self, fake: FakeZoom, role: str) -> None:
+    def __init__(self, fake: FakeZoom, role: str, port: int = 0) -> None:
         self.fake = fake
         self.role = role
-        super().__init__(0, _Handler, f"fake-zoom-{role}")
+        super().__init__(port, _Handler, f"fake-zoom-{role}")
 
 
 class _Handler(FakeHandler):
@@ -496,24 +503,50 @@ class FakeZoom:
         self.cdn_saw_authorization: list[str] = []
         self.cdn_requests: list[dict[str, Any]] = []
         self.request_log: list[RequestRecord] = []
+        self.on_users_listed: Any = None  # called with the status after a /v2/users page was answered
         # servers
         self._servers: dict[str, _Server] = {}
+        self._ports: dict[str, int] = {}
+        self._outage_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------------------------ lifecycle
 
     def start(self) -> FakeZoom:
+        """Listen (on the same ports again after stop() or pause(), with the same state)."""
+        self._join_outage()
         if self._servers:
             return self
         for role in ("main", "cdn"):
-            server = _Server(self, role)
+            server = _Server(self, role, self._ports.get(role, 0))
             self._servers[role] = server
+            self._ports[role] = server.port
             server.start()
         return self
 
     def stop(self) -> None:
-        servers, self._servers = list(self._servers.values()), {}
+        """Close both ports and cut every open connection; the state is kept."""
+        self._join_outage()
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             server.stop()
+
+    def _join_outage(self) -> None:
+        outage = self._outage_thread
+        if outage is not None and outage is not threading.current_thread():
+            outage.join(timeout=30)
+
+    def pause(self) -> None:
+        """Zoom "goes away": connections are refused and open ones cut, until resume()."""
+        self.stop()
+
+    def resume(self) -> None:
+        """Back on the same ports, with the same users, meetings and tokens."""
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return bool(self._servers)
 
     def __enter__(self) -> FakeZoom:
         return self.start()
@@ -522,9 +555,9 @@ class FakeZoom:
         self.stop()
 
     def _port(self, role: str) -> int:
-        if role not in self._servers:
+        if role not in self._ports:
             raise RuntimeError("the fake has not been started")
-        return self._servers[role].port
+        return self._ports[role]
 
     @property
     def url(self) -> str:
@@ -888,13 +921,28 @@ class FakeZoom:
             raise _oauth_error("invalid_client", "Invalid client_id or client_secret")
         return "public"
 
+    def _jwt(self, grant: _Grant, kind: str) -> str:
+        """A JWT-shaped token of real size (~650 characters, like Zoom's): header.payload.signature."""
+
+        def b64(data: dict[str, Any] | bytes) -> str:
+            raw = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+        now = int(self._clock())
+        payload = {"ver": 9, "auid": secrets.token_hex(32), "code": secrets.token_urlsafe(24), "iss": "zm:cid:"
+                   + grant.client_id, "gno": 0, "type": kind, "tid": 0, "aud": "https://oauth.zoom.us",
+                   "uid": grant.user_id, "nbf": now, "exp": now + self.access_token_ttl, "iat": now,
+                   "aid": self.account_id, "jti": secrets.token_hex(16), "tid2": secrets.token_urlsafe(12)}
+        return f"{b64({'alg': 'HS512', 'v': '2.0', 'kid': secrets.token_hex(18)})}.{b64(payload)}." \
+               f"{b64(secrets.token_bytes(64))}"
+
     def _issue(self, grant: _Grant, *, with_refresh: bool) -> dict[str, Any]:
-        access = "eyJ" + secrets.token_urlsafe(48)
+        access = self._jwt(grant, "0")
         self._access[access] = _AccessToken(grant, self._clock() + self.access_token_ttl)
         self.tokens_issued += 1
         out: dict[str, Any] = {"access_token": access, "token_type": "bearer"}
         if with_refresh:
-            refresh = "eyJ" + secrets.token_urlsafe(48)
+            refresh = self._jwt(grant, "1")
             self._refresh[refresh] = _RefreshToken(grant)
             out["refresh_token"] = refresh
         out.update(expires_in=self.access_token_ttl, scope=" ".join(sorted(grant.scopes)), api_url=self.url)
@@ -1098,7 +1146,10 @@ class FakeZoom:
             tok = self._bearer(h)
             if method == "GET" and segments == ["users"]:
                 self._need_scope(tok, SCOPE_LIST_USERS)
-                raise _Reply(200, self._list_users(h))
+                listing = self._list_users(h)
+                if self.on_users_listed is not None:
+                    self.on_users_listed((h.query.get("status") or ["active"])[-1] or "active")
+                raise _Reply(200, listing)
             if method == "GET" and len(segments) == 2 and segments[0] == "users":
                 user = self._target_user(tok, unquote(segments[1]), SCOPE_USER)
                 raise _Reply(200, self._render_user(user, full=True))
@@ -1261,6 +1312,12 @@ class FakeZoom:
     def _download(self, h: _Handler, token: str) -> None:
         with self._lock:
             fault = self._download_faults[0] if self._download_faults else None
+            if fault == "outage":
+                self._download_faults.pop(0)
+                self._outage_thread = threading.Thread(target=self.pause, name="fake-zoom-outage", daemon=True)
+                self._outage_thread.start()
+                h.cut()
+                return
             if fault in ("html", "json124"):
                 self._download_faults.pop(0)
                 if fault == "html":

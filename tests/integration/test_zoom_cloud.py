@@ -187,7 +187,7 @@ def test_declined_consent_and_a_forged_state_store_nothing(zapp, zoom):
     zoom.deny_next_authorize()
     denied = zw(zapp, "login", "--timeout", "60")
     assert denied.returncode == 3 and "declined" in denied.stderr
-    forged = subprocess.Popen([sys.executable, "-m", "zoomwatch", "login", "--no-browser", "--timeout", "60"],
+    forged = subprocess.Popen([sys.executable, "-m", "zoomwatch", "login", "--no-browser", "--timeout", "5"],
                               env=zapp.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = wait_for(lambda: forged.stdout.readline().strip(), what="the authorize URL")
@@ -256,3 +256,48 @@ def test_login_then_sync_to_a_real_s3_server(zapp, zoom, tmp_path_factory):
         assert any(k.endswith("/meeting.json") for k in keys)
     finally:
         server.stop()
+
+
+def test_sign_in_is_saved_and_refreshed_through_a_keyring_limited_like_windows_credential_manager(zapp, zoom):
+    """Real-size Zoom JWTs (~650 characters each) make a token set too long for one Windows Credential Manager
+    entry (2,560 bytes of UTF-16): zoomwatch stores it in parts, so sign-in and the refresh rotation work."""
+    zapp.env["PYTHON_KEYRING_BACKEND"] = "fake_keyrings.CredentialManagerLike"
+    done = login(zapp)
+    assert "Signed in to Zoom as ana@example.com" in done.stdout
+    assert all(len(t) > 600 for t in zoom.valid_refresh_tokens)  # the stand-in's tokens are of real size
+    zoom.expire_access_tokens()  # the next call must refresh, and store the rotated refresh token
+    before = zoom.token_requests
+    first = zw(zapp, "whoami")
+    assert first.returncode == 0 and "ana@example.com" in first.stdout, first.stdout + first.stderr
+    assert zoom.token_requests == before + 1
+    meeting(zoom, "Windows user's class", files=[{"file_type": "MP4", "data": _bytes("win", 500_000)}])
+    synced = zw(zapp, "sync")  # the refreshed tokens were read back whole from their parts
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert len(cloud_files(zapp)) == 1
+    stored = zapp.paths.config_dir.parent.parent / "xdg-data" / "python_keyring" / "keyring_pass.cfg"
+    assert "Bearer" not in stored.read_text() and stored.stat().st_size > 1400  # a real token set, in parts
+
+
+def test_a_value_the_keyring_refuses_gives_a_clear_message_not_a_traceback(zapp):
+    zapp.env["PYTHON_KEYRING_BACKEND"] = "fake_keyrings.CredentialManagerLike"
+    refused = subprocess.run([sys.executable, "-m", "zoomwatch", "secret", "set", "supabase.key"], env=zapp.env,
+                             input="k" * 1500, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "The OS keyring refused" in refused.stderr and "storing supabase.key" in refused.stderr
+    assert "1783" in refused.stderr and "too long" in refused.stderr
+    assert "k" * 20 not in refused.stderr  # the cause, never the value
+
+
+def test_a_download_cut_off_and_resumed_in_the_same_sync_is_not_reported_as_failed(zapp, zoom):
+    login(zapp)
+    meeting(zoom, "Seminar", files=[{"file_type": "MP4", "data": _bytes("sem", 3_000_000)},
+                                    {"file_type": "CHAT", "data": b"10:00 hi\n"}])
+    zoom.fail_next_download("drop")  # the CDN sends half the body, then cuts the connection
+    done = zw(zapp, "sync")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "failed" not in done.stdout and "cut off" not in done.stdout
+    assert sorted(p.read_bytes() for p in cloud_files(zapp).values()) == sorted([_bytes("sem", 3_000_000),
+                                                                                 b"10:00 hi\n"])
+    ranges = [r["range"] for r in zoom.cdn_requests if r["range"]]
+    assert ranges and ranges[0].startswith("bytes=") and ranges[0] != "bytes=0-"  # resumed, not fetched again

@@ -587,3 +587,51 @@ def test_fake_stops_cleanly_as_context_manager() -> None:
         assert requests.get(f"{f.url}/v2/users/me", timeout=5).status_code == 401
         assert f.url != f.cdn_url
     assert fake_threads() == []
+
+
+def test_outage_fault_cuts_the_download_and_takes_the_fake_down_until_resumed(fake: FakeZoom,
+                                                                              http: requests.Session) -> None:
+    data = b"x" * 5000
+    m = fake.add_meeting(OWNER, topic="Outage", start_time=at("2024-08-04"), files=[{"file_type": "MP4", "data": data}])
+    url = m["recording_files"][0]["download_url"]
+    token = s2s(http, fake)["access_token"]
+    main, cdn = fake.url, fake.cdn_url
+    fake.fail_next_download("outage")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        http.get(url, headers=bearer(token), timeout=5)
+    fake._join_outage()
+    assert not fake.running
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(f"{main}/v2/users/me", timeout=5)  # refused on both ports
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(cdn, timeout=5)
+    fake.resume()
+    assert fake.running and (fake.url, fake.cdn_url) == (main, cdn)  # back on the same ports, same state
+    assert requests.get(url, headers=bearer(token), timeout=5).content == data
+
+
+def test_tokens_are_jwt_shaped_and_of_real_size(fake: FakeZoom, http: requests.Session) -> None:
+    answer = sign_in(http, fake)
+    for token in (answer["access_token"], answer["refresh_token"]):
+        header, payload, signature = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        assert json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))["alg"] == "HS512"
+        assert claims["exp"] - claims["iat"] == fake.access_token_ttl and signature
+        assert 600 <= len(token) <= 750
+
+
+def test_on_users_listed_lets_a_user_change_status_between_listings(fake: FakeZoom, http: requests.Session) -> None:
+    token = s2s(http, fake)["access_token"]
+    seen: list[str] = []
+
+    def deactivate(status: str) -> None:
+        seen.append(status)
+        if status == "active":
+            fake.set_user_status(ALICE, "inactive")
+
+    fake.on_users_listed = deactivate
+    active = http.get(f"{fake.api_base}/users", params={"status": "active"}, headers=bearer(token), timeout=5).json()
+    inactive = http.get(f"{fake.api_base}/users", params={"status": "inactive"}, headers=bearer(token),
+                        timeout=5).json()
+    assert ALICE in [u["email"] for u in active["users"]] and ALICE in [u["email"] for u in inactive["users"]]
+    assert seen == ["active", "inactive"]

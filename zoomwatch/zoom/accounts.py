@@ -13,7 +13,7 @@ import requests
 
 from zoomwatch import secrets
 from zoomwatch.config import Config
-from zoomwatch.errors import ConfigError
+from zoomwatch.errors import ConfigError, ZoomwatchError
 from zoomwatch.zoom import oauth
 from zoomwatch.zoom.api import ZoomApi
 
@@ -22,11 +22,11 @@ DEFAULT_API = "https://api.zoom.us/v2"
 
 
 def client_credentials() -> tuple[str, str | None]:
-    client_id = secrets.get_secret("zoom.client_id")
+    client_id = secrets.get_secret("zoom.client_id", strict=True)
     if not client_id:
         raise ConfigError("No Zoom client ID", "create a Zoom OAuth app (public PKCE recommended) and set its client "
                           "ID with: zoomwatch secret set zoom.client_id")
-    return client_id, secrets.get_secret("zoom.client_secret")
+    return client_id, secrets.get_secret("zoom.client_secret", strict=True)
 
 
 def user_auth(config: Config) -> oauth.UserAuth:
@@ -45,9 +45,9 @@ def user_api(config: Config, auth: oauth.UserAuth | None = None) -> ZoomApi:
 
 def s2s_apis(config: Config) -> Iterator[tuple[str, ZoomApi]]:
     """(account label, api) for the account, or for each configured sub-account."""
-    client_id = secrets.get_secret("zoom.s2s_client_id") or ""
-    client_secret = secrets.get_secret("zoom.s2s_client_secret") or ""
-    accounts = config["zoom.account_ids"] or [secrets.get_secret("zoom.s2s_account_id") or ""]
+    client_id = secrets.get_secret("zoom.s2s_client_id", strict=True) or ""
+    client_secret = secrets.get_secret("zoom.s2s_client_secret", strict=True) or ""
+    accounts = config["zoom.account_ids"] or [secrets.get_secret("zoom.s2s_account_id", strict=True) or ""]
     for account in accounts:
         auth = oauth.S2SAuth(config["zoom.oauth_base"], account, client_id, client_secret)
         yield account, ZoomApi(config["zoom.api_base"], auth)
@@ -65,7 +65,8 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
 
     def admin_targets() -> Iterator[tuple[str, ZoomApi]]:
         for account, api in s2s_apis(config):
-            emails = config["zoom.users"] or [u["email"] for u in api.users() if u.get("email")]
+            listed = config["zoom.users"] or [u["email"] for u in api.users() if u.get("email")]
+            emails = list(dict.fromkeys(e.lower() for e in listed))  # each user once, whatever the case
             log.info("cloud sync of account %s: %d user(s)", account, len(emails))
             for email in emails:
                 yield email, api
@@ -79,13 +80,21 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
 
 # -- the device grant, for machines without a browser ---------------------------------------------
 
+def _post(url: str, data: dict[str, Any], auth: tuple[str, str] | None) -> requests.Response:
+    try:
+        return requests.post(url, data=data, auth=auth, timeout=30)
+    except requests.RequestException as exc:
+        raise ZoomwatchError("Zoom unreachable", f"{url.split('/oauth/')[0]}: {type(exc).__name__}; check the "
+                             "network and try again", retryable=True) from None
+
+
 def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
                  timeout: float = 900) -> oauth.TokenSet:
     client_id, client_secret = client_credentials()
     base = config["zoom.oauth_base"]
     auth = (client_id, client_secret) if client_secret else None
     body: dict[str, Any] = {} if client_secret else {"client_id": client_id}
-    response = requests.post(f"{base}/oauth/devicecode", data=body, auth=auth, timeout=30)
+    response = _post(f"{base}/oauth/devicecode", body, auth)
     if response.status_code != 200:
         raise ConfigError("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
                           f"the device grant for private apps); HTTP {response.status_code}")
@@ -97,7 +106,7 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
         sleep(interval)
         data = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": start["device_code"],
                 **body}
-        answer = requests.post(f"{base}/oauth/token", data=data, auth=auth, timeout=30)
+        answer = _post(f"{base}/oauth/token", data, auth)
         payload = answer.json() if answer.headers.get("Content-Type", "").startswith("application/json") else {}
         if answer.status_code == 200 and "access_token" in payload:
             return oauth.TokenSet.from_response(payload)
@@ -105,5 +114,5 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
         if error == "slow_down":
             interval += 5
         elif error != "authorization_pending":
-            raise ConfigError("Zoom device sign-in failed", error or f"HTTP {answer.status_code}")
+            raise ConfigError("Zoom device sign-in failed", oauth.printable(str(error)) or f"HTTP {answer.status_code}")
     raise ConfigError("Zoom device sign-in timed out", "the code was not approved in time; run zoomwatch login again")

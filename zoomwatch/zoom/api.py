@@ -37,9 +37,10 @@ class RateLimited(ZoomApiError):
     """Zoom's daily limit is used up: sync waits until `until` (a UTC datetime)."""
 
     retryable = True
+    TITLE = "Zoom's daily API limit is reached"
 
     def __init__(self, until: dt.datetime) -> None:
-        super().__init__("Zoom's daily API limit is reached", f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
+        super().__init__(self.TITLE, f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
         self.until = until
 
 
@@ -126,7 +127,13 @@ class ZoomApi:
         raise ZoomApiError("Zoom keeps failing", f"{path}: gave up after {MAX_TRIES} tries", retryable=True)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return dict(self.request("GET", path, params).json())
+        response = self.request("GET", path, params)
+        try:
+            return dict(response.json())
+        except (ValueError, TypeError):  # a proxy's or captive portal's page instead of Zoom's JSON
+            raise ZoomApiError("Zoom sent an unexpected answer", f"{path}: not JSON "
+                               f"({response.headers.get('Content-Type', 'no type')}); retried later",
+                               retryable=True) from None
 
     def paged(self, path: str, params: dict[str, Any], key: str) -> Iterator[dict[str, Any]]:
         """Every item of a paged listing, following next_page_token to the end."""
@@ -145,9 +152,16 @@ class ZoomApi:
         return self.get("/users/me")
 
     def users(self) -> Iterator[dict[str, Any]]:
-        """Every user of the account, deactivated ones too (they keep their recordings)."""
+        """Every user of the account, once, deactivated ones too (they keep their recordings). A user
+        deactivated between the two listings is in both: the first listing of a user id wins."""
+        seen: set[str] = set()
         for status in ("active", "inactive"):
-            yield from self.paged("/users", {"status": status}, "users")
+            for user in self.paged("/users", {"status": status}, "users"):
+                key = str(user.get("id") or user.get("email", "")).lower()
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield user
 
     def recordings(self, user: str, start: dt.date, end: dt.date, *, trash: bool = False) -> Iterator[dict[str, Any]]:
         """The user's cloud recordings from start to end, in windows Zoom accepts."""

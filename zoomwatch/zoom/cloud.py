@@ -28,7 +28,9 @@ from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
 from zoomwatch.errors import ItemError, ZoomwatchError
 from zoomwatch.naming import sanitize_segment
-from zoomwatch.zoom.api import ZoomApi
+from zoomwatch.secrets import KeyringUnavailable
+from zoomwatch.zoom.api import RateLimited, ZoomApi
+from zoomwatch.zoom.oauth import SignedOut
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,31 @@ class SyncResult:
     queued: int = 0
     already: int = 0
     processing: int = 0
-    failures: list[str] = field(default_factory=list)
     trashed: int = 0
+    problems: dict[str, str] = field(default_factory=dict)  # what failed (a user, a file) -> why
+
+    @property
+    def failures(self) -> list[str]:
+        """What still failed at the end of the sync (a failure recovered later in it is not reported)."""
+        return list(self.problems.values())
+
+    def fail(self, key: str, text: str) -> None:
+        self.problems[key] = text
+
+    def recovered(self, key: str) -> None:
+        self.problems.pop(key, None)
+
+
+class Cancelled(ZoomwatchError):
+    """The sync was asked to stop (zoomwatch is stopping or reloading its settings)."""
+
+
+class TokenExpired(ItemError):
+    """The download was refused for an expired access token: refresh it and try again."""
+
+
+class CutOff(ItemError):
+    """The connection broke in the middle of the body: the part received is kept, the rest fetched again."""
 
 
 def file_identity(meeting: dict[str, Any], item: dict[str, Any]) -> str:
@@ -72,25 +97,45 @@ def meeting_start(meeting: dict[str, Any]) -> dt.datetime:
 def download(session: requests.Session, url: str, token: str, target: Path, size: int | None,
              stop: threading.Event | None = None, progress: Callable[[int], None] = lambda n: None) -> None:
     """Stream `url` into `target` via a `.part` file, resuming with Range; the bearer token goes to
-    Zoom only, never to the host a download redirects to. Raises ItemError for a short or wrong body."""
+    Zoom only, never to the host a download redirects to. Raises ItemError for a short or wrong body,
+    a network failure (Zoom or the network down, a connection cut) and a spool folder that cannot be written."""
     partial = target.with_name(target.name + ".part")
+    try:
+        _download(session, url, token, partial, size, stop, progress)
+        os.replace(partial, target)
+    except requests.RequestException as exc:
+        raise ItemError("Zoom download failed: Zoom could not be reached",
+                        f"{type(exc).__name__}; it resumes from here at the next try") from None
+    except OSError as exc:
+        raise ItemError("Cannot write a Zoom download to the spool folder",
+                        f"{partial.parent}: {exc.strerror or type(exc).__name__} — free some space or check "
+                        "the folder's permissions; retried at the next sync") from None
+
+
+def _open_response(session: requests.Session, url: str, headers: dict[str, str]) -> requests.Response:
+    """GET `url`, following up to 5 redirects by hand: the token stays with Zoom."""
+    response = session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=60)
+    hops = 0
+    while response.is_redirect and hops < 5:
+        location = urljoin(response.url, response.headers["Location"])
+        response.close()
+        response = session.get(location, headers={k: v for k, v in headers.items() if k != "Authorization"},
+                               stream=True, allow_redirects=False, timeout=60)
+        hops += 1
+    return response
+
+
+def _download(session: requests.Session, url: str, token: str, partial: Path, size: int | None,
+              stop: threading.Event | None, progress: Callable[[int], None]) -> None:
     offset = partial.stat().st_size if partial.exists() else 0
     if size is not None and offset > size:
         offset = 0
     headers = {"Authorization": f"Bearer {token}"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    response = session.get(url, headers=headers, stream=True, allow_redirects=False, timeout=60)
-    hops = 0
-    while response.is_redirect and hops < 5:  # follow by hand: the token stays with Zoom
-        location = urljoin(response.url, response.headers["Location"])
-        response.close()
-        response = session.get(location, headers={k: v for k, v in headers.items() if k != "Authorization"},
-                               stream=True, allow_redirects=False, timeout=60)
-        hops += 1
-    with response:
+    with _open_response(session, url, headers) as response:
         if response.status_code == 401:
-            raise ItemError("Zoom download refused", "the access token expired; it is refreshed and retried")
+            raise TokenExpired("Zoom download refused", "the access token expired; it is refreshed and retried")
         if response.status_code in (404, 410):
             raise ItemError("Zoom download link expired", "the listing is read again at the next sync")
         if response.status_code not in (200, 206):
@@ -114,12 +159,22 @@ def download(session: requests.Session, url: str, token: str, target: Path, size
                     done += len(chunk)
                     progress(done)
                     if stop is not None and stop.is_set():
-                        raise ItemError("Download paused", "it resumes from here")
+                        raise Cancelled("Download paused", "it resumes from here")
             except requests.RequestException as exc:
-                raise ItemError("Zoom download was cut off", f"{type(exc).__name__}; it resumes from here") from None
+                raise CutOff("Zoom download was cut off", f"{type(exc).__name__}; it resumes from here") from None
     if size is not None and done != size:
         raise ItemError("Zoom download was short", f"{done} of {size} bytes; it resumes from here")
-    os.replace(partial, target)
+
+
+def _bar_progress(bar: Any) -> Callable[[int], None]:
+    """Move a tqdm-like bar to `done` bytes (nothing without a bar)."""
+    if bar is None:
+        return lambda done: None
+
+    def move(done: int) -> None:
+        bar.update(done - bar.n)
+
+    return move
 
 
 class CloudSync:
@@ -151,27 +206,50 @@ class CloudSync:
             return configured
         return max(configured, last - dt.timedelta(days=int(self.config["zoom.lookback_days"])))
 
+    def _pause(self, seconds: float) -> None:
+        """The API client's waits (backoff, rate limits), cut short by a stop request."""
+        if self.stop.wait(seconds):
+            raise Cancelled("Zoom cloud sync stopped")
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Cancelled("Zoom cloud sync stopped")
+
     def sync(self, start: dt.date | None = None, end: dt.date | None = None) -> SyncResult:
+        """One pass. Raises SignedOut, RateLimited and KeyringUnavailable (nothing more can be done
+        until they pass); any other failure is one user's or one file's and is in the result."""
         result = SyncResult()
         start = start or self._since()
         end = end or dt.date.today()
         wanted = {t.upper() for t in self.config["zoom.file_types"]}
-        for user, api in self.targets():
-            try:
-                for meeting in self._meetings(api, user, start, end):
-                    result.meetings += 1
-                    self._meeting(api, meeting, wanted, result)
-            except ZoomwatchError as exc:  # one user failing does not stop the others
-                result.failures.append(f"{user}: {exc.title}: {exc.message}")
-                log.warning("cloud sync of %s failed: %s: %s", user, exc.title, exc.message)
-                if getattr(exc, "until", None) is not None or exc.__class__.__name__ == "SignedOut":
-                    raise
+        try:
+            for user, api in self.targets():
+                api.sleep = self._pause
+                self._user(api, user, start, end, wanted, result)
+        except Cancelled:
+            log.info("cloud sync stopped before the end")
+            return result
         if not result.failures and start is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_text(json.dumps({"last_sync": end.isoformat()}))
         log.info("cloud sync: %d meetings, %d files, %d new, %d already backed up, %d still processing",
                  result.meetings, result.files, result.queued, result.already, result.processing)
         return result
+
+    def _user(self, api: ZoomApi, user: str, start: dt.date, end: dt.date, wanted: set[str],
+              result: SyncResult) -> None:
+        try:
+            for meeting in self._meetings(api, user, start, end):
+                self._check_stop()
+                result.meetings += 1
+                self._meeting(api, meeting, wanted, result)
+        except (Cancelled, SignedOut, RateLimited, KeyringUnavailable):
+            raise
+        except ZoomwatchError as exc:  # one user failing does not stop the others
+            result.fail(f"user:{user}", f"{user}: {exc.title}: {exc.message}")
+            log.warning("cloud sync of %s failed: %s: %s", user, exc.title, exc.message)
+        else:
+            result.recovered(f"user:{user}")
 
     def _meetings(self, api: ZoomApi, user: str, start: dt.date, end: dt.date) -> Iterator[dict[str, Any]]:
         yield from api.recordings(user, start, end)
@@ -182,6 +260,7 @@ class CloudSync:
         files = [f for f in meeting.get("recording_files", []) if not wanted or f.get("file_type", "") in wanted]
         done_here = 0
         for item in files:
+            self._check_stop()
             result.files += 1
             if item.get("status", "completed") != "completed" or not item.get("download_url"):
                 result.processing += 1  # listed again next sync (CC and TIMELINE files carry no status)
@@ -191,23 +270,16 @@ class CloudSync:
             row = self.catalog.current(self.dest_id, target)
             if row is not None and row.state in ("verified", "queued", "uploading", "failed"):
                 result.already += 1
+                result.recovered(identity)
                 done_here += row.state == "verified"
                 continue
-            size = int(item["file_size"]) if item.get("file_size") else None
-            bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", size or 0) \
-                if self.progress_bar else None
             try:
-                download(self.session, item["download_url"], api.auth.token(), target, size,
-                         self.stop, progress=(lambda n, b=bar: b.update(n - b.n)) if bar else (lambda n: None))
+                self._fetch(api, meeting, item, target)
             except ItemError as exc:
-                if "token" in exc.message:
-                    api.auth.token(force_refresh=True)
-                result.failures.append(f"{meeting.get('topic')}: {exc.title}: {exc.message}")
+                result.fail(identity, f"{meeting.get('topic')}: {exc.title}: {exc.message}")
                 log.warning("%s (%s): %s: %s", meeting.get("topic"), item.get("file_type"), exc.title, exc.message)
                 continue
-            finally:
-                if bar is not None:
-                    bar.close()
+            result.recovered(identity)
             self._queue(meeting, item, identity, target)
             result.queued += 1
         if self.config["zoom.trash_after_backup"] and files and done_here == len(files):
@@ -215,6 +287,26 @@ class CloudSync:
                 result.trashed += 1
                 log.info("moved the cloud recording of %r (%s) to Zoom's trash: every file is verified",
                          meeting.get("topic"), meeting.get("start_time"))
+
+    def _fetch(self, api: ZoomApi, meeting: dict[str, Any], item: dict[str, Any], target: Path) -> None:
+        """Download one file; a cut connection or an expired token is retried once at once (resuming)."""
+        size = int(item["file_size"]) if item.get("file_size") else None
+        for attempt in (1, 2):
+            bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", size or 0) \
+                if self.progress_bar else None
+            try:
+                download(self.session, item["download_url"], api.auth.token(), target, size, self.stop,
+                         progress=_bar_progress(bar))
+                return
+            except (TokenExpired, CutOff) as exc:
+                if isinstance(exc, TokenExpired):
+                    api.auth.token(force_refresh=True)
+                if attempt == 2:
+                    raise
+                log.info("%s (%s): %s; trying again", meeting.get("topic"), item.get("file_type"), exc.title)
+            finally:
+                if bar is not None:
+                    bar.close()
 
     def _queue(self, meeting: dict[str, Any], item: dict[str, Any], identity: str, target: Path) -> None:
         st = target.stat()

@@ -33,6 +33,8 @@ TOKENS_SECRET = "zoom.user_tokens"
 REDIRECT_PATH = "/oauth/callback"
 EARLY_REFRESH_SECONDS = 120
 HTTP_TIMEOUT = 30
+PART_CHARS = 1000  # 2,000 bytes in UTF-16: well under Windows Credential Manager's 2,560 per entry
+SOCKET_TIMEOUT = 10.0  # a connection to the loopback listener that sends nothing is dropped after this
 
 
 class SignedOut(ZoomwatchError):
@@ -58,22 +60,96 @@ class TokenSet:
 
 
 class TokenStore:
-    """The user's token set, as one keyring entry (replaced in one step)."""
+    """The user's token set in the OS keyring, in parts small enough for every keyring: Windows Credential
+    Manager refuses more than 2,560 bytes of UTF-16 per entry, and a set with real-size Zoom JWTs is ~1,500
+    characters. The entry `zoom.user_tokens` is an index naming one of two sets of parts
+    (`zoom.user_tokens.a.1..n` or `.b.1..n`) and their checksum. A save writes the parts of the set not in
+    use, then the index (the switch), then removes the old parts: killed at any moment, it leaves the old or
+    the new token set whole, never a mix. A token set stored in one entry by an earlier version still loads."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[str, TokenSet] | None = None  # (index, its tokens): one keyring read per call
 
     def load(self) -> TokenSet | None:
-        raw = secrets.get_secret(TOKENS_SECRET)
+        """The stored tokens, or None when not signed in. Raises KeyringUnavailable when the keyring is
+        locked or refuses (not the same as signed out: it can be retried)."""
+        raw = secrets.get_secret(TOKENS_SECRET, strict=True)
         if not raw:
             return None
+        if self._cached is not None and self._cached[0] == raw:
+            return self._cached[1]  # the index names the parts and their checksum: unchanged, so are they
+        tokens = self._read(raw)
+        self._cached = (raw, tokens) if tokens is not None else None
+        return tokens
+
+    @staticmethod
+    def _read(raw: str) -> TokenSet | None:
         try:
-            return TokenSet(**json.loads(raw))
-        except (ValueError, TypeError):
+            index = json.loads(raw)
+            if "access_token" in index:  # one entry, as written before the parts
+                return _token_set(index)
+            text = "".join(secrets.get_secret(_part(index["set"], i), strict=True) or ""
+                           for i in range(1, int(index["parts"]) + 1))
+            if hashlib.sha256(text.encode()).hexdigest() != index["sha256"]:
+                log.warning("the stored Zoom sign-in is incomplete; sign in again: zoomwatch login")
+                return None
+            return _token_set(json.loads(text))
+        except (KeyError, TypeError, ValueError):
             return None
 
     def save(self, tokens: TokenSet) -> None:
-        secrets.set_secret(TOKENS_SECRET, json.dumps(asdict(tokens)))
+        # compact JSON with spaces escaped: a part never begins or ends with white space (which set_secret trims)
+        text = json.dumps(asdict(tokens), separators=(",", ":")).replace(" ", "\\u0020")
+        try:
+            current = self._index()
+        except secrets.KeyringUnavailable:
+            current = None
+        old = current.get("set") if current else None
+        label = "b" if old == "a" else "a"
+        chunks = [text[i:i + PART_CHARS] for i in range(0, len(text), PART_CHARS)]
+        for number, chunk in enumerate(chunks, 1):
+            secrets.set_secret(_part(label, number), chunk)
+        self._remove_parts(label, len(chunks) + 1)  # left over from a save killed before its switch
+        secrets.set_secret(TOKENS_SECRET, json.dumps({"set": label, "parts": len(chunks),
+                                                      "sha256": hashlib.sha256(text.encode()).hexdigest()}))
+        if old in ("a", "b"):
+            self._remove_parts(old, 1)
 
     def clear(self) -> None:
         secrets.delete_secret(TOKENS_SECRET)
+        for label in ("a", "b"):
+            self._remove_parts(label, 1)
+
+    @staticmethod
+    def _index() -> dict[str, Any] | None:
+        raw = secrets.get_secret(TOKENS_SECRET, strict=True)
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    @staticmethod
+    def _remove_parts(label: str, first: int) -> None:
+        number = first
+        try:
+            while secrets.delete_secret(_part(label, number)):
+                number += 1
+        except secrets.KeyringUnavailable as exc:  # only leftovers: the index no longer names them
+            log.debug("could not remove an old part of the Zoom sign-in: %s", exc.title)
+
+
+def _part(label: str, number: int) -> str:
+    return f"{TOKENS_SECRET}.{label}.{number}"
+
+
+def _token_set(data: dict[str, Any]) -> TokenSet | None:
+    try:
+        return TokenSet(**data)
+    except TypeError:
+        return None
 
 
 # -- the OAuth endpoints --------------------------------------------------------------------------
@@ -117,7 +193,7 @@ def _token_request(oauth_base: str, data: dict[str, str], client_id: str, client
                         "elsewhere) — sign in again: zoomwatch login")
     if response.status_code >= 500 or response.status_code == 429:
         raise ZoomwatchError("Zoom sign-in service is failing", f"HTTP {response.status_code}", retryable=True)
-    raise ConfigError("Zoom sign-in failed", f"{error}: {reason}".strip(": "))
+    raise ConfigError("Zoom sign-in failed", printable(f"{error}: {reason}".strip(": ")))
 
 
 def exchange_code(oauth_base: str, client_id: str, client_secret: str | None, code: str, verifier: str,
@@ -142,9 +218,10 @@ def revoke(oauth_base: str, client_id: str, client_secret: str | None, token: st
     return response.status_code == 200
 
 
-def s2s_token(oauth_base: str, account_id: str, client_id: str, client_secret: str) -> TokenSet:
+def s2s_token(oauth_base: str, account_id: str, client_id: str, client_secret: str,
+              clock: Callable[[], float] = time.time) -> TokenSet:
     return _token_request(oauth_base, {"grant_type": "account_credentials", "account_id": account_id},
-                          client_id, client_secret)
+                          client_id, client_secret, clock)
 
 
 # -- the loopback redirect ------------------------------------------------------------------------
@@ -157,68 +234,112 @@ DENIED_PAGE = (b"<!doctype html><meta charset=utf-8><title>zoomwatch</title>"
                b"<p>You can close this tab and try again with <code>zoomwatch login</code>.</p></body>")
 
 
-class LoopbackReceiver:
-    """A one-shot HTTP listener on 127.0.0.1 that catches the redirect carrying the code."""
+IGNORED_PAGE = (b"<!doctype html><meta charset=utf-8><title>zoomwatch</title>"
+                b"<body style='font-family:sans-serif;margin:3em'><h2>This is not the answer zoomwatch is "
+                b"waiting for.</h2><p>It was ignored.</p></body>")
 
-    def __init__(self, port: int, path: str = REDIRECT_PATH) -> None:
+
+def printable(text: str, limit: int = 200) -> str:
+    """Untrusted text made safe for a terminal or a log: control characters (escape sequences, newlines)
+    shown as escapes, and the length bounded."""
+    text = text[:limit]
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class _LoopbackServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # a connection left open by some local program never holds up the end
+
+
+class LoopbackReceiver:
+    """An HTTP listener on 127.0.0.1 waiting for the browser's redirect that carries the code.
+
+    Connections are served each in a thread of its own with a socket time-out, so an idle local
+    connection cannot block the browser's. Any local program, or any web page (through an image tag; the
+    port is known), can call the redirect URL: an answer that does not carry this sign-in's `state` is
+    refused with a page saying so, and the listener keeps waiting for the real one."""
+
+    def __init__(self, port: int, state: str, path: str = REDIRECT_PATH) -> None:
         self.path = path
+        self.state = state
         self.result: dict[str, str] = {}
+        self.ignored = 0
         self._got = threading.Event()
+        self._lock = threading.Lock()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            timeout = SOCKET_TIMEOUT
+
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 parsed = urlparse(self.path)
                 if parsed.path != receiver.path:
                     self.send_error(404)
                     return
-                receiver.result = {k: v[0] for k, v in parse_qs(parsed.query).items()}
-                page = DENIED_PAGE if "error" in receiver.result else CLOSE_PAGE
-                self.send_response(200)
+                answer = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+                if not receiver.accept(answer):
+                    self._page(400, IGNORED_PAGE)
+                    return
+                self._page(200, DENIED_PAGE if "error" in answer else CLOSE_PAGE)
+
+            def _page(self, status: int, page: bytes) -> None:
+                self.send_response(status)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(page)))
+                self.send_header("Connection", "close")
                 self.end_headers()
                 self.wfile.write(page)
-                receiver._got.set()
 
             def log_message(self, format: str, *args: Any) -> None:  # the query holds the code: never log it
                 return
 
         try:
-            self.server = http.server.HTTPServer(("127.0.0.1", port), Handler)
+            self.server = _LoopbackServer(("127.0.0.1", port), Handler)
         except OSError:
             raise ConfigError(f"Port {port} is busy", "another program uses it; close it, or let zoomwatch pick "
                               "a free port: zoomwatch config set zoom.redirect_port 0") from None
         self.port = self.server.server_address[1]
         self.redirect_uri = f"http://127.0.0.1:{self.port}{path}"
-        self._thread = threading.Thread(target=self.server.serve_forever, name="zoomwatch-oauth-redirect",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="zoomwatch-oauth-redirect", daemon=True)
         self._thread.start()
+
+    def accept(self, answer: dict[str, str]) -> bool:
+        """Take the first answer carrying our state; count (and refuse) any other."""
+        ours = pysecrets.compare_digest(answer.get("state", "").encode(), self.state.encode())
+        with self._lock:
+            if not ours or self._got.is_set():
+                self.ignored += not ours
+                return ours
+            self.result = answer
+            self._got.set()
+            return True
 
     def wait(self, timeout: float) -> dict[str, str]:
         try:
             if not self._got.wait(timeout):
+                forged = (" An answer that did not carry the state zoomwatch sent was ignored (a possible "
+                          "cross-site request forgery).") if self.ignored else ""
                 raise ConfigError("Zoom sign-in timed out", "no answer came back from the browser; check that the "
-                                  f"Zoom app's redirect URL is {self.redirect_uri} and try again")
+                                  f"Zoom app's redirect URL is {self.redirect_uri} and try again.{forged}")
             return self.result
         finally:
             self.server.shutdown()
             self.server.server_close()
+            self._thread.join(timeout=5)
 
 
 def login(oauth_base: str, client_id: str, client_secret: str | None, port: int,
           show: Callable[[str], None], timeout: float = 300) -> TokenSet:
     """The authorization-code flow with PKCE: `show` opens (or prints) the authorize URL."""
-    receiver = LoopbackReceiver(port)
-    verifier, challenge = pkce_pair()
     state = pysecrets.token_urlsafe(24)
+    receiver = LoopbackReceiver(port, state)
+    verifier, challenge = pkce_pair()
     show(authorize_url(oauth_base, client_id, receiver.redirect_uri, state, challenge))
     answer = receiver.wait(timeout)
     if answer.get("error"):
-        raise ConfigError("Zoom sign-in was declined", f"Zoom answered {answer['error']}; nothing was stored")
-    if not pysecrets.compare_digest(answer.get("state", ""), state):
-        raise ConfigError("Zoom sign-in rejected", "the answer did not carry the state zoomwatch sent (a possible "
-                          "cross-site request forgery); nothing was stored — try again")
+        raise ConfigError("Zoom sign-in was declined",
+                          f"Zoom answered {printable(answer['error'])}; nothing was stored")
     if not answer.get("code"):
         raise ConfigError("Zoom sign-in failed", "the answer carried no authorization code")
     return exchange_code(oauth_base, client_id, client_secret, answer["code"], verifier, receiver.redirect_uri)
@@ -270,13 +391,23 @@ class S2SAuth:
         self.client_id, self.client_secret = client_id, client_secret
         self.clock = clock
         self._tokens: TokenSet | None = None
+        self._renew_at = 0.0
         self._lock = threading.Lock()
 
     def token(self, *, force_refresh: bool = False) -> str:
         with self._lock:
-            if force_refresh or self._tokens is None or self._tokens.expires_at - self.clock() < 60:
-                self._tokens = s2s_token(self.oauth_base, self.account_id, self.client_id, self.client_secret)
+            if force_refresh or self._tokens is None or self.clock() >= self._renew_at:
+                fetched = self.clock()
+                self._tokens = s2s_token(self.oauth_base, self.account_id, self.client_id, self.client_secret,
+                                         self.clock)
+                self._renew_at = fetched + renew_after(self._tokens.expires_at - fetched)
             return self._tokens.access_token
+
+
+def renew_after(lifetime: float) -> float:
+    """Seconds after issue at which to renew a token living `lifetime` seconds: 60 s before it expires,
+    or half-way through a token living less than two minutes (not at every call)."""
+    return lifetime - min(60.0, lifetime / 2)
 
 
 def validate_s2s(account_id: str, client_id: str, client_secret: str) -> None:
