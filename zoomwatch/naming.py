@@ -261,10 +261,14 @@ def sanitize_segment(text: str) -> str:
 # --- Locale look-ups -------------------------------------------------------
 
 
+_LOCALE_SHAPE = re.compile(r"[A-Za-z]{2,3}([_-][A-Za-z0-9]+)*\Z")
+
+
 @lru_cache(maxsize=64)
 def _parse_locale(locale: str) -> Locale:
     message = f"unknown locale {locale!r} — use a code like en, es, de_DE"
-    if not isinstance(locale, str) or not locale.strip():
+    # a language code first (two or three letters): Babel 2.19 reads the POSIX names "C" and "POSIX" as en_US_POSIX
+    if not isinstance(locale, str) or not _LOCALE_SHAPE.match(locale.strip()):
         raise ValueError(message)
     try:
         return Locale.parse(locale.strip().replace("-", "_"))
