@@ -268,16 +268,18 @@ class Engine:
         self._refresh()
 
     def reload(self, config: Config) -> None:
-        """Take new settings: a new watched folder is watched and a new destination used from now on."""
+        """Take new settings: a new watched folder is watched and a new destination used from now on.
+        Settings whose destination cannot be opened are reported, and the ones in force kept running."""
+        try:
+            destination = open_destination(config)
+        except ConfigError as exc:
+            self.board.set_problem(exc.title, f"{exc.message} — keeping the previous settings until then")
+            return
         running = bool(self._threads)
         if running:
             self.stop()
         self.config = config
-        try:
-            self.destination = open_destination(config)
-        except ConfigError as exc:
-            self.board.set_problem(exc.title, exc.message)
-            return
+        self.destination = destination
         self._build()
         self.board.clear_problem()
         self.catalog.unblock(self.destination.id)
