@@ -4,6 +4,7 @@ folder, a watcher that cannot use inotify, and a Zoom folder the system refuses 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -123,3 +124,117 @@ def test_settings_watch_waits_for_a_quiet_file_and_keeps_settings_on_a_bad_read(
     cfg = watch.poll()
     assert cfg is not None and cfg["log.level"] == "debug"
     assert watch.poll() is None
+
+
+# -- 11.6: symbolic links in the Zoom folder are never followed -----------------------------------------
+
+
+def backed_up_bytes(backup: Path) -> list[bytes]:
+    return [p.read_bytes() for p in backed_up_files(backup).values()]
+
+
+def idle(engine: Engine) -> bool:
+    counts = engine.catalog.counts(engine.destination.id)
+    return not engine.transfers.busy() and not counts.get("queued") and not counts.get("uploading")
+
+
+def test_symlinks_to_files_and_folders_outside_are_never_backed_up(app, engines, tmp_path):
+    secrets = tmp_path / "outside"
+    secrets.mkdir()
+    key = secrets / "id_ed25519"
+    key.write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY----- file link")
+    secret_folder = secrets / "private"
+    secret_folder.mkdir()
+    (secret_folder / "zoom_0.mp4").write_bytes(b"SECRET in a linked folder")
+    (secret_folder / "chat.txt").write_bytes(b"SECRET chat in a linked folder")
+    folder = app.zoom / MEETING
+    folder.mkdir()
+    os.symlink(key, folder / "chat.txt")  # there at start: the scan must not follow it
+    os.symlink(secret_folder, app.zoom / "2024-02-01 09.00.00 Linked 84500000001")
+    engine = start(app, engines)
+    real = folder / "audio.m4a"
+    write_random(real, 2000, seed=4)
+    wait_for(lambda: verified(engine, real), what="the real recording backed up")
+    # created while running: a file link, a folder link, and a file swapped for a link after it was seen
+    os.symlink(key, folder / "meeting_saved_chat.txt")
+    os.symlink(secret_folder, app.zoom / "2024-02-02 09.00.00 Linked later 84500000002")
+    swapped = folder / "zoom_1.mp4"
+    swapped.write_bytes(b"harmless at first")
+    wait_for(lambda: engine.catalog.current(engine.destination.id, swapped) is not None, what="the file seen")
+    swapped.unlink()
+    os.symlink(key, swapped)
+    sentinel = app.zoom / "2024-02-03 09.00.00 After 84500000003" / "zoom_0.mp4"
+    write_random(sentinel, 3000, seed=5)
+    wait_for(lambda: verified(engine, sentinel) and idle(engine), what="the recording written after the links")
+
+    copies = backed_up_bytes(app.backup)
+    assert len(copies) == 2, sorted(backed_up_files(app.backup))
+    assert not any(b"SECRET" in data or b"PRIVATE KEY" in data for data in copies)
+    states = {r.display: r.state for r in engine.catalog.rows(engine.destination.id)}
+    assert not any(state in ("queued", "uploading", "verified") for name, state in states.items()
+                   if "Linked" in name or name.endswith(("chat.txt", "zoom_1.mp4"))), states
+
+
+# -- 11.9: a backup folder inside the watched folder; zoomwatch's own folders --------------------------
+
+
+def test_config_set_refuses_a_backup_folder_inside_the_watched_folder_and_the_other_way(app):
+    from zoomwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError) as inside:
+        app.set("destination.local.path", str(app.zoom / "backups"))
+    assert "inside the watched Zoom folder" in inside.value.message
+    with pytest.raises(ConfigError) as holding:
+        app.set("watch.folder", str(app.backup / "Zoom"))
+    assert "inside the backup folder" in holding.value.message
+    with pytest.raises(ConfigError) as parent:
+        app.set("watch.folder", str(app.backup.parent))  # like watch.folder = ~ with the backup in ~
+    assert "inside the watched Zoom folder" in parent.value.message
+    app.set("destination.kind", "s3")
+    app.set("destination.local.path", str(app.zoom / "backups"))  # not used for S3: allowed
+    with pytest.raises(ConfigError) as back_to_local:
+        app.set("destination.kind", "local")
+    assert "inside the watched Zoom folder" in back_to_local.value.message
+    app.set("destination.local.path", str(app.backup))
+    app.set("destination.kind", "local")
+    assert app.load()["destination.local.path"] == str(app.backup)
+    assert app.load()["watch.folder"] == str(app.zoom)
+
+
+def test_a_config_file_with_the_backup_inside_the_zoom_folder_backs_up_nothing(app, engines):
+    inside = app.zoom / "My backups"
+    text = app.paths.config_file.read_text(encoding="utf-8").replace(str(app.backup), str(inside))
+    app.paths.config_file.write_text(text, encoding="utf-8")  # edited by hand: no `config set` check
+    write_random(app.zoom / MEETING / "zoom_0.mp4", 5000)
+    cfg = app.load()
+    assert any("inside the watched Zoom folder" in p for p in cfg.problems)
+    once = subprocess.run([sys.executable, "-m", "zoomwatch", "run", "--once"], env=app.env,
+                          capture_output=True, text=True, timeout=120)
+    assert once.returncode == 3, once.stdout + once.stderr
+    assert "overlap" in once.stderr
+    engine = start(app, engines)
+    problem = wait_for(lambda: engine.snapshot().problem, what="the overlap to be shown")
+    assert "inside the watched Zoom folder" in problem.message
+    assert not inside.exists() or backed_up_files(inside) == {}
+
+
+def test_zoomwatchs_own_folders_inside_the_watched_folder_are_never_scanned(app, engines, tmp_path_factory):
+    backup = tmp_path_factory.mktemp("backup-elsewhere")
+    top = app.home.parent  # holds home/Documents/Zoom and the XDG data, state and cache folders
+    app.set("destination.local.path", str(backup))
+    app.set("watch.folder", str(top))
+    spooled = app.paths.spool_dir / "cloud" / "zoom_0.mp4"
+    write_random(spooled, 1000, seed=7)
+    write_random(app.paths.data_dir / "notes" / "chat.txt", 100, seed=8)
+    video = app.zoom / MEETING / "zoom_0.mp4"
+    write_random(video, 2000, seed=9)
+    engine = start(app, engines)
+    wait_for(lambda: verified(engine, video) and idle(engine), what="the recording backed up")
+    spooled_later = app.paths.spool_dir / "cloud" / "audio.m4a"
+    write_random(spooled_later, 500, seed=10)
+    sentinel = app.zoom / MEETING / "chat.txt"
+    write_random(sentinel, 700, seed=11)
+    wait_for(lambda: verified(engine, sentinel) and idle(engine), what="the second recording backed up")
+    names = [r.display for r in engine.catalog.rows(engine.destination.id)]
+    assert sorted(Path(n).name for n in names) == ["chat.txt", "zoom_0.mp4"], names
+    assert all(str(app.zoom) in n for n in names)
