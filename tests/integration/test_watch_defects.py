@@ -238,3 +238,113 @@ def test_zoomwatchs_own_folders_inside_the_watched_folder_are_never_scanned(app,
     names = [r.display for r in engine.catalog.rows(engine.destination.id)]
     assert sorted(Path(n).name for n in names) == ["chat.txt", "zoom_0.mp4"], names
     assert all(str(app.zoom) in n for n in names)
+
+
+# -- 11.14 / 18.10: no change notifications --------------------------------------------------------------
+
+
+class FailingObserver:
+    """The inotify observer as it is when the system's limits are used up (IDEs and sync clients do that):
+    scheduling works, starting raises ENOSPC like watchdog's inotify backend."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.name = "zoomwatch-failing"
+        self.emitters: list[object] = []
+        self._thread = threading.Thread()
+
+    def schedule(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def start(self) -> None:
+        import errno
+
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    def is_alive(self) -> bool:
+        return False
+
+    def stop(self) -> None:
+        pass
+
+
+def test_no_inotify_falls_back_to_polling_and_new_recordings_are_backed_up(app, engines, monkeypatch):
+    import watchdog.observers
+
+    import zoomwatch.watch as watch_module
+
+    monkeypatch.setattr(watchdog.observers, "Observer", FailingObserver)
+    monkeypatch.setattr(watch_module, "POLL_SECONDS", 0.5, raising=False)
+    monkeypatch.setattr(watch_module, "RESCAN_SECONDS", 3600, raising=False)  # polling alone must find it
+    engine = start(app, engines)
+    problem = wait_for(lambda: engine.snapshot().problem, what="the fallback to be shown")
+    assert problem.title == "Watching the Zoom folder by polling"
+    assert "inotify watch limit reached" in problem.message and "max_user_watches" in problem.message
+    video = app.zoom / MEETING / "zoom_0.mp4"
+    write_random(video, 4000, seed=12)
+    wait_for(lambda: verified(engine, video), what="a new recording found by polling")
+
+
+def test_a_dead_observer_is_started_again(app, engines):
+    engine = start(app, engines)
+    first = app.zoom / MEETING / "chat.txt"
+    write_random(first, 100, seed=13)
+    wait_for(lambda: verified(engine, first), what="the first recording")
+    dead = engine._watcher
+    assert dead is not None
+    dead.observer.stop()  # the observer thread ends, as when its inotify reader fails
+    dead.observer.join(10)
+    def restarted() -> bool:
+        current = engine._watcher  # read once: the settle thread swaps it
+        return current is not None and current is not dead and current.alive()
+
+    wait_for(restarted, timeout=30, what="a new observer")
+    second = app.zoom / "2024-02-03 09.00.00 After 84500000003" / "zoom_0.mp4"
+    write_random(second, 3000, seed=14)
+    wait_for(lambda: verified(engine, second), timeout=30, what="a recording found by the new observer")
+
+
+@pytest.fixture
+def share(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A FUSE mount of a folder (rclone's local backend): files written to the folder behind it appear in
+    the mount but raise no inotify event there — the way network shares behave."""
+    import shutil
+
+    rclone = shutil.which("rclone")
+    assert rclone, "rclone (Debian package) is needed for the network-share stand-in"
+    behind, mount = tmp_path / "server-side", tmp_path / "share"
+    behind.mkdir()
+    mount.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_CA_BUNDLE"}
+    proc = subprocess.Popen([rclone, "mount", str(behind), str(mount), "--dir-cache-time", "0s",
+                             "--poll-interval", "0", "--config", str(tmp_path / "rclone.conf")],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: os.path.ismount(mount), timeout=30, what="the FUSE mount")
+        yield behind, mount
+    finally:
+        subprocess.run(["fusermount", "-u", "-z", str(mount)], check=False, capture_output=True)
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+        proc.stderr.close()
+
+
+def test_a_share_without_notifications_is_caught_up_by_the_periodic_rescan(app, engines, share, monkeypatch):
+    import zoomwatch.watch as watch_module
+
+    behind, mount = share
+    monkeypatch.setattr(watch_module, "RESCAN_SECONDS", 2.0, raising=False)
+    app.set("watch.folder", str(mount))
+    engine = start(app, engines)
+    wait_for(lambda: engine.snapshot().status == "watching", what="the share watched")
+    video = behind / MEETING / "zoom_0.mp4"  # written on the server: no event reaches this machine
+    sha = write_random(video, 5000, seed=15)
+    seen = mount / MEETING / "zoom_0.mp4"
+    wait_for(lambda: verified(engine, seen), timeout=60, what="the recording found by a rescan")
+    assert [p.read_bytes() for p in backed_up_files(app.backup).values()] == [video.read_bytes()]
+    assert sha
