@@ -258,8 +258,8 @@ class Settler:
         self.on_change(len(self.pending))
 
     def _forget(self, path: Path, reason: str) -> None:
-        if not self.config.watch_folder.is_dir():
-            return  # the whole folder went away (a drive unplugged): nothing was deleted, wait for it
+        if folder_problem(self.config.watch_folder) is not None:
+            return  # the whole folder went away (a drive unplugged) or is refused: nothing was deleted, wait
         item = self.pending.pop(path, None)
         if item is not None:
             log.info("no longer waiting for %s: %s", path, reason)

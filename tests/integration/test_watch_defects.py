@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -348,3 +349,57 @@ def test_a_share_without_notifications_is_caught_up_by_the_periodic_rescan(app, 
     wait_for(lambda: verified(engine, seen), timeout=60, what="the recording found by a rescan")
     assert [p.read_bytes() for p in backed_up_files(app.backup).values()] == [video.read_bytes()]
     assert sha
+
+
+# -- 18.5: the system refuses to show the Zoom folder (macOS privacy protection of Documents) -----------
+
+
+def test_a_refused_zoom_folder_is_shown_and_retried_instead_of_ending_the_watch(app, engines, monkeypatch):
+    """We run as root, for whom chmod refuses nothing: the seam makes stat and listing of the Zoom folder
+    raise PermissionError as macOS does for an app not allowed into Documents."""
+    import zoomwatch.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
+    refused = [True]
+    root = str(app.zoom)
+    real_stat, real_scandir = os.stat, os.scandir
+
+    def guarded(real):  # type: ignore[no-untyped-def]
+        def call(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+            text = os.fsdecode(os.fspath(path)) if not isinstance(path, int) else ""
+            if refused[0] and (text == root or text.startswith(root + os.sep)):
+                raise PermissionError(1, "Operation not permitted", text)
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "stat", guarded(real_stat))
+    monkeypatch.setattr(os, "scandir", guarded(real_scandir))
+    engine = start(app, engines)
+    problem = wait_for(lambda: engine.snapshot().problem, what="the refusal to be shown")
+    assert problem.title == "zoomwatch needs access to Documents"
+    assert str(app.zoom) in problem.message and "tries again" in problem.message
+    assert any(t.name == "zoomwatch-settle" and t.is_alive() for t in threading.enumerate())
+    refused[0] = False  # the user allowed it in System Settings
+    video = app.zoom / MEETING / "zoom_0.mp4"
+    write_random(video, 3000, seed=16)
+    wait_for(lambda: verified(engine, video), what="the backup once access is allowed")
+    assert engine.snapshot().problem is None
+
+
+def test_folder_problem_says_how_to_allow_access_on_macos(tmp_path, monkeypatch):
+    from zoomwatch.watch import folder_problem
+
+    folder = tmp_path / "Documents" / "Zoom"
+    assert folder_problem(folder) == ("missing", "")
+    folder.mkdir(parents=True)
+    assert folder_problem(folder) is None
+
+    def refuse(path):  # type: ignore[no-untyped-def]
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    title, message = folder_problem(folder, platform="darwin")
+    assert title == "zoomwatch needs access to Documents"
+    assert "System Settings › Privacy & Security › Files and Folders" in message
+    title, message = folder_problem(tmp_path / "Zoom", platform="linux")
+    assert title == "zoomwatch needs access to the Zoom folder" and "read access" in message
