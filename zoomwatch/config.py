@@ -124,15 +124,16 @@ def _bucket(value: Any) -> str:
 
 
 # Supabase Storage's own rule (storage-api `isValidBucketName`): S3-safe characters, capitals and
-# underscores allowed, no "/"; at most 63 characters here, the shorter limit older servers apply.
-_SUPABASE_BUCKET = re.compile(r"[A-Za-z0-9_!.*'() &$@=;:+,?\-]{1,63}")
+# underscores allowed, no "/"; at most 63 characters here, the shorter limit older servers apply. "?" is
+# valid there too but would end the URL path zoomwatch builds, so it is refused here.
+_SUPABASE_BUCKET = re.compile(r"[A-Za-z0-9_!.*'() &$@=;:+,\-]{1,63}")
 
 
 def _supabase_bucket(value: Any) -> str:
     text = str(value).strip()
     if text and (not _SUPABASE_BUCKET.fullmatch(text) or set(text) == {"."}):
         raise ValueError(f"{text!r} is not a valid Supabase bucket name (1-63 letters, digits, spaces and "
-                         "_ - . ! * ' ( ) & $ @ = ; : + , ?; no \"/\")")
+                         "_ - . ! * ' ( ) & $ @ = ; : + ,; no \"/\" or \"?\")")
     return text
 
 
@@ -360,6 +361,8 @@ def check_value(key: str, value: Any) -> Any:
         return KEYS[key].check(value)
     except (ValueError, OverflowError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Bad value for {key}", str(exc)) from None
+    except RecursionError:  # a TOML array typed for a list setting, nested thousands deep
+        raise ConfigError(f"Bad value for {key}", "values nested too deeply") from None
 
 
 MAX_TABLE_DEPTH = 8  # zoomwatch's keys are three deep; a file nested deeper is not a zoomwatch file
