@@ -240,7 +240,7 @@ KEYS: dict[str, Key] = {
     k.name: k
     for k in [
         Key("watch.folder", "", _as_path,
-            "Zoom recording folder; empty = the first that exists of ~/Documents/Zoom and ~/Zoom"),
+            "Zoom recording folder; empty = the first that exists of Zoom in your Documents folder and ~/Zoom"),
         Key("watch.settle_seconds", 30.0, _as_float(1, 3600),
             "a file counts as finished when its size and mtime have not changed for this long"),
         Key("watch.include", DEFAULT_INCLUDE, _as_globs, "file name patterns to back up"),

@@ -3,6 +3,7 @@ corrupt files set aside (never lost), the default Zoom folder, XDG dirs and file
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -510,3 +511,43 @@ def test_supabase_refuses_names_its_server_refuses(name: str, app_paths: AppPath
 def test_s3_bucket_names_keep_s3s_rules(name: str, app_paths: AppPaths) -> None:
     with pytest.raises(ConfigError):
         config.set_value(app_paths, "destination.s3.bucket", name)
+
+
+# -- the Documents folder the system reports, wherever OneDrive moved it (issue 18.4) -------------------
+
+
+def test_default_watch_folder_follows_the_systems_documents_folder(
+        home: Path, app_paths: AppPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    moved = tmp_path / "OneDrive - Contoso" / "Documents"  # Known Folder Move: Windows reports this one
+    monkeypatch.setattr(platformdirs, "user_documents_dir", lambda: str(moved))
+    (home / "Documents" / "Zoom").mkdir(parents=True)  # a stale folder left where Documents used to be
+
+    assert config.load(app_paths).watch_folder == moved / "Zoom", "missing: reported as such, not the stale one"
+    (moved / "Zoom").mkdir(parents=True)
+    assert paths.default_zoom_folder(home) == moved / "Zoom"
+    assert config.load(app_paths).watch_folder == moved / "Zoom"
+
+
+def test_default_watch_folder_is_zoom_in_home_when_documents_has_none(
+        home: Path, app_paths: AppPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_documents_dir", lambda: str(tmp_path / "elsewhere" / "Documents"))
+    (home / "Zoom").mkdir()
+    assert config.load(app_paths).watch_folder == home / "Zoom"
+
+
+def test_a_documents_folder_the_system_refuses_is_still_the_default(
+        home: Path, app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    # macOS privacy protection: a stat inside ~/Documents raises PermissionError; loading the settings must not
+    real_stat = os.stat
+
+    def refuse(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).startswith(str(home / "Documents")):
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refuse)
+    assert config.load(app_paths).watch_folder == home / "Documents" / "Zoom"
