@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -403,3 +404,33 @@ def test_folder_problem_says_how_to_allow_access_on_macos(tmp_path, monkeypatch)
     assert "System Settings › Privacy & Security › Files and Folders" in message
     title, message = folder_problem(tmp_path / "Zoom", platform="linux")
     assert title == "zoomwatch needs access to the Zoom folder" and "read access" in message
+
+
+def test_the_periodic_rescan_opens_nothing_backed_up_and_leaves_failed_files_to_their_retry_time(app):
+    """What the 10-minute rescan costs: one stat per file; a verified file is not opened, a file that failed
+    keeps its backoff (the start-up scan, by contrast, retries it at once)."""
+    done, failing = app.zoom / MEETING / "zoom_0.mp4", app.zoom / MEETING / "audio.m4a"
+    write_random(done, 1000, seed=17)
+    write_random(failing, 1000, seed=18)
+    engine = Engine(app.load())
+    try:
+        dest = engine.destination.id
+        for path in (done, failing):
+            st = path.stat()
+            row = engine.catalog.note_seen(dest, path, st.st_size, st.st_mtime_ns)
+            engine.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, {"title": "t"})
+        claimed = engine.catalog.claim(dest)
+        engine.catalog.mark_verified(claimed.id, "0" * 64, "k/zoom_0.mp4")
+        later = engine.catalog.claim(dest)
+        engine.catalog.mark_failed(later.id, "destination said no", retry_at=time.time() + 3600)
+
+        result = engine.settler.scan(app.zoom, periodic=True)
+
+        assert (result.files, result.unchanged) == (2, 2)
+        assert engine.settler.pending == {}
+        assert engine.catalog.current(dest, failing).state == "failed"
+        new = app.zoom / MEETING / "chat.txt"
+        write_random(new, 10, seed=19)
+        assert engine.settler.scan(app.zoom, periodic=True).to_check == 1 and set(engine.settler.pending) == {new}
+    finally:
+        engine.close()
