@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 FOLDER_RECHECK_SECONDS = 30.0
 POLLING = "Watching the Zoom folder by polling"
+RESTART_FIRST_SECONDS = 5.0
 COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
 
@@ -256,16 +257,22 @@ class Engine:
                  root, result.files, result.unchanged, result.to_check, time.monotonic() - started)
         self._refresh()
         next_scan = time.monotonic() + watch.RESCAN_SECONDS
+        restart_at, backoff = 0.0, RESTART_FIRST_SECONDS
 
         def keep_going() -> bool:
-            nonlocal next_scan
+            nonlocal next_scan, restart_at, backoff
             if folder_problem(root) is not None:
                 return False
-            rescan = time.monotonic() >= next_scan
-            if self._watcher is None or not self._watcher.alive() or (rescan and self._watcher.polling):
-                if self._watcher is not None and not self._watcher.alive():
+            now = time.monotonic()
+            rescan = now >= next_scan
+            dead = self._watcher is None or not self._watcher.alive()
+            if (dead and now >= restart_at) or (rescan and self._watcher is not None and self._watcher.polling):
+                if dead:  # an observer dying again at once is retried less and less often
                     log.warning("the watcher of %s stopped; starting it again", root)
+                    restart_at, backoff = now + backoff, min(2 * backoff, watch.RESCAN_SECONDS)
                 self._start_watcher(root)
+            elif not dead and now - restart_at > watch.RESCAN_SECONDS:
+                backoff = RESTART_FIRST_SECONDS  # it has been running well for a while
             if rescan:
                 self.settler.scan(root, periodic=True)
                 next_scan = time.monotonic() + watch.RESCAN_SECONDS
