@@ -274,7 +274,7 @@ class Engine:
             elif not dead and now - restart_at > watch.RESCAN_SECONDS:
                 backoff = RESTART_FIRST_SECONDS  # it has been running well for a while
             if rescan:
-                self.settler.scan(root, periodic=True)
+                self.settler.scan(root, rescan=True)
                 next_scan = time.monotonic() + watch.RESCAN_SECONDS
             return True
 

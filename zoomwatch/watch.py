@@ -160,10 +160,11 @@ class Settler:
 
     # -- the settle thread ------------------------------------------------------------------------
 
-    def scan(self, root: Path, *, periodic: bool = False) -> ScanResult:
+    def scan(self, root: Path, *, rescan: bool = False) -> ScanResult:
         """Compare the tree with the catalog: unchanged backed-up files are not opened, everything else
         is checked; catalog rows whose file went away are marked missing. ConfigError when the backup
-        folder and the watched folder overlap (zoomwatch would back up its own backups)."""
+        folder and the watched folder overlap (zoomwatch would back up its own backups). A `rescan` (the
+        periodic one, or of a folder an event names) leaves queued and failed files to their retry times."""
         overlap = self.config.folder_overlap()
         if overlap:
             raise ConfigError("Backup folder and Zoom folder overlap", f"{overlap}; nothing is backed up until "
@@ -185,8 +186,8 @@ class Settler:
                 continue
             previous = known.get(raw)
             if previous is not None and previous[:2] == (st.st_size, st.st_mtime_ns) and (
-                    previous[2] == "verified" or (periodic and previous[2] != "settling")):
-                unchanged += 1  # a periodic rescan leaves queued and failed files to their own retry times
+                    previous[2] == "verified" or (rescan and previous[2] in ("queued", "failed", "uploading"))):
+                unchanged += 1  # a later scan leaves queued and failed files to their own retry times
                 continue
             self._consider(Path(entry.path), st)
         inside = path_bytes(root).rstrip(os.sep.encode()) + os.sep.encode()
@@ -237,7 +238,7 @@ class Settler:
                 self._forget(path, "replaced by a symbolic link, which zoomwatch never follows")
             return
         if stat.S_ISDIR(st.st_mode):
-            self.scan(path)
+            self.scan(path, rescan=True)
         elif stat.S_ISREG(st.st_mode) and self.config.wants(path.name):
             self._consider(path, st)
 

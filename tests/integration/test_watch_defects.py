@@ -424,13 +424,13 @@ def test_the_periodic_rescan_opens_nothing_backed_up_and_leaves_failed_files_to_
         later = engine.catalog.claim(dest)
         engine.catalog.mark_failed(later.id, "destination said no", retry_at=time.time() + 3600)
 
-        result = engine.settler.scan(app.zoom, periodic=True)
+        result = engine.settler.scan(app.zoom, rescan=True)
 
         assert (result.files, result.unchanged) == (2, 2)
         assert engine.settler.pending == {}
         assert engine.catalog.current(dest, failing).state == "failed"
         new = app.zoom / MEETING / "chat.txt"
         write_random(new, 10, seed=19)
-        assert engine.settler.scan(app.zoom, periodic=True).to_check == 1 and set(engine.settler.pending) == {new}
+        assert engine.settler.scan(app.zoom, rescan=True).to_check == 1 and set(engine.settler.pending) == {new}
     finally:
         engine.close()
