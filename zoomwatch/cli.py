@@ -412,17 +412,16 @@ def _run_forever(engine: Any) -> Exit:
     log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
              engine.destination.label)
     last = None
-    settings = configmod.fingerprint(engine.config.paths)
+    settings = configmod.SettingsWatch(engine.config.paths, on_problem=engine.board.set_problem)
     while not stop.wait(1.0):
         line = engine.snapshot().summary()
         if line != last:
             log.info("status: %s", line)
             last = line
-        now = configmod.fingerprint(engine.config.paths)
-        if now != settings:
-            settings = now
+        changed = settings.poll()  # only once the file is quiet and readable; never renamed here
+        if changed is not None:
             log.info("settings changed: reloading")
-            engine.reload(configmod.load(engine.config.paths))
+            engine.reload(changed)
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK

@@ -1,8 +1,13 @@
 """Settings: a human-editable TOML file in the user config dir, addressed by dotted keys
 (`watch.settle_seconds`), each key with a default and a validator that says clearly what is wrong.
 
-A config file that is not valid TOML is set aside (renamed, never deleted) and defaults are used.
+A config file that is not valid TOML is set aside (renamed, never deleted) and defaults are used, but
+only when zoomwatch starts (`load`). A running zoomwatch re-reads the file through `SettingsWatch`: only
+once it has been quiet for a moment, and a file that cannot be read then (half written by an editor) is
+reported and the previous settings are kept; it is never renamed.
 A key with a bad value is reported and its default used; the rest of the file still counts.
+A backup folder inside the watched folder (or the other way round) is refused: zoomwatch would back up
+its own backups.
 Secrets never live here: they go to the OS keyring (see `secrets.py`).
 """
 
@@ -111,9 +116,24 @@ def _rate(value: Any) -> int:
 
 
 def _bucket(value: Any) -> str:
+    """S3's bucket naming rules."""
     text = str(value).strip()
     if text and not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", text):
         raise ValueError(f"{text!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+    return text
+
+
+# Supabase Storage's own rule (storage-api `isValidBucketName`): S3-safe characters, capitals and
+# underscores allowed, no "/"; at most 63 characters here, the shorter limit older servers apply. "?" is
+# valid there too but would end the URL path zoomwatch builds, so it is refused here.
+_SUPABASE_BUCKET = re.compile(r"[A-Za-z0-9_!.*'() &$@=;:+,\-]{1,63}")
+
+
+def _supabase_bucket(value: Any) -> str:
+    text = str(value).strip()
+    if text and (not _SUPABASE_BUCKET.fullmatch(text) or set(text) == {"."}):
+        raise ValueError(f"{text!r} is not a valid Supabase bucket name (1-63 letters, digits, spaces and "
+                         "_ - . ! * ' ( ) & $ @ = ; : + ,; no \"/\" or \"?\")")
     return text
 
 
@@ -176,9 +196,31 @@ def _choice(*choices: str) -> Callable[[Any], str]:
     return check
 
 
+MAX_FORMAT_NUMBER = 255  # widths and precisions in the template: a key segment holds 255 bytes anyway
+
+
 def _template(value: Any) -> str:
-    naming.validate_template(str(value))
-    return str(value)
+    text = str(value)
+    _check_format_numbers(text)
+    naming.validate_template(text)
+    return text
+
+
+def _check_format_numbers(template: str) -> None:
+    """Refuse a width or precision too big to be meant (`{title:>400000000}` took 19 s and 800 MB to
+    render once) before anything renders the template."""
+    from string import Formatter
+
+    try:
+        fields = list(Formatter().parse(template))
+    except ValueError:
+        return  # naming.validate_template names the syntax error
+    for _literal, name, spec, _conversion in fields:
+        for digits in re.findall(r"\d+", spec or ""):
+            if len(digits.lstrip("0")) > 3 or int(digits) > MAX_FORMAT_NUMBER:
+                shown = f"{{{name}:{spec}}}" if len(spec or "") <= 20 else f"{{{name}:{(spec or '')[:20]}...}}"
+                raise ValueError(f"the width or precision in {shown} is too large "
+                                 f"(at most {MAX_FORMAT_NUMBER})")
 
 
 def _locale(value: Any) -> str:
@@ -198,7 +240,7 @@ KEYS: dict[str, Key] = {
     k.name: k
     for k in [
         Key("watch.folder", "", _as_path,
-            "Zoom recording folder; empty = the first that exists of ~/Documents/Zoom and ~/Zoom"),
+            "Zoom recording folder; empty = the first that exists of Zoom in your Documents folder and ~/Zoom"),
         Key("watch.settle_seconds", 30.0, _as_float(1, 3600),
             "a file counts as finished when its size and mtime have not changed for this long"),
         Key("watch.include", DEFAULT_INCLUDE, _as_globs, "file name patterns to back up"),
@@ -221,7 +263,8 @@ KEYS: dict[str, Key] = {
             "smallest multipart part (grown for huge files so 5 TiB fits in 10,000 parts)"),
         Key("destination.s3.concurrency", 4, _as_int(1, 32), "parts uploaded at the same time per file"),
         Key("destination.supabase.url", "", _url, "Supabase project URL, e.g. https://abcd.supabase.co"),
-        Key("destination.supabase.bucket", "", _bucket, "Supabase Storage bucket (created private if missing)"),
+        Key("destination.supabase.bucket", "", _supabase_bucket,
+            "Supabase Storage bucket (created private if missing)"),
         Key("destination.supabase.prefix", "", _prefix, "folder inside the bucket, e.g. zoom/ana"),
         Key("destination.local.path", "", _as_path,
             "backup folder (local disk, USB drive, NAS mount); empty = a folder in the user data dir"),
@@ -272,11 +315,33 @@ class Config:
         configured = self.values["destination.local.path"]
         return Path(os.path.expanduser(configured)) if configured else self.paths.default_backup_dir
 
+    def folder_overlap(self) -> str | None:
+        """What is wrong when the backup folder and the watched folder hold one another (zoomwatch would
+        back up its own backups until the disk is full); None when they are apart or nothing is copied
+        to a local folder."""
+        if self.values["destination.kind"] != "local":
+            return None
+        return folders_overlap(self.watch_folder, self.backup_folder)
+
     def wants(self, name: str) -> bool:
         """Whether a file name is one zoomwatch backs up (include and not exclude; case-insensitive)."""
         include, exclude = _patterns(tuple(self.values["watch.include"]), tuple(self.values["watch.exclude"]))
         lowered = name.lower()
         return include.match(lowered) is not None and exclude.match(lowered) is None
+
+
+def folders_overlap(watched: Path, backup: Path) -> str | None:
+    """A sentence naming the problem when `backup` is `watched`, inside it, or holds it."""
+    real_watched, real_backup = Path(os.path.realpath(watched)), Path(os.path.realpath(backup))
+    if real_backup == real_watched:
+        return f"the backup folder {backup} is the watched Zoom folder {watched}"
+    if real_backup.is_relative_to(real_watched):
+        return (f"the backup folder {backup} is inside the watched Zoom folder {watched}: zoomwatch would back "
+                "up its own backups — choose a backup folder outside it")
+    if real_watched.is_relative_to(real_backup):
+        return (f"the watched Zoom folder {watched} is inside the backup folder {backup} — choose a backup "
+                "folder that does not hold the Zoom folder")
+    return None
 
 
 @functools.lru_cache(maxsize=8)
@@ -296,17 +361,54 @@ def check_value(key: str, value: Any) -> Any:
         return KEYS[key].check(value)
     except (ValueError, OverflowError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"Bad value for {key}", str(exc)) from None
+    except RecursionError:  # a TOML array typed for a list setting, nested thousands deep
+        raise ConfigError(f"Bad value for {key}", "values nested too deeply") from None
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+MAX_TABLE_DEPTH = 8  # zoomwatch's keys are three deep; a file nested deeper is not a zoomwatch file
+UNREADABLE = "Settings file cannot be read — keeping the previous settings"
+
+
+class SettingsUnreadable(ConfigError):
+    """The config file exists but cannot be used as a whole (not TOML, not UTF-8, unreadable)."""
+
+    def __init__(self, title: str, message: str = "", *, set_aside: bool = False) -> None:
+        super().__init__(title, message)
+        self.set_aside = set_aside  # at start-up: rename it so nothing is lost (bad syntax, not a read error)
+
+
+def _flatten(table: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    if depth > MAX_TABLE_DEPTH:
+        raise tomllib.TOMLDecodeError(f"tables nested more than {MAX_TABLE_DEPTH} deep at {prefix[:80]!r}")
     flat: dict[str, Any] = {}
     for name, value in table.items():
         dotted = f"{prefix}{name}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, dotted + "."))
+            flat.update(_flatten(value, dotted + ".", depth + 1))
         else:
             flat[dotted] = value
     return flat
+
+
+def _read_raw(path: Path) -> dict[str, Any] | None:
+    """The settings in the file as dotted keys; None when there is no file; SettingsUnreadable when the
+    file cannot be used (the message says why)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SettingsUnreadable(f"cannot read {path}", str(exc.strerror or exc)) from None
+    try:
+        text = data.decode("utf-8")  # TOML is UTF-8: a file that is not is as unreadable as bad syntax
+        return _flatten(tomllib.loads(text))
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text ({exc.reason})"
+    except tomllib.TOMLDecodeError as exc:
+        reason = str(exc)
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        reason = "values nested too deeply"
+    raise SettingsUnreadable(f"config file {path} is not valid TOML", reason, set_aside=True)
 
 
 def set_aside(path: Path) -> Path:
@@ -321,41 +423,57 @@ def set_aside(path: Path) -> Path:
 
 
 def load(paths: AppPaths | None = None) -> Config:
-    """Read the config file; a missing file means defaults, a corrupt one is set aside."""
+    """Read the config file when zoomwatch starts: a missing file means defaults, a corrupt one is set
+    aside (renamed) and defaults are used."""
     paths = paths or AppPaths.default()
-    values = {name: key.default for name, key in KEYS.items()}
     problems: list[str] = []
-    decode_error: UnicodeDecodeError | None = None
     try:
-        text = paths.config_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return Config(values, (), paths)
-    except OSError as exc:
-        text = None
-        problems.append(f"cannot read {paths.config_file}: {exc}")
-    except UnicodeDecodeError as exc:
-        text = ""  # TOML is UTF-8: a file that is not is as unreadable as bad syntax
-        decode_error = exc
-    if text is not None:
-        try:
-            if decode_error is not None:
-                raise tomllib.TOMLDecodeError(f"not UTF-8 text ({decode_error.reason})")
-            raw = _flatten(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
+        raw = _read_raw(paths.config_file) or {}
+    except SettingsUnreadable as exc:
+        if exc.set_aside:
             aside = set_aside(paths.config_file)
-            problems.append(
-                f"config file {paths.config_file} is not valid TOML ({exc}); "
-                f"it was moved to {aside.name} and defaults are used"
-            )
-            raw = {}
-        for name, value in raw.items():
-            if name not in KEYS:
-                problems.append(f"unknown setting {name!r} in {paths.config_file} is ignored")
-                continue
-            try:
-                values[name] = check_value(name, value)
-            except ConfigError as exc:
-                problems.append(f"{exc}; using the default {KEYS[name].default!r}")
+            problems.append(f"{exc.title} ({exc.message}); it was moved to {aside.name} and defaults are used")
+        else:
+            problems.append(f"{exc.title}: {exc.message}")
+        raw = {}
+    return _build(raw, paths, problems)
+
+
+def reread(paths: AppPaths) -> Config:
+    """Read the config file again for a running zoomwatch. Unlike `load`, a file that cannot be used
+    (half written, missing, empty) raises SettingsUnreadable and is left exactly where it is."""
+    try:
+        raw = _read_raw(paths.config_file)
+    except SettingsUnreadable as exc:
+        raise SettingsUnreadable(UNREADABLE, f"{exc.title}: {exc.message}; fix it and save it again") from None
+    if raw is None:
+        raise SettingsUnreadable(UNREADABLE, f"{paths.config_file} is missing; restart zoomwatch to use defaults")
+    if not raw and _is_blank(paths.config_file):
+        raise SettingsUnreadable(UNREADABLE, f"{paths.config_file} is empty; restart zoomwatch to use defaults")
+    return _build(raw, paths, [])
+
+
+def _is_blank(path: Path) -> bool:
+    try:
+        return not path.read_bytes().strip()
+    except OSError:
+        return True
+
+
+def _build(raw: dict[str, Any], paths: AppPaths, problems: list[str]) -> Config:
+    values = {name: key.default for name, key in KEYS.items()}
+    for name, value in raw.items():
+        if name not in KEYS:
+            problems.append(f"unknown setting {name!r} in {paths.config_file} is ignored")
+            continue
+        try:
+            values[name] = check_value(name, value)
+        except ConfigError as exc:
+            problems.append(f"{exc.title}: {exc.message}; using the default {KEYS[name].default!r}")
+    cfg = Config(values, (), paths)
+    overlap = cfg.folder_overlap()
+    if overlap:
+        problems.append(f"{overlap}; nothing is backed up until this is fixed")
     for problem in problems:
         log.warning("%s", problem)
     return Config(values, tuple(problems), paths)
@@ -378,7 +496,11 @@ def _atomic_write(path: Path, text: str) -> None:
 def set_value(paths: AppPaths, key: str, value: Any) -> Any:
     """Validate and store one setting, keeping the rest of the file (and its comments) as it was."""
     checked = check_value(key, value)
-    load(paths)  # sets a corrupt file aside first, so the write below starts clean
+    current = load(paths)  # sets a corrupt file aside first, so the write below starts clean
+    if key in ("watch.folder", "destination.local.path", "destination.kind"):
+        overlap = Config({**current.values, key: checked}, (), paths).folder_overlap()
+        if overlap:
+            raise ConfigError(f"Bad value for {key}", overlap)
     try:
         document = tomlkit.parse(paths.config_file.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -397,11 +519,48 @@ def set_value(paths: AppPaths, key: str, value: Any) -> Any:
 def fingerprint(paths: AppPaths) -> tuple[object, ...]:
     """Changes when the config file changes or a secret is stored (`zoomwatch secret` touches a stamp),
     so a running engine knows to reload."""
-    def stat(path: Path) -> tuple[int, int] | None:
+    def stat(path: Path) -> tuple[int, int, int] | None:
         try:
             st = path.stat()
         except OSError:
             return None
-        return st.st_mtime_ns, st.st_size
+        return st.st_mtime_ns, st.st_size, st.st_ino
 
     return stat(paths.config_file), stat(paths.secrets_stamp)
+
+
+QUIET_SECONDS = 1.0
+
+
+class SettingsWatch:
+    """Tells a running zoomwatch when to reload, polled about once a second by the CLI and the tray.
+
+    A change counts only once the config file (and the secrets stamp) has stayed the same for
+    QUIET_SECONDS, so an editor saving in place is not caught half way; a file that still cannot be used
+    then is reported through `on_problem` and the settings in force are kept until the file changes again.
+    """
+
+    def __init__(self, paths: AppPaths, on_problem: Callable[[str, str], object], *,
+                 quiet: float = QUIET_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.paths = paths
+        self.on_problem = on_problem
+        self.quiet = quiet
+        self.clock = clock
+        self._seen = self._done = fingerprint(paths)
+        self._since = clock()
+
+    def poll(self) -> Config | None:
+        """The new settings when they changed, are quiet and readable; otherwise None."""
+        now = fingerprint(self.paths)
+        if now != self._seen:
+            self._seen, self._since = now, self.clock()
+            return None
+        if now == self._done or self.clock() - self._since < self.quiet:
+            return None
+        self._done = now
+        try:
+            return reread(self.paths)
+        except SettingsUnreadable as exc:
+            log.warning("%s: %s", exc.title, exc.message)
+            self.on_problem(exc.title, exc.message)
+            return None

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from zoomwatch import watch
 from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
 from zoomwatch.destinations import Destination, open_destination
@@ -27,7 +28,7 @@ from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
 from zoomwatch.status import Snapshot, StatusBoard
 from zoomwatch.transfer import RetryPolicy, Transfers
-from zoomwatch.watch import TICK_SECONDS, FolderWatcher, Settler
+from zoomwatch.watch import TICK_SECONDS, FolderWatcher, Settler, folder_problem
 from zoomwatch.zoom.accounts import sync_targets
 from zoomwatch.zoom.api import RateLimited
 from zoomwatch.zoom.cloud import CloudSync
@@ -36,6 +37,8 @@ from zoomwatch.zoom.oauth import SignedOut
 log = logging.getLogger(__name__)
 
 FOLDER_RECHECK_SECONDS = 30.0
+POLLING = "Watching the Zoom folder by polling"
+RESTART_FIRST_SECONDS = 5.0
 COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
 CLOUD_FAILED = "Zoom cloud sync failed"
@@ -196,19 +199,34 @@ class Engine:
         self._refresh()
 
     def _settle_main(self) -> None:
-        """Watch the Zoom folder; if it vanishes (a drive unplugged), say so, wait, and carry on."""
+        """Watch the Zoom folder; if it vanishes (a drive unplugged) or the system refuses to show it (macOS
+        privacy), say so, wait, and carry on. A backup folder inside it is refused: nothing is watched."""
         root = self.config.watch_folder
+        overlap = self.config.folder_overlap()
+        if overlap:
+            self.board.set_problem("Backup folder and Zoom folder overlap",
+                                   f"{overlap}; nothing is backed up until it is fixed")
+            log.error("%s; nothing is backed up until it is fixed", overlap)
+            self._refresh()
+            return
         gone = False
+        shown: tuple[str, str] | None = None
         while not self._stop.is_set():
-            if not root.is_dir():
-                title = "Zoom folder is gone" if gone else "Zoom folder not found"
-                self.board.set_problem(title, f"{root} is not there — connect its drive, or choose another folder: "
-                                       "zoomwatch config set watch.folder PATH; zoomwatch waits for it")
+            problem = folder_problem(root)
+            if problem is not None:
+                if problem[0] == "missing":
+                    title = "Zoom folder is gone" if gone else "Zoom folder not found"
+                    problem = (title, f"{root} is not there — connect its drive, or choose another folder: "
+                               "zoomwatch config set watch.folder PATH; zoomwatch waits for it")
+                if self.board.set_problem(*problem) and problem != shown:
+                    log.warning("%s: %s", *problem)
+                shown = problem
                 self._refresh()
                 self._stop.wait(FOLDER_RECHECK_SECONDS)
                 continue
-            self.board.clear_problem("Zoom folder not found")
-            self.board.clear_problem("Zoom folder is gone")
+            if shown is not None:
+                self.board.clear_problem(shown[0])
+                shown = None
             self._refresh()
             self._watch(root)
             if self._stop.is_set():
@@ -220,21 +238,71 @@ class Engine:
                 self._watcher = None
             self._refresh()
 
-    def _watch(self, root: Path) -> None:
-        """Start the observer, scan, then settle files until stopped or the folder vanishes."""
+    def _start_watcher(self, root: Path) -> None:
+        """The system's change notifications if they can be had, else watchdog's polling observer (inotify
+        limits reached, some network shares), said as a problem; the periodic rescan covers the rest."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        watcher: FolderWatcher | None = None
         try:
-            self._watcher = FolderWatcher(root, self.settler.offer)
-            self._watcher.start()
+            watcher = FolderWatcher(root, self.settler.offer)
+            watcher.start()
+            self._watcher = watcher
+            self.board.clear_problem(POLLING)
+            self.board.clear_problem("Cannot watch the Zoom folder")
+            return
+        except OSError as exc:
+            if watcher is not None:
+                watcher.stop()
+            reason = exc.strerror or str(exc)
+        try:
+            watcher = FolderWatcher(root, self.settler.offer, polling=True)
+            watcher.start()
+            self._watcher = watcher
+            message = (f"the system's change notifications cannot be used for {root} ({reason}); zoomwatch "
+                       f"looks for new files every {watch.POLL_SECONDS:g} s instead. On Linux, raising "
+                       "fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl) fixes this")
+            if self.board.set_problem(POLLING, message):
+                log.warning("%s: %s", POLLING, message)
         except OSError as exc:
             self._watcher = None
-            self.board.set_problem("Cannot watch the Zoom folder",
-                                   f"{root}: {exc.strerror or exc}; new files are found at the next start")
+            self.board.set_problem("Cannot watch the Zoom folder", f"{root}: {exc.strerror or exc}; zoomwatch "
+                                   f"looks for new files every {watch.RESCAN_SECONDS / 60:g} minutes")
+
+    def _watch(self, root: Path) -> None:
+        """Start the observer, scan, then settle files until stopped or the folder vanishes. The whole
+        folder is scanned again every RESCAN_SECONDS (events lost to an overflow, a share with no
+        notifications), and an observer that died, or a polling stand-in, is started again."""
+        self._start_watcher(root)
         started = time.monotonic()
         result = self.settler.scan(root)
         log.info("start-up scan of %s: %d files, %d already backed up, %d to check (%.2f s)",
                  root, result.files, result.unchanged, result.to_check, time.monotonic() - started)
         self._refresh()
-        self.settler.run(keep_going=root.is_dir)
+        next_scan = time.monotonic() + watch.RESCAN_SECONDS
+        restart_at, backoff = 0.0, RESTART_FIRST_SECONDS
+
+        def keep_going() -> bool:
+            nonlocal next_scan, restart_at, backoff
+            if folder_problem(root) is not None:
+                return False
+            now = time.monotonic()
+            rescan = now >= next_scan
+            dead = self._watcher is None or not self._watcher.alive()
+            if (dead and now >= restart_at) or (rescan and self._watcher is not None and self._watcher.polling):
+                if dead:  # an observer dying again at once is retried less and less often
+                    log.warning("the watcher of %s stopped; starting it again", root)
+                    restart_at, backoff = now + backoff, min(2 * backoff, watch.RESCAN_SECONDS)
+                self._start_watcher(root)
+            elif not dead and now - restart_at > watch.RESCAN_SECONDS:
+                backoff = RESTART_FIRST_SECONDS  # it has been running well for a while
+            if rescan:
+                self.settler.scan(root, rescan=True)
+                next_scan = time.monotonic() + watch.RESCAN_SECONDS
+            return True
+
+        self.settler.run(keep_going=keep_going)
 
     def sync_now(self) -> None:
         """Ask for a Zoom cloud sync at once (the tray's "Sync now")."""
@@ -327,16 +395,18 @@ class Engine:
         self._refresh()
 
     def reload(self, config: Config) -> None:
-        """Take new settings: a new watched folder is watched and a new destination used from now on."""
+        """Take new settings: a new watched folder is watched and a new destination used from now on.
+        Settings whose destination cannot be opened are reported, and the ones in force kept running."""
+        try:
+            destination = open_destination(config)
+        except ConfigError as exc:
+            self.board.set_problem(exc.title, f"{exc.message} — keeping the previous settings until then")
+            return
         running = bool(self._threads)
         if running:
             self.stop()
         self.config = config
-        try:
-            self.destination = open_destination(config)
-        except ConfigError as exc:
-            self.board.set_problem(exc.title, exc.message)
-            return
+        self.destination = destination
         self._build()
         self.board.clear_problem()
         self.catalog.unblock(self.destination.id)

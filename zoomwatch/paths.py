@@ -1,5 +1,6 @@
 """Where zoomwatch keeps its files: config, catalog, logs, lock — from platformdirs, so the XDG
-variables are honoured on Linux, and Zoom's default recording folder."""
+variables are honoured on Linux, and Zoom's default recording folder (in the system's Documents folder,
+wherever OneDrive or a policy moved it)."""
 
 from __future__ import annotations
 
@@ -66,16 +67,29 @@ class AppPaths:
         return self.data_dir / "backup"
 
 
-def zoom_folder_candidates(home: Path | None = None) -> list[Path]:
-    """Zoom's default recording folders, newest convention first."""
+def documents_dir() -> Path:
+    """The user's Documents folder as the system knows it: Windows' known folder (which OneDrive's Known
+    Folder Move and group policies relocate), XDG_DOCUMENTS_DIR on Linux, ~/Documents on macOS."""
+    from platformdirs import user_documents_dir
+
+    return Path(user_documents_dir())
+
+
+def zoom_folder_candidates(home: Path | None = None, documents: Path | None = None) -> list[Path]:
+    """Zoom's default recording folders, newest convention first: Zoom in the Documents folder, then ~/Zoom.
+    (Zoom's own "store my recordings at" setting is not read: Zoom documents no place it can be read from.)"""
     home = home or Path.home()
-    return [home / "Documents" / "Zoom", home / "Zoom"]
+    documents = documents or documents_dir()
+    return [documents / "Zoom", home / "Zoom"]
 
 
-def default_zoom_folder(home: Path | None = None) -> Path:
+def default_zoom_folder(home: Path | None = None, documents: Path | None = None) -> Path:
     """The first Zoom folder that exists, else the modern default (reported as missing when run)."""
-    candidates = zoom_folder_candidates(home)
+    candidates = zoom_folder_candidates(home, documents)
     for candidate in candidates:
-        if candidate.is_dir():
+        try:
+            if candidate.is_dir():
+                return candidate
+        except OSError:  # macOS privacy protection refuses even a stat of ~/Documents/Zoom: the watcher says so
             return candidate
     return candidates[0]

@@ -242,21 +242,21 @@ class TrayApp:
         log.info("tray icon shown")
         version = -1
         settings = _fingerprint(self.paths)
+        watch = configmod.SettingsWatch(self.paths, on_problem=self.engine.board.set_problem)
         while not self._quit.is_set():
             snap = self.engine.board.wait_for_change(version, timeout=1.0)
             if snap.version != version:
                 version = snap.version
                 self.refresh()
             current = _fingerprint(self.paths)
-            if current != settings:
-                requested = current[1] != settings[1]
-                settings = current
-                if requested:
-                    self.open_settings()
-                else:
-                    log.info("settings changed: reloading")
-                    self.engine.reload(configmod.load(self.paths))
-                    self.refresh()
+            requested, settings = current[1] != settings[1], current
+            if requested:
+                self.open_settings()
+            changed = watch.poll()  # only once the file is quiet and readable; never renamed here
+            if changed is not None:
+                log.info("settings changed: reloading")
+                self.engine.reload(changed)
+                self.refresh()
 
 
 def _bind(action: Callable[[Activity], None], activity: Activity) -> Callable[..., None]:

@@ -4,8 +4,16 @@ A file is finished only when (a) its size and mtime have not changed for `watch.
 (b) it can be opened for reading, and (c) its meeting folder holds no Zoom intermediate (`*.zoom`)
 files — Zoom converts at the end of a meeting and writes the mp4 progressively. Empty files wait.
 
+Symbolic links are never followed, neither found by the scan nor announced by an event, whether to a
+file or a folder: a `chat.txt` linking to a key file outside would otherwise be uploaded. zoomwatch's own
+folders (its data, state, cache and the backup folder) are never read when they lie below the watched
+folder, and a backup folder inside the watched folder (or holding it) stops the scan altogether.
+
 watchdog calls handlers on its observer thread: the handler only puts the path on a queue. One
-settle thread owns all the bookkeeping, so nothing here needs a lock beyond the queue.
+settle thread owns all the bookkeeping, so nothing here needs a lock beyond the queue. When the system's
+change notifications cannot be used (inotify limits reached, some network shares) the watcher falls back
+to watchdog's polling observer; the engine also rescans the whole folder every RESCAN_SECONDS, which
+costs one stat per file and opens none that is backed up and unchanged.
 """
 
 from __future__ import annotations
@@ -14,14 +22,17 @@ import logging
 import os
 import queue
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zoomwatch.catalog import Catalog, path_bytes
 from zoomwatch.config import Config
+from zoomwatch.errors import ConfigError
 from zoomwatch.naming import parse_meeting
 
 log = logging.getLogger(__name__)
@@ -29,6 +40,8 @@ log = logging.getLogger(__name__)
 INTERMEDIATE_GLOB = ".zoom"
 TICK_SECONDS = 1.0
 IDLE_CHECK_SECONDS = 5.0
+RESCAN_SECONDS = 600.0  # a whole-folder scan this often: events lost (overflow, no inotify) are caught up
+POLL_SECONDS = 5.0  # the polling observer's interval when change notifications cannot be used
 
 
 @dataclass
@@ -49,9 +62,10 @@ class ScanResult:
     errors: tuple[str, ...]
 
 
-def walk_files(root: Path, errors: list[str]) -> Iterator[os.DirEntry[str]]:
-    """Every regular file below `root`; folder symlinks are not followed (no loops), unreadable
-    folders are reported and skipped."""
+def walk_files(root: Path, errors: list[str],
+               skip: Callable[[str], bool] = lambda path: False) -> Iterator[os.DirEntry[str]]:
+    """Every regular file below `root`; symbolic links (to files or folders) are never followed, folders
+    for which `skip(path)` is true are not entered, unreadable folders are reported and skipped."""
     stack = [str(root)]
     while stack:
         folder = stack.pop()
@@ -60,13 +74,61 @@ def walk_files(root: Path, errors: list[str]) -> Iterator[os.DirEntry[str]]:
                 for entry in entries:
                     try:
                         if entry.is_dir(follow_symlinks=False):
-                            stack.append(entry.path)
-                        elif entry.is_file():
+                            if not skip(entry.path):
+                                stack.append(entry.path)
+                        elif entry.is_file(follow_symlinks=False):
                             yield entry
                     except OSError as exc:
                         errors.append(f"cannot read {entry.path!r}: {exc.strerror or exc}")
         except OSError as exc:
             errors.append(f"cannot read folder {folder!r}: {exc.strerror or exc}")
+
+
+class Fence:
+    """What below the watched folder zoomwatch must not read: anything reached through a symbolic link,
+    and zoomwatch's own folders. Paths are compared as found below `root` (the walk follows no link, so
+    they map onto the real root without a system call)."""
+
+    def __init__(self, root: Path, own: list[Path]) -> None:
+        self.root = os.path.abspath(root)
+        self.real_root = os.path.realpath(root)
+        self.own = tuple(dict.fromkeys(os.path.realpath(p) for p in own))
+
+    def _real(self, path: str) -> str | None:
+        path = os.path.abspath(path)
+        if path == self.root:
+            return self.real_root
+        if not path.startswith(self.root.rstrip(os.sep) + os.sep):
+            return None
+        return self.real_root.rstrip(os.sep) + path[len(self.root.rstrip(os.sep)):]
+
+    def is_own(self, path: str) -> bool:
+        real = self._real(path)
+        return real is not None and any(real == own or real.startswith(own.rstrip(os.sep) + os.sep)
+                                        for own in self.own)
+
+    def admits(self, path: str) -> bool:
+        """Whether `path` lies really inside the root, through no symbolic link, and outside zoomwatch's own
+        folders (one realpath: for paths from events, which may come through a linked folder)."""
+        real = self._real(path)
+        return (real is not None and os.path.normcase(os.path.realpath(path)) == os.path.normcase(real)
+                and not self.is_own(path))
+
+
+def own_folders(config: Config) -> list[Path]:
+    """zoomwatch's own folders, never backed up even when the watched folder holds them."""
+    p = config.paths
+    folders = [p.config_dir, p.data_dir, p.state_dir, p.log_dir, p.cache_dir, p.spool_dir]
+    if config["destination.kind"] == "local":
+        folders.append(config.backup_folder)
+    return folders
+
+
+def open_nofollow(path: Path | str) -> int:
+    """A read-only descriptor of `path`, refusing a symbolic link in its last part (O_NOFOLLOW where the
+    system has it; elsewhere the caller's lstat check is all there is)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    return os.open(path, flags)
 
 
 class Settler:
@@ -85,6 +147,7 @@ class Settler:
         self.inbox: queue.Queue[Path | None] = queue.Queue()
         self.pending: dict[Path, Pending] = {}
         self._stop = threading.Event()
+        self.fence = Fence(config.watch_folder, own_folders(config))
 
     # -- called from any thread -------------------------------------------------------------------
 
@@ -97,27 +160,34 @@ class Settler:
 
     # -- the settle thread ------------------------------------------------------------------------
 
-    def scan(self, root: Path) -> ScanResult:
+    def scan(self, root: Path, *, rescan: bool = False) -> ScanResult:
         """Compare the tree with the catalog: unchanged backed-up files are not opened, everything else
-        is checked; catalog rows whose file went away are marked missing."""
+        is checked; catalog rows whose file went away are marked missing. ConfigError when the backup
+        folder and the watched folder overlap (zoomwatch would back up its own backups). A `rescan` (the
+        periodic one, or of a folder an event names) leaves queued and failed files to their retry times."""
+        overlap = self.config.folder_overlap()
+        if overlap:
+            raise ConfigError("Backup folder and Zoom folder overlap", f"{overlap}; nothing is backed up until "
+                              "it is fixed: zoomwatch config set destination.local.path PATH")
         errors: list[str] = []
         known = self.catalog.current_stats(self.dest_id)
         files = unchanged = 0
         found: set[bytes] = set()
-        for entry in walk_files(root, errors):
+        for entry in walk_files(root, errors, skip=self.fence.is_own):
             if not self.config.wants(entry.name):
                 continue
             files += 1
             raw = path_bytes(entry.path)
             found.add(raw)
             try:
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=False)
             except OSError as exc:
                 errors.append(f"cannot read {entry.path!r}: {exc.strerror or exc}")
                 continue
             previous = known.get(raw)
-            if previous is not None and previous[2] == "verified" and previous[:2] == (st.st_size, st.st_mtime_ns):
-                unchanged += 1
+            if previous is not None and previous[:2] == (st.st_size, st.st_mtime_ns) and (
+                    previous[2] == "verified" or (rescan and previous[2] in ("queued", "failed", "uploading"))):
+                unchanged += 1  # a later scan leaves queued and failed files to their own retry times
                 continue
             self._consider(Path(entry.path), st)
         inside = path_bytes(root).rstrip(os.sep.encode()) + os.sep.encode()
@@ -156,16 +226,20 @@ class Settler:
 
     def _event(self, path: Path) -> None:
         try:
-            st = os.stat(path)
+            st = os.lstat(path)
         except FileNotFoundError:
             self._forget(path, "deleted or renamed before it was backed up")
             return
         except OSError as exc:
             log.warning("cannot read %r: %s", str(path), exc.strerror or exc)
             return
+        if stat.S_ISLNK(st.st_mode) or not self.fence.admits(str(path)):
+            if path in self.pending:
+                self._forget(path, "replaced by a symbolic link, which zoomwatch never follows")
+            return
         if stat.S_ISDIR(st.st_mode):
-            self.scan(path)
-        elif self.config.wants(path.name):
+            self.scan(path, rescan=True)
+        elif stat.S_ISREG(st.st_mode) and self.config.wants(path.name):
             self._consider(path, st)
 
     def _consider(self, path: Path, st: os.stat_result) -> None:
@@ -185,8 +259,8 @@ class Settler:
         self.on_change(len(self.pending))
 
     def _forget(self, path: Path, reason: str) -> None:
-        if not self.config.watch_folder.is_dir():
-            return  # the whole folder went away (a drive unplugged): nothing was deleted, wait for it
+        if folder_problem(self.config.watch_folder) is not None:
+            return  # the whole folder went away (a drive unplugged) or is refused: nothing was deleted, wait
         item = self.pending.pop(path, None)
         if item is not None:
             log.info("no longer waiting for %s: %s", path, reason)
@@ -202,12 +276,15 @@ class Settler:
         converting: dict[Path, bool] = {}
         for path, item in list(self.pending.items()):
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except FileNotFoundError:
                 self._forget(path, "deleted or renamed before it was backed up")
                 continue
             except OSError as exc:
                 self._wait(item, f"cannot read it: {exc.strerror or exc}")
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                self._forget(path, "replaced by a symbolic link, which zoomwatch never follows")
                 continue
             if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
                 if st.st_size == 0:
@@ -225,9 +302,11 @@ class Settler:
             if converting[folder]:
                 self._wait(item, "Zoom is still converting this meeting")
                 continue
+            if not self.fence.admits(str(path)):  # a folder on the way was swapped for a link meanwhile
+                self._forget(path, "reached through a symbolic link, which zoomwatch never follows")
+                continue
             try:
-                with open(path, "rb"):
-                    pass
+                os.close(open_nofollow(path))
             except OSError as exc:
                 self._wait(item, f"cannot open it yet: {exc.strerror or exc}")
                 continue
@@ -261,12 +340,43 @@ def _has_intermediates(folder: Path) -> bool:
         return False
 
 
-class FolderWatcher:
-    """A recursive watchdog observer whose handler only hands paths to the settler."""
+def native_observer() -> Any:
+    """watchdog's observer for this system (inotify, FSEvents, ReadDirectoryChangesW); a seam for tests."""
+    from watchdog.observers import Observer
 
-    def __init__(self, root: Path, offer: Callable[[Path], None]) -> None:
+    return Observer()
+
+
+def folder_problem(root: Path, platform: str = sys.platform) -> tuple[str, str] | None:
+    """Why the Zoom folder cannot be watched now (title, what to do), or None when it can. Never raises:
+    on macOS a folder in Documents the user did not allow gives PermissionError even to a stat."""
+    try:
+        with os.scandir(root):
+            return None
+    except FileNotFoundError:
+        return "missing", ""
+    except NotADirectoryError:
+        return "missing", ""
+    except PermissionError:
+        pass
+    except OSError as exc:
+        return "Cannot read the Zoom folder", f"{root}: {exc.strerror or exc}; zoomwatch tries again"
+    where = "Documents" if "Documents" in root.parts else "the Zoom folder"
+    if platform == "darwin":
+        how = (f"allow it in System Settings › Privacy & Security › Files and Folders (zoomwatch › {where}), "
+               "or under Full Disk Access")
+    else:
+        how = "give your user read access to it"
+    return (f"zoomwatch needs access to {where}",
+            f"the system refuses to show {root}: {how}; zoomwatch tries again by itself")
+
+
+class FolderWatcher:
+    """A recursive watchdog observer whose handler only hands paths to the settler; `polling` uses
+    watchdog's polling observer (for when change notifications cannot be had)."""
+
+    def __init__(self, root: Path, offer: Callable[[Path], None], *, polling: bool = False) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
@@ -278,13 +388,27 @@ class FolderWatcher:
                     offer(Path(os.fsdecode(dest)))
 
         self.root = root
-        self.observer = Observer()
+        self.polling = polling
+        if polling:
+            from watchdog.observers.polling import PollingObserver
+
+            self.observer = PollingObserver(timeout=POLL_SECONDS)
+        else:
+            self.observer = native_observer()
         self.observer.name = "zoomwatch-watchdog"
         self.observer.schedule(Handler(), str(root), recursive=True)
 
     def start(self) -> None:
         self.observer.start()
 
+    def alive(self) -> bool:
+        """False when the observer or one of its emitters has died (it then misses every change)."""
+        return bool(self.observer.is_alive() and all(e.is_alive() for e in self.observer.emitters))
+
     def stop(self) -> None:
-        self.observer.stop()
-        self.observer.join(timeout=10)
+        try:
+            self.observer.stop()
+        except Exception as exc:  # a dead observer may fail to stop; it is dropped all the same
+            log.debug("stopping the folder watcher: %s", exc)
+        if self.observer.is_alive():
+            self.observer.join(timeout=10)

@@ -3,6 +3,7 @@ corrupt files set aside (never lost), the default Zoom folder, XDG dirs and file
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -427,3 +428,126 @@ def test_include_accepts_comma_list_and_toml_array(typed: str, expected: list[st
     assert cfg.wants("zoom_0.mp4")
     assert cfg.wants("audio_only.m4a") is ("*.m4a" in expected)
     assert not cfg.wants("meeting_saved_chat.txt")
+
+
+# -- inputs that used to crash or stall every command (issue 11.17) ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[log]\nlevel = " + "[" * 100_000 + "]" * 100_000 + "\n",  # nested arrays: RecursionError in tomllib
+        "a = " + "{b = " * 50_000 + "1" + "}" * 50_000 + "\n",  # nested inline tables
+        "[" + ".".join(["t"] * 5000) + "]\nx = 1\n",  # a table header thousands of keys deep
+    ],
+    ids=["arrays", "inline-tables", "dotted-header"],
+)
+def test_deeply_nested_config_is_reported_as_not_valid_quickly(text: str, app_paths: AppPaths) -> None:
+    import time
+
+    app_paths.config_dir.mkdir(parents=True)
+    app_paths.config_file.write_text(text, encoding="utf-8")
+    started = time.monotonic()
+
+    cfg = config.load(app_paths)
+
+    assert time.monotonic() - started < 5
+    assert cfg.values == {name: key.default for name, key in config.KEYS.items()}
+    assert len(cfg.problems) == 1 and "not valid TOML" in cfg.problems[0]
+    assert [p.read_text(encoding="utf-8") for p in corrupt_files(app_paths)] == [text]
+
+
+def test_deeply_nested_list_value_is_refused_by_config_set(app_paths: AppPaths) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.set_value(app_paths, "watch.include", "[" * 100_000 + "]" * 100_000)
+    assert "watch.include" in caught.value.title and "nested" in caught.value.message
+
+
+@pytest.mark.parametrize("template", [
+    "{title:>400000000}/{filename}",
+    "{year}/{title:.400000000}/{filename}",
+    "{year:0400000000d}/{filename}",
+    "{title:>" + "9" * 5000 + "}/{filename}",
+    "{title:256}/{filename}",
+])
+def test_huge_format_widths_in_the_template_are_refused_quickly(template: str, app_paths: AppPaths) -> None:
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        config.set_value(app_paths, "naming.template", template)
+    assert "too large" in caught.value.message and "255" in caught.value.message
+
+    app_paths.config_dir.mkdir(parents=True, exist_ok=True)
+    app_paths.config_file.write_text(f"[naming]\ntemplate = {template!r}\n", encoding="utf-8")
+    cfg = config.load(app_paths)
+    assert time.monotonic() - started < 2
+    assert cfg["naming.template"] == config.KEYS["naming.template"].default
+    assert len(cfg.problems) == 1 and "naming.template" in cfg.problems[0]
+
+
+def test_sane_format_widths_still_work(app_paths: AppPaths) -> None:
+    assert config.set_value(app_paths, "naming.template", "{title:.40}/{month:02d}/{filename}")
+    assert config.set_value(app_paths, "naming.template", "{title:_>255}/{filename}")
+
+
+# -- Supabase bucket names follow Supabase's rules (issue 11.21) --------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Zoom_Recordings", "recordings_2026", "zw", "a", "Team Recordings (2026)"])
+def test_supabase_accepts_its_own_bucket_names(name: str, app_paths: AppPaths) -> None:
+    assert config.set_value(app_paths, "destination.supabase.bucket", name) == name
+    assert config.load(app_paths)["destination.supabase.bucket"] == name
+
+
+@pytest.mark.parametrize("name", ["zoom/recordings", "zoom\\rec", "ĉambro", "..", "x" * 64, "tab\there", "why?"])
+def test_supabase_refuses_names_its_server_refuses(name: str, app_paths: AppPaths) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.set_value(app_paths, "destination.supabase.bucket", name)
+    assert "destination.supabase.bucket" in caught.value.title and "Supabase bucket name" in caught.value.message
+
+
+@pytest.mark.parametrize("name", ["Zoom_Recordings", "zw", "recordings_2026"])
+def test_s3_bucket_names_keep_s3s_rules(name: str, app_paths: AppPaths) -> None:
+    with pytest.raises(ConfigError):
+        config.set_value(app_paths, "destination.s3.bucket", name)
+
+
+# -- the Documents folder the system reports, wherever OneDrive moved it (issue 18.4) -------------------
+
+
+def test_default_watch_folder_follows_the_systems_documents_folder(
+        home: Path, app_paths: AppPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    moved = tmp_path / "OneDrive - Contoso" / "Documents"  # Known Folder Move: Windows reports this one
+    monkeypatch.setattr(platformdirs, "user_documents_dir", lambda: str(moved))
+    (home / "Documents" / "Zoom").mkdir(parents=True)  # a stale folder left where Documents used to be
+
+    assert config.load(app_paths).watch_folder == moved / "Zoom", "missing: reported as such, not the stale one"
+    (moved / "Zoom").mkdir(parents=True)
+    assert paths.default_zoom_folder(home) == moved / "Zoom"
+    assert config.load(app_paths).watch_folder == moved / "Zoom"
+
+
+def test_default_watch_folder_is_zoom_in_home_when_documents_has_none(
+        home: Path, app_paths: AppPaths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_documents_dir", lambda: str(tmp_path / "elsewhere" / "Documents"))
+    (home / "Zoom").mkdir()
+    assert config.load(app_paths).watch_folder == home / "Zoom"
+
+
+def test_a_documents_folder_the_system_refuses_is_still_the_default(
+        home: Path, app_paths: AppPaths, monkeypatch: pytest.MonkeyPatch) -> None:
+    # macOS privacy protection: a stat inside ~/Documents raises PermissionError; loading the settings must not
+    real_stat = os.stat
+
+    def refuse(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if str(path).startswith(str(home / "Documents")):
+            raise PermissionError(1, "Operation not permitted", str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", refuse)
+    assert config.load(app_paths).watch_folder == home / "Documents" / "Zoom"
