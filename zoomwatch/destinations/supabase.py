@@ -1,7 +1,11 @@
 """Supabase Storage: storage3 (the `supabase` client's storage part) for small files, and Supabase's
 resumable endpoint (TUS, through tuspy) for anything over 6 MiB, the size Supabase recommends as the
 limit of a standard upload. The TUS upload URL is saved in the catalog before the first byte is
-sent, so a crash or restart resumes from the server's offset (HEAD) instead of from zero.
+sent, so a crash or restart resumes from the server's offset (HEAD) instead of from zero — whatever
+that offset is: the server keeps the received part of a chunk cut off mid-way. Every TUS request has
+connect and read time-outs (tuspy sets none: a stalled connection would hang for ever), and an
+upload given up (the file changed or vanished, or a new upload replaces it) is terminated with a
+TUS DELETE, since the server never removes abandoned uploads by itself.
 
 Supabase accepts only a small ASCII set in object names, so keys are mapped to it before they are
 reserved in the catalog (accents dropped, the rest replaced); the original file name is kept in the
@@ -25,12 +29,13 @@ from typing import Any
 
 from zoomwatch.config import Config
 from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession, sha256_file
-from zoomwatch.errors import ConfigError, DestinationError, FileGone, ItemError, ZoomwatchError
+from zoomwatch.errors import ConfigError, DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
 from zoomwatch.secrets import get_secret
 
 log = logging.getLogger(__name__)
 
 TUS_CHUNK = 6 * 1024 * 1024  # Supabase requires exactly this for every chunk but the last
+TUS_TIMEOUT = (15.0, 120.0)  # connect, read (seconds without a byte): a stalled request fails and is retried
 STANDARD_LIMIT = TUS_CHUNK   # at most this many bytes go through a standard upload
 KEY_ENV = ("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_/!\-.*'()&$@=;:+, ]")
@@ -65,6 +70,7 @@ class SupabaseDestination:
             (os.environ[name] for name in KEY_ENV if os.environ.get(name)), None)
         self.id = f"supabase:{self.url}/{self.bucket}/{self.prefix}"
         self.label = f"Supabase bucket {self.bucket}{'/' + prefix if prefix else ''} at {self.url}"
+        self.tus_timeout = TUS_TIMEOUT
         self._storage: Any = None
 
     # -- clients and errors -----------------------------------------------------------------------
@@ -183,28 +189,15 @@ class SupabaseDestination:
         return sha
 
     def _resumable(self, source: Path, full: str, size: int, content_type: str, session: UploadSession) -> str:
-        from tusclient.client import TusClient
-        from tusclient.exceptions import TusCommunicationError
-
         try:
             sha = sha256_file(source, session.stop)
+            started = os.stat(source)
         except FileNotFoundError:
             raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
-        client = TusClient(f"{self.url}/storage/v1/upload/resumable", headers={**self.headers(), "x-upsert": "true"})
-        resume = session.resume or {}
-        with open(source, "rb") as stream, self.errors(full):
-            uploader = None
-            if resume.get("tus_url") and (resume.get("key"), resume.get("size"), resume.get("sha256")) == (
-                    full, size, sha):
-                try:
-                    uploader = client.uploader(file_stream=stream, chunk_size=TUS_CHUNK, url=resume["tus_url"])
-                    log.info("resuming %s at byte %d of %d", full, uploader.offset, size)
-                except TusCommunicationError as exc:
-                    if exc.status_code not in (404, 410):
-                        raise
-                    log.info("the upload URL of %s expired; starting again", full)
+        with open(source, "rb") as stream, self.errors(full), self._tus_session() as http:
+            uploader = self._resume_uploader(http, stream, full, size, sha, session.resume or {})
             if uploader is None:
-                uploader = client.uploader(file_stream=stream, chunk_size=TUS_CHUNK, metadata={
+                uploader = self._uploader(http, stream, metadata={
                     "bucketName": self.bucket, "objectName": full, "contentType": content_type,
                     "cacheControl": "3600",
                     "metadata": json.dumps({"sha256": sha, "original_name": os.fsdecode(source.name)})})
@@ -214,6 +207,7 @@ class SupabaseDestination:
             sent = 0
             while uploader.offset < size:
                 session.check_stop()
+                _unchanged(source, started)
                 before = uploader.offset
                 uploader.upload_chunk()
                 sent += uploader.offset - before
@@ -222,8 +216,68 @@ class SupabaseDestination:
         log.info("resumable upload of %s complete: %d bytes sent this time", full, sent)
         return sha
 
+    def _resume_uploader(self, http: Any, stream: Any, full: str, size: int, sha: str,
+                         resume: dict[str, Any]) -> Any:
+        """The saved upload, if the server still has it and it is for this file; an old one for
+        other bytes is terminated."""
+        from tusclient.exceptions import TusCommunicationError
+
+        if not resume.get("tus_url"):
+            return None
+        if (resume.get("key"), resume.get("size"), resume.get("sha256")) != (full, size, sha):
+            self._terminate(http, resume["tus_url"], resume.get("key", full))
+            return None
+        try:
+            uploader = self._uploader(http, stream, url=resume["tus_url"])
+        except TusCommunicationError as exc:
+            if exc.status_code not in (404, 410):
+                raise
+            log.info("the upload URL of %s expired; starting again", full)
+            return None
+        log.info("resuming %s at byte %d of %d", full, uploader.offset, size)
+        return uploader
+
+    @contextmanager
+    def _tus_session(self) -> Iterator[Any]:
+        import requests
+
+        http = requests.Session()
+        http.headers.update(self.headers())
+        try:
+            yield http
+        finally:
+            http.close()
+
+    def _uploader(self, http: Any, stream: Any, **kwargs: Any) -> Any:
+        from tusclient.client import TusClient
+
+        client = TusClient(f"{self.url}/storage/v1/upload/resumable", headers={**self.headers(), "x-upsert": "true"})
+        return _timed_uploader_class()(file_stream=stream, chunk_size=TUS_CHUNK, client=client, http=http,
+                                       timeout=self.tus_timeout, **kwargs)
+
+    def _terminate(self, http: Any, tus_url: str, key: str) -> None:
+        """TUS termination: the server drops the upload's stored bytes."""
+        import requests
+
+        try:
+            answer = http.delete(tus_url, headers={"Tus-Resumable": "1.0.0"}, timeout=self.tus_timeout)
+        except requests.RequestException as exc:
+            raise DestinationError("Supabase unreachable", f"{self.url} does not answer — the unfinished upload "
+                                   f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
+        if answer.status_code in (200, 204):
+            log.info("removed the unfinished resumable upload of %s from Supabase", key)
+        elif answer.status_code in (404, 410):
+            log.info("the unfinished resumable upload of %s was already gone", key)
+        elif answer.status_code == 409:
+            log.info("the resumable upload of %s had already completed; nothing to remove", key)
+        else:
+            raise translate(_HTTPFailure(answer), self.bucket, key, self.url)
+
     def discard(self, resume: dict[str, Any] | None) -> None:
-        """An unfinished TUS upload expires on the server by itself (Supabase: after 24 h)."""
+        """Terminate an unfinished TUS upload (DELETE on its URL): the server never removes it by itself."""
+        if resume and resume.get("tus_url"):
+            with self._tus_session() as http:
+                self._terminate(http, resume["tus_url"], resume.get("key", ""))
 
     def write_small(self, key: str, data: bytes) -> None:
         full = self.full_key(key)
@@ -239,6 +293,95 @@ class SupabaseDestination:
 
     def location(self, key: str) -> str:
         return f"{self.url}/storage/v1/object/{self.bucket}/{self.full_key(key)}"
+
+
+def _unchanged(source: Path, started: os.stat_result) -> None:
+    """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
+    try:
+        now = os.stat(source)
+    except FileNotFoundError:
+        raise FileGone("File vanished", f"{source} was deleted during the upload") from None
+    if (now.st_size, now.st_mtime_ns, now.st_ino) != (started.st_size, started.st_mtime_ns, started.st_ino):
+        raise FileChanged("File changed", f"{source} changed during the upload")
+
+
+_UPLOADER: Any = None
+
+
+def _timed_uploader_class() -> Any:
+    """tuspy's Uploader, sending every request through one requests session with time-outs (tuspy
+    itself calls requests without any, so a stalled connection would hang the upload for ever)."""
+    global _UPLOADER
+    if _UPLOADER is not None:
+        return _UPLOADER
+    import requests
+    from tusclient.exceptions import TusCommunicationError, TusUploadFailed
+    from tusclient.request import TusRequest
+    from tusclient.uploader import Uploader
+
+    class TimedRequest(TusRequest):  # type: ignore[misc]
+        def perform(self) -> None:
+            chunk = self.file.read(self._content_length)
+            self.add_checksum(chunk)
+            try:
+                answer = self.http.patch(self._url, data=chunk, headers=self._request_headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise TusUploadFailed(exc) from None
+            self.status_code = answer.status_code
+            self.response_content = answer.content
+            self.response_headers = {k.lower(): v for k, v in answer.headers.items()}
+
+    class TimedUploader(Uploader):  # type: ignore[misc]
+        def __init__(self, *args: Any, http: Any, timeout: tuple[float, float], **kwargs: Any) -> None:
+            self.http = http
+            self.timeout = timeout
+            super().__init__(*args, **kwargs)
+
+        def _call(self, method: str, url: str, headers: dict[str, str]) -> Any:
+            try:
+                return self.http.request(method, url, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise TusCommunicationError(exc) from None
+
+        def get_offset(self) -> int:
+            answer = self._call("HEAD", self.url, self.get_headers())
+            offset = answer.headers.get("upload-offset")
+            if offset is None:
+                raise TusCommunicationError(f"Attempt to retrieve offset fails with status {answer.status_code}",
+                                            answer.status_code, answer.content)
+            return int(offset)
+
+        def create_url(self) -> str:
+            from urllib.parse import urljoin
+
+            answer = self._call("POST", self.client.url, self.get_url_creation_headers())
+            location = answer.headers.get("location")
+            if location is None:
+                raise TusCommunicationError(f"Attempt to retrieve create file url with status {answer.status_code}",
+                                            answer.status_code, answer.content)
+            return urljoin(self.client.url, location)
+
+        def _do_request(self) -> None:
+            self.request = TimedRequest(self)
+            self.request.http, self.request.timeout = self.http, self.timeout
+            try:
+                self.request.perform()
+                if not 200 <= self.request.status_code < 300:
+                    raise TusUploadFailed("", self.request.status_code, self.request.response_content)
+            except TusUploadFailed as error:
+                self._retry_or_cry(error)
+
+    _UPLOADER = TimedUploader
+    return _UPLOADER
+
+
+class _HTTPFailure(Exception):
+    """A plain HTTP answer, shaped for translate()."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__(f"HTTP {answer.status_code}")
+        self.status_code = answer.status_code
+        self.response_content = answer.content
 
 
 # -- error translation ----------------------------------------------------------------------------
