@@ -52,8 +52,10 @@ def _segment_name(segment: str) -> str:
     folded = decomposed.encode("ascii", "ignore").decode("ascii")
     folded = folded.replace("/", "_").replace(":", "_")  # NFKD turns a full-width slash into a real one
     lost = [ch for ch in decomposed if not ch.isascii() and unicodedata.category(ch)[0] in "LN"]
-    nothing_left = not segment.isascii() and not any(ch.isalnum() for ch in folded)
-    if lost or nothing_left:  # CJK, Cyrillic, an all-emoji title...: keep such titles apart with a short hash
+    # no letter left although something was dropped: an all-emoji title beside the date and time
+    # would leave just "2024-07-01 09.30.00", the same for every such meeting
+    no_letter_left = not segment.isascii() and not any(ch.isalpha() for ch in folded)
+    if lost or no_letter_left:  # CJK, Cyrillic, an all-emoji title...: keep such titles apart with a short hash
         folded = f"{folded} {hashlib.sha256(segment.encode('utf-8', 'replace')).hexdigest()[:8]}"
     return re.sub(r"\s+", " ", _UNSAFE.sub("_", folded)).strip(" .") or "_"
 
