@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 TUS_CHUNK = 6 * 1024 * 1024  # Supabase requires exactly this for every chunk but the last
 TUS_TIMEOUT = (15.0, 120.0)  # connect, read (seconds without a byte): a stalled request fails and is retried
 STANDARD_LIMIT = TUS_CHUNK   # at most this many bytes go through a standard upload
+TOO_LARGE = "File too large for this Supabase project"
+BUCKET_NOT_FOUND = "Supabase bucket not found"
 KEY_ENV = ("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_/!\-.*'()&$@=;:+, ]")
 
@@ -113,18 +115,39 @@ class SupabaseDestination:
 
     def check(self) -> None:
         """The bucket exists (created, private, if missing and the key may), and a probe object can be
-        written, read back and removed."""
+        written, read back and removed.
+
+        A bucket the key may not see (the anon key sees no private bucket) answers exactly like a
+        missing one ("404" Bucket not found), so a 404 only means "missing" once an upload says so too:
+        an existing bucket refuses it with "403" row-level security, a missing one with "404"."""
         with self.errors():
             try:
                 self.storage.get_bucket(self.bucket)
+                visible = True
             except Exception as exc:
-                if _status(exc) != "404":
+                if _status(exc) != "404" or _foreign(_body(exc)):
                     raise
-                log.info("Supabase bucket %s is missing; creating it (private)", self.bucket)
-                try:
-                    self.storage.create_bucket(self.bucket, options={"public": False})
-                except Exception as exc:  # an anon key sees no private bucket: the probe below says which
-                    log.info("could not create bucket %s (%s)", self.bucket, _status(exc))
+                visible = False
+        try:
+            self._probe()
+        except DestinationError as exc:
+            if visible or exc.title != BUCKET_NOT_FOUND:
+                raise
+            self._create_bucket(exc)
+            self._probe()
+
+    def _create_bucket(self, missing: DestinationError) -> None:
+        log.info("Supabase bucket %s does not exist; creating it (private)", self.bucket)
+        with self.errors():
+            try:
+                self.storage.create_bucket(self.bucket, options={"public": False})
+            except Exception as exc:
+                if _status(exc) == "409":  # there after all (made meanwhile, or hidden from this key)
+                    return
+                log.info("could not create bucket %s: %s", self.bucket, translate(exc, self.bucket, "", self.url))
+                raise missing from None
+
+    def _probe(self) -> None:
         probe = self.full_key(f".zoomwatch-check/{uuid.uuid4().hex}")
         with self.errors(probe):
             self.objects().upload(probe, b"zoomwatch connection check",
@@ -134,12 +157,23 @@ class SupabaseDestination:
         if back != b"zoomwatch connection check":
             raise DestinationError("Supabase check failed", f"bucket {self.bucket} returned other bytes")
 
+    def bucket_size_limit(self) -> int | None:
+        """The bucket's own file_size_limit in bytes (None: none set, or this key may not see it)."""
+        try:
+            with self.errors():
+                found = self.storage.get_bucket(self.bucket)
+        except ZoomwatchError:
+            return None
+        limit = getattr(found, "file_size_limit", None)
+        return int(limit) if isinstance(limit, (int, float)) and limit > 0 else None
+
     def info(self, full_key: str) -> dict[str, Any] | None:
         with self.errors(full_key):
             try:
                 return dict(self.objects().info(full_key))
             except Exception as exc:
-                if _status(exc) == "404" and "bucket" not in str(getattr(exc, "code", "")).lower():
+                if _status(exc) == "404" and "bucket" not in str(getattr(exc, "code", "")).lower() \
+                        and not _foreign(_body(exc)):
                     return None
                 raise
 
@@ -171,9 +205,25 @@ class SupabaseDestination:
     def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
         full = self.full_key(key)
         content_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
-        if size <= STANDARD_LIMIT:
-            return self._standard(source, full, content_type, session)
-        return self._resumable(source, full, size, content_type, session)
+        try:
+            if size <= STANDARD_LIMIT:
+                return self._standard(source, full, content_type, session)
+            return self._resumable(source, full, size, content_type, session)
+        except ItemError as exc:
+            if exc.title != TOO_LARGE:
+                raise
+            raise self._too_large(full, size) from None
+
+    def _too_large(self, full: str, size: int) -> ItemError:
+        """Which limit refused the file: the bucket's own file_size_limit, or else the project's."""
+        limit = self.bucket_size_limit()
+        if limit is not None and size > limit:
+            return ItemError("File too large for this Supabase bucket",
+                             f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
+                             f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
+                             f"{self.bucket} › Edit bucket)", retryable=False)
+        return ItemError(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
+                         "raise it under Storage settings", retryable=False)
 
     def _standard(self, source: Path, full: str, content_type: str, session: UploadSession) -> str:
         try:
@@ -402,6 +452,22 @@ def _body(exc: BaseException) -> str:
     return " ".join(parts + [str(exc)]).lower()
 
 
+_FOREIGN = re.compile(r"<!doctype|<html|unable to parse error message|no route matched"
+                      r"|route (get|post|put|patch|head|delete|options):\S* not found")
+
+
+def _foreign(body: str) -> bool:
+    """The answer came from something else than Supabase Storage (an HTML page, another API's 404)."""
+    return _FOREIGN.search(body) is not None
+
+
+def _mb(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchError:
     import httpx
 
@@ -412,12 +478,17 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
     if transport:
         return DestinationError("Supabase unreachable", f"{url} does not answer — check the network or "
                                 "destination.supabase.url; uploads resume when it is back", retryable=True)
+    if _foreign(body) and not (status.startswith("5") or status in ("429", "423")):
+        return DestinationError("Not a Supabase Storage endpoint", f"{url} does not look like a Supabase Storage "
+                                "endpoint (it answered with a web page, not Storage's API) — check "
+                                "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
+                                retryable=True)
     # the name checks come first: an InvalidKey message repeats the refused name, which may hold any word
     if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
         return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
     if status == "413" or "maximum size exceeded" in body:
-        return ItemError("File too large for this Supabase project", f"{where} exceeds the project's upload size "
-                         "limit — raise it under Storage settings", retryable=False)
+        return ItemError(TOO_LARGE, f"{where} exceeds the project's upload size limit — raise it under Storage "
+                         "settings", retryable=False)
     if any(p in body for p in ("signature verification failed", "invalid compact jws",
                                "claim timestamp check failed", "invalid jwt")) or status == "401":
         return DestinationError("Supabase key rejected", "the key is malformed, expired or for another project — "
@@ -426,7 +497,7 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
         return DestinationError("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
                                 "use the service-role key or allow inserts for this bucket", retryable=False)
     if status == "404" and "bucket" in body:
-        return DestinationError("Supabase bucket not found", f"bucket {bucket} does not exist and the key may not "
+        return DestinationError(BUCKET_NOT_FOUND, f"bucket {bucket} does not exist and the key may not "
                                 "create it — create it in the dashboard or fix destination.supabase.bucket",
                                 retryable=False)
     if status.startswith("5") or status in ("429", "423"):
