@@ -5,6 +5,7 @@ Against the stand-in in tests/fakes, through the real storage3 and tuspy clients
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import signal
 import time
@@ -114,3 +115,24 @@ def test_stalled_patch_times_out_and_the_upload_is_retried(sbapp, fake):
     patches = [r for r in fake.requests if r.method == "PATCH"]
     assert patches[0].status is None and len(patches) >= 2  # the stalled one was never answered
     assert hashlib.sha256(fake.objects[PATH].data).hexdigest() == sha
+
+
+def test_status_shows_a_resumable_upload_and_that_a_killed_one_is_interrupted(sbapp, fake):
+    sbapp.set("transfer.bandwidth_limit", "12M")
+    write_random(sbapp.zoom / MEETING / "zoom_0.mp4", 60 * MIB, seed=15)
+    run = spawn(sbapp, "run")
+    try:
+        wait_for(lambda: (u := fake.upload_for(*PATH)) is not None and u.offset >= 24 * MIB, timeout=120,
+                 what="24 MiB stored by the resumable upload")
+        while_running = zw(sbapp, "status").stdout
+        line = next(line for line in while_running.splitlines() if "zoom_0.mp4" in line)
+        assert line.split()[0] == "uploading" and "resumable upload: about" in line, while_running
+    finally:
+        stop_process(run, signal.SIGKILL)
+    after = zw(sbapp, "status").stdout
+    line = next(line for line in after.splitlines() if "zoom_0.mp4" in line)
+    assert "not running" in after and "1 interrupted" in after and "uploading" not in after, after
+    assert line.split()[0] == "interrupted" and "resumes at next start" in line, after
+    assert "resumable upload: about" in line and "of 62.9 MB sent" in line, after
+    files = json.loads(zw(sbapp, "status", "--json").stdout)["files"]
+    assert [(f["state"], f["interrupted"], f["resumable_upload"]) for f in files] == [("uploading", True, True)]
