@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
 from zoomwatch.destinations import Destination, open_destination
+from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.status import Snapshot, StatusBoard
 from zoomwatch.transfer import RetryPolicy, Transfers
@@ -148,6 +149,7 @@ class Engine:
         if resumed:
             log.info("%d interrupted backup(s) will resume", resumed)
         self.check_destination()
+        abort_unknown_uploads(self.destination, self.catalog)  # S3: forgotten multipart uploads under the prefix
 
     def check_destination(self) -> bool:
         try:
