@@ -372,6 +372,10 @@ def _timed_uploader_class() -> Any:
     from tusclient.uploader import Uploader
 
     class TimedRequest(TusRequest):  # type: ignore[misc]
+        def __init__(self, uploader: Any, http: Any, timeout: tuple[float, float]) -> None:
+            super().__init__(uploader)
+            self.http, self.timeout = http, timeout
+
         def perform(self) -> None:
             chunk = self.file.read(self._content_length)
             self.add_checksum(chunk)
@@ -396,7 +400,7 @@ def _timed_uploader_class() -> Any:
                 raise TusCommunicationError(exc) from None
 
         def get_offset(self) -> int:
-            answer = self._call("HEAD", self.url, self.get_headers())
+            answer = self._call("HEAD", str(self.url), self.get_headers())
             offset = answer.headers.get("upload-offset")
             if offset is None:
                 raise TusCommunicationError(f"Attempt to retrieve offset fails with status {answer.status_code}",
@@ -406,6 +410,7 @@ def _timed_uploader_class() -> Any:
         def create_url(self) -> str:
             from urllib.parse import urljoin
 
+            assert self.client is not None
             answer = self._call("POST", self.client.url, self.get_url_creation_headers())
             location = answer.headers.get("location")
             if location is None:
@@ -414,12 +419,12 @@ def _timed_uploader_class() -> Any:
             return urljoin(self.client.url, location)
 
         def _do_request(self) -> None:
-            self.request = TimedRequest(self)
-            self.request.http, self.request.timeout = self.http, self.timeout
+            request = TimedRequest(self, self.http, self.timeout)
+            self.request = request  # type: ignore[assignment]  # upload_chunk() reads the new offset here
             try:
-                self.request.perform()
-                if not 200 <= self.request.status_code < 300:
-                    raise TusUploadFailed("", self.request.status_code, self.request.response_content)
+                request.perform()
+                if request.status_code is None or not 200 <= request.status_code < 300:
+                    raise TusUploadFailed("", request.status_code, request.response_content)
             except TusUploadFailed as error:
                 self._retry_or_cry(error)
 
