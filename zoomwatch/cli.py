@@ -463,6 +463,16 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch.errors import ConfigError
     from zoomwatch.printable import json_printable, printable
 
+    def _resumable(row: Any) -> str | None:
+        """What a pending resumable upload holds: S3 multipart parts, or a Supabase (TUS) upload's bytes."""
+        resume = row.resume or {}
+        if resume.get("upload_id"):
+            return f"resumable upload: {len(resume.get('parts', {}))} part(s) stored"
+        if resume.get("tus_url"):
+            done = f"about {_human(row.bytes_done)} of {_human(row.size)} sent" if row.bytes_done else "started"
+            return f"resumable upload: {done}"
+        return None
+
     cfg = configmod.load(paths)
     try:
         dest = open_destination(cfg)
@@ -480,6 +490,8 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     for row in rows:
         counts[row.state] += 1
     pid = _running_pid(paths)
+    # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
+    cut_off = {r.id for r in rows if r.state == "uploading"} if pid is None else set()
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
@@ -487,19 +499,25 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
                        "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
-                       "resumable_upload": bool(r.resume and r.resume.get("upload_id"))}
+                       "resumable_upload": _resumable(r) is not None, "interrupted": r.id in cut_off}
                       for r in rows],
         }, indent=2, ensure_ascii=False)))
         return Exit.OK
     print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
     print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(dest.label)}")
+    if cut_off:
+        counts = {("interrupted" if state == "uploading" else state): n for state, n in counts.items()}
     print("  ".join(f"{n} {state}" for state, n in counts.items()))
     for row in rows:
         if row.state == "verified" and not args.all:
             continue
         note = f" — {printable(row.last_error)}" if row.last_error and row.state != "verified" else ""
-        if row.resume and row.resume.get("upload_id") and row.state != "verified":
-            note += f" (resumable upload: {len(row.resume.get('parts', {}))} part(s) stored)"
+        state = row.state
+        if row.id in cut_off:
+            state, note = "interrupted", " — resumes at next start" + note
+        resumable = _resumable(row)
+        if resumable and row.state != "verified":
+            note += f" ({resumable})"
         target = f" -> {printable(row.remote_key)}" if row.state == "verified" else ""
-        print(f"  {row.state:<10} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
+        print(f"  {state:<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
     return Exit.OK

@@ -23,6 +23,7 @@ from zoomwatch import watch
 from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
 from zoomwatch.destinations import Destination, open_destination
+from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
@@ -175,6 +176,7 @@ class Engine:
         if resumed:
             log.info("%d interrupted backup(s) will resume", resumed)
         self.check_destination()
+        abort_unknown_uploads(self.destination, self.catalog)  # S3: forgotten multipart uploads under the prefix
 
     def check_destination(self) -> bool:
         try:

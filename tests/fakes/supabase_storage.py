@@ -2,7 +2,9 @@
 
 Supabase Storage cannot run on these machines (API-NOTES.md, "Supabase Storage"), so this is an HTTP
 server written from the public, documented behaviour, and from what API-NOTES records of a running
-open-source storage server (supabase/storage 1.11.2) answering storage3 2.34 and tuspy 1.1.
+open-source storage server (supabase/storage 1.11.2) answering storage3 2.34 and tuspy 1.1, checked again
+against v1.70.6. Where the documentation and the running server differ, the stand-in does what the
+server was seen to do (marked "observed v1.70.6" below).
 
 What each part follows:
 
@@ -25,8 +27,8 @@ What each part follows:
 * Object names: the server's ``isValidKey`` (``src/storage/limits.ts``): non-empty and only ASCII
   letters, digits, ``_ / ! - . * ' ( ) & $ @ = ; : +  , ?`` and space; else "400" InvalidKey
   ``Invalid key: <name>``. Bucket names: ``isValidBucketName`` (same set without ``/``, < 64 chars).
-* Keys: ``Authorization: Bearer <key>`` (the server reads ``authorization`` and strips 7 characters);
-  when Authorization is missing the ``apikey`` header is used instead, as Supabase's gateway does.
+* Keys: ``Authorization: Bearer <key>`` (the server reads ``authorization`` and strips 7 characters).
+  Observed v1.70.6: the header is required; ``apikey`` alone is refused like no credentials at all.
   The service key has full access; the anon key behaves like the ``anon`` role with no RLS
   policies: it reads objects of public buckets only, sees no buckets, and every write is refused
   with "403" ``new row violates row-level security policy``; a download or info of an object in a
@@ -50,13 +52,19 @@ What each part follows:
   ``x-upsert: true`` 409 (``The resource already exists``), offset mismatch 409
   (``Upload-Offset conflict``), missing bucket 404, anon writing 403, bad object name 400, over the
   limit 413, unknown upload 404, expired upload 410.
+  Observed v1.70.6: a PATCH cut off mid-body keeps the bytes that arrived, so ``Upload-Offset`` after
+  a dropped or killed upload is any byte count, not a multiple of 6 MiB. Termination (TUS
+  ``termination``): ``DELETE`` on an unfinished upload URL answers 204 and the upload is gone (HEAD
+  404); on a completed one 409. Nothing is cleaned up by the server itself.
 
 Deliberate simplifications (each is a choice of this fake, not a documented fact):
 
-* Chunk rule: Supabase documents that the chunk size "must be set to 6MB"; here a PATCH body bigger
-  than ``tus_chunk_size`` (6 MiB), or a non-final PATCH body of any other size, is refused with 400
-  ``Chunk size must be exactly 6291456 bytes ...``. A PATCH cut off mid-body keeps none of its bytes,
-  so ``Upload-Offset`` stays a multiple of 6 MiB (as API-NOTES observed).
+* Chunk rule: Supabase documents that the chunk size "must be set to 6MB"; here a PATCH that declares
+  a body bigger than ``tus_chunk_size`` (6 MiB), or a non-final PATCH body of any other size, is
+  refused with 400 ``Chunk size must be exactly 6291456 bytes ...``. The open-source server itself
+  accepts other sizes (observed v1.70.6); hosted Supabase may enforce 6 MiB at its gateway, so the
+  stand-in keeps the rule to hold clients to it (``tus_chunk_size=None`` turns it off). The rule
+  applies to what a PATCH declares: a chunk cut off mid-body still keeps what arrived.
 * Two PATCHes on one upload at the same time: the second gets 423 (the real server uses a lock).
 * No JWT parsing, no RLS policies, no owners, no image transforms, no S3 protocol, no signed upload
   URLs, no ``Upload-Defer-Length`` (501), no checksums (``Upload-Checksum`` is ignored). The info
@@ -69,7 +77,10 @@ REST uploads and TUS POST/PATCH, whether or not they were kept), ``objects`` / `
 ``uploads`` (live state), ``requests`` (a log), ``pause()`` / ``resume()`` (the port stops accepting
 and open connections are cut; it comes back on the same port with the same data), ``fail_next()``
 (the next matching request answers an error status or drops the connection, optionally after
-some body bytes), ``expire_key()``, ``expire_uploads()``. Threads are named ``fake-supabase-...``.
+some body bytes), or is handled but never answered (``stall=True``: the connection stays open and
+silent until the server stops), ``expire_key()``, ``expire_uploads()``, ``open_connections()``,
+``wait_idle()`` (nothing received for a while: a killed client's last bytes have all arrived).
+Threads are named ``fake-supabase-...``.
 """
 
 from __future__ import annotations
@@ -309,6 +320,7 @@ class _Failure:
     drop: bool
     after_bytes: int | None
     remaining: int
+    stall: bool = False
 
 
 class _Dropped(Exception):
@@ -340,11 +352,17 @@ class _Handler(FakeHandler):
         self._body_read = False
         self._body: bytes = b""
         self._count_key = fake._count_key_for(self.command, split.path)
+        self._cut_after: int | None = None  # cut the connection after this many body bytes (kept by TUS)
+        self._stall = False  # handle the request, then never answer
         self._record = RequestRecord(self.command, self.path, {k: v for k, v in self.headers.items()})
         with fake._lock:
             fake.requests.append(self._record)
         try:
             failure = fake._take_failure(self.command, split.path)
+            if failure is not None and (failure.stall or (failure.drop and failure.after_bytes)):
+                self._cut_after = failure.after_bytes if failure.drop else None
+                self._stall = failure.stall
+                failure = None  # handled as usual below, then cut or left unanswered
             if failure is not None:
                 self._inject(failure)
             elif split.path == TUS_PATH or split.path.startswith(TUS_PATH + "/"):
@@ -372,7 +390,10 @@ class _Handler(FakeHandler):
                 fake.bytes_received[self._count_key] = fake.bytes_received.get(self._count_key, 0) + n
 
     def _read_body(self, stop_after: int | None = None) -> tuple[bytes, bool]:
-        """Read the request body; (data, complete). Counts bytes as they arrive."""
+        """Read the request body; (data, complete). Counts bytes as they arrive; an injected cut
+        (``fail_next(drop=True, after_bytes=n)``) stops after n bytes."""
+        if stop_after is None:
+            stop_after = self._cut_after
         self._body_read = True
         buf = bytearray()
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -431,6 +452,11 @@ class _Handler(FakeHandler):
     def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
               content_type: str | None = None, content_length: int | None = None) -> None:
         self._drain()
+        if self._stall:  # the request was handled, but no answer ever comes (until the server stops)
+            released = self.server.fake._unstall
+            while not released.wait(0.05):
+                pass
+            raise _Dropped
         self._record.status = status
         self.send_response(status)
         for name, value in (headers or {}).items():
@@ -790,8 +816,11 @@ class _Handler(FakeHandler):
                 if problem:
                     return problem
             data, complete = self._read_body()
-            if not complete:
-                raise _Dropped  # nothing of a cut-off chunk is kept
+            if not complete:  # like the real server: what arrived of a cut-off chunk is kept
+                with fake._lock:
+                    if not upload.finished:
+                        upload.data += data
+                raise _Dropped
             problem = fake._chunk_problem(upload, offset, len(data))
             if problem:
                 return problem
@@ -806,7 +835,7 @@ class _Handler(FakeHandler):
         if upload is None:
             return
         if upload.finished:
-            self._tus_text(400, "Cannot terminate an already completed upload")
+            self._tus_text(409, "Cannot terminate an already completed upload\n")
             return
         with fake._lock:
             fake.uploads.pop(upload_id, None)
@@ -920,6 +949,7 @@ class FakeSupabaseStorage:
         self._signed: dict[str, tuple[str, str, float]] = {}
         self._failures: list[_Failure] = []
         self._patching: set[str] = set()
+        self._unstall = threading.Event()  # set while stopped: stalled requests end
         self._port = port
         self._server: _Server | None = None
 
@@ -929,6 +959,7 @@ class FakeSupabaseStorage:
         """Listen on 127.0.0.1 (the same port again after stop()/pause())."""
         if self._server is not None:
             return self
+        self._unstall.clear()
         server = _Server(self._port, self)
         self._port = server.port
         self._server = server
@@ -938,6 +969,7 @@ class FakeSupabaseStorage:
     def stop(self) -> None:
         """Close the port and cut every open connection; the state is kept."""
         server, self._server = self._server, None
+        self._unstall.set()
         if server is not None:
             server.stop()
 
@@ -1005,16 +1037,18 @@ class FakeSupabaseStorage:
 
     def fail_next(self, method: str | None = "PATCH", status: int | None = 500, *, times: int = 1,
                   path_contains: str | None = None, drop: bool = False, after_bytes: int | None = None,
-                  body: bytes | None = None) -> None:
+                  body: bytes | None = None, stall: bool = False) -> None:
         """The next ``times`` requests matching ``method`` (None: any) and ``path_contains`` fail.
 
         With ``drop=True`` the connection is cut without an answer (after reading ``after_bytes`` of
-        the body when given); otherwise they answer ``status`` (TUS: plain text; REST: JSON) and
-        nothing is stored.
+        the body when given; a TUS PATCH keeps those bytes, as the real server does); with
+        ``stall=True`` the request is handled as usual (a PATCH's bytes are stored) but its answer
+        never comes: the connection stays open, silent, until the server stops; otherwise they answer
+        ``status`` (TUS: plain text; REST: JSON) and nothing is stored.
         """
         with self._lock:
             self._failures.append(_Failure(method.upper() if method else None, path_contains, status, body, drop,
-                                           after_bytes, times))
+                                           after_bytes, times, stall))
 
     def create_bucket(self, name: str, *, public: bool = False, file_size_limit: int | None = None,
                       allowed_mime_types: list[str] | None = None) -> Bucket:
@@ -1039,6 +1073,29 @@ class FakeSupabaseStorage:
         with self._lock:
             found = [u for u in self.uploads.values() if (u.bucket, u.name) == (bucket, name)]
         return found[-1] if found else None
+
+    def open_connections(self) -> int:
+        """How many client connections are open now."""
+        server = self._server
+        if server is None:
+            return 0
+        with server._conn_lock:
+            return len(server._conns)
+
+    def wait_idle(self, quiet: float = 0.5, timeout: float = 60.0) -> None:
+        """Wait until no connection has been open (nor request arrived) for ``quiet`` seconds: after a
+        client was killed, what it had sent has then all been received and every upload's offset is final."""
+        deadline = time.monotonic() + timeout
+        since, seen = time.monotonic(), -1
+        while time.monotonic() < deadline:
+            with self._lock:
+                count = len(self.requests)
+            if self.open_connections() or count != seen:
+                since, seen = time.monotonic(), count
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"the stand-in was still busy after {timeout:.0f} s")
 
     # ------------------------------------------------------------------------------------ internals
 
@@ -1071,12 +1128,10 @@ class FakeSupabaseStorage:
         return None
 
     def _authenticate(self, authorization: str | None, apikey: str | None) -> str:
+        """The role of the bearer; like the real server, ``apikey`` alone is not enough."""
         if authorization is None:
-            if apikey is None:
-                raise _missing_auth()
-            token = apikey
-        else:
-            token = authorization[len("Bearer "):]
+            raise _missing_auth()
+        token = authorization[len("Bearer "):]
         with self._lock:
             if token in self._expired_keys:
                 raise _jwt_error('"exp" claim timestamp check failed')

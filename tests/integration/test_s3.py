@@ -256,3 +256,84 @@ def test_file_changing_mid_multipart_aborts_the_old_upload(s3app, s3, bucket):
     assert download_sha(s3, bucket, f"backups/ana/{PREFIX_DIR}/zoom_0.mp4") == hashlib.sha256(
         video.read_bytes()).hexdigest()
     assert open_uploads(s3, bucket) == []
+
+
+# -- multipart uploads no catalog row knows (issue 11.19): aborted at start under the prefix only ----------
+# SeaweedFS reports each upload's Initiated time and each part's LastModified, which the idle margin uses.
+
+ORPHAN_PREFIX = "backups/ana"
+
+
+def start_upload(server: SeaweedS3, bucket_name: str, key: str, *, with_part: bool = True) -> str:
+    client = server.client()
+    upload_id = client.create_multipart_upload(Bucket=bucket_name, Key=key)["UploadId"]
+    if with_part:
+        client.upload_part(Bucket=bucket_name, Key=key, UploadId=upload_id, PartNumber=1, Body=b"x" * 1000)
+    return upload_id
+
+
+def pending(server: SeaweedS3, bucket_name: str) -> dict[str, str]:
+    found = server.client().list_multipart_uploads(Bucket=bucket_name).get("Uploads", [])
+    return {u["UploadId"]: u["Key"] for u in found}
+
+
+def remember(app, upload_id: str, key: str) -> None:
+    """A catalog row that knows `upload_id`, as an interrupted multipart upload leaves it."""
+    from zoomwatch.destinations import open_destination
+
+    dest = open_destination(app.load()).id
+    from zoomwatch.catalog import Catalog
+
+    catalog = Catalog(app.paths.catalog_file)
+    try:
+        row = catalog.note_seen(dest, app.zoom / "2024-05-06 14.00.00 Board meeting" / "zoom_0.mp4", 10, 1)
+        catalog.save_progress(row.id, remote_key=key, resume={"upload_id": upload_id, "key": key, "parts": {}})
+    finally:
+        catalog.close()
+
+
+@pytest.fixture
+def no_idle_margin(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoomwatch.destinations.s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "ORPHAN_IDLE_SECONDS", 0, raising=False)
+
+
+def test_start_aborts_unknown_uploads_under_the_prefix_only(s3app, s3, bucket, no_idle_margin):
+    unknown = start_upload(s3, bucket, f"{ORPHAN_PREFIX}/2024/05/old meeting/zoom_0.mp4")
+    unknown_no_part = start_upload(s3, bucket, f"{ORPHAN_PREFIX}/2024/05/other/zoom_1.mp4", with_part=False)
+    known = start_upload(s3, bucket, f"{ORPHAN_PREFIX}/2024/05/2024-05-06 14.00.00 Board meeting/zoom_0.mp4")
+    outside = start_upload(s3, bucket, "someone-else/video.mp4")
+    sibling = start_upload(s3, bucket, "backups/anabel/video.mp4")  # shares the prefix's letters, not its folder
+    remember(s3app, known, f"{ORPHAN_PREFIX}/2024/05/2024-05-06 14.00.00 Board meeting/zoom_0.mp4")
+    from zoomwatch.engine import Engine
+
+    engine = Engine(s3app.load())
+    try:
+        engine._prepare()
+    finally:
+        engine.close()
+    left = pending(s3, bucket)
+    assert unknown not in left and unknown_no_part not in left
+    assert {known, outside, sibling} <= set(left)
+
+
+def test_a_recent_unknown_upload_is_left_alone(s3app, s3, bucket):
+    """Another machine backing up to the same prefix may be sending it right now: the default margin holds."""
+    fresh = start_upload(s3, bucket, f"{ORPHAN_PREFIX}/2024/05/from another machine/zoom_0.mp4")
+    done = zw(s3app, "run", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert fresh in pending(s3, bucket)
+
+
+def test_no_prefix_means_nothing_is_touched(s3app, s3, bucket, no_idle_margin):
+    s3app.set("destination.s3.prefix", "")
+    stray = start_upload(s3, bucket, "2024/05/somebody's upload.mp4")
+    from zoomwatch.engine import Engine
+
+    engine = Engine(s3app.load())
+    try:
+        engine._prepare()
+    finally:
+        engine.close()
+    assert stray in pending(s3, bucket)

@@ -76,6 +76,7 @@ def test_sigkill_mid_resumable_upload_resumes_from_the_stored_offset(sbapp, fake
                  timeout=120, what="24 MiB stored by the resumable upload")
     finally:
         stop_process(run, signal.SIGKILL)
+    fake.wait_idle()  # what the killed process had sent has all arrived (a cut chunk keeps its bytes)
     stored = fake.upload_for(*path).offset
     received_before = fake.bytes_received[path]
     sbapp.set("transfer.bandwidth_limit", "0")

@@ -85,6 +85,17 @@ def test_cjk_titles_inside_a_real_key_keep_a_trace_and_do_not_collide(title_a, t
     assert mapped_a.split("/")[2] != "2024-07-01 09.30.00"  # some trace of the title is in the folder name
 
 
+@pytest.mark.parametrize("title_a,title_b", [("🎉🎉", "🚀🚀"), ("🎉", "📈 ✅"), ("😀😀😀", "😀😀")])
+def test_all_emoji_titles_inside_a_real_key_keep_a_trace_and_do_not_collide(title_a, title_b):
+    """BUG (issue 11.27): an all-emoji title beside the date and time left only the time ("🎉🎉" became
+    "2024-07-01 09.30.00"), without the hash the code's comment promises, so such meetings collided."""
+    folder_a, folder_b = f"2024-07-01 09.30.00 {title_a}", f"2024-07-01 09.30.00 {title_b}"
+    mapped_a = supabase_key_name(f"2024/07/{folder_a}/zoom_0.mp4").split("/")[2]
+    mapped_b = supabase_key_name(f"2024/07/{folder_b}/zoom_0.mp4").split("/")[2]
+    assert mapped_a == f"2024-07-01 09.30.00 {hex8(folder_a)}"
+    assert mapped_b == f"2024-07-01 09.30.00 {hex8(folder_b)}"
+
+
 def test_a_fullwidth_slash_in_a_title_does_not_add_a_folder_level():
     """BUG: naming.sanitize_segment keeps U+FF0F FULLWIDTH SOLIDUS in a title (it only replaces the ASCII
     "/"), and NFKD turns it into "/", so "営業／企画" becomes two folders in the bucket."""

@@ -4,15 +4,20 @@ Small files: one PUT. Large files: a multipart upload (see s3_multipart.py) that
 restarts and network loss. Every request carries Content-MD5 and a SHA-256 checksum the store
 verifies; the file's own SHA-256 is kept in the object's metadata (`x-amz-meta-sha256`) so the
 same recording is never uploaded twice and a HEAD after the upload proves what is stored.
+
+At start, multipart uploads under the configured prefix that no catalog row knows (a crash between
+CreateMultipartUpload and saving its ID, a catalog rebuilt or lost) are aborted once they have been
+idle for ORPHAN_IDLE_SECONDS, so their parts are not billed for ever; see abort_unknown_uploads().
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 SHA_META = "sha256"
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
+# an unknown upload is aborted only after this long without a new part: another machine backing up to the
+# same bucket and prefix may be uploading it right now, or be asleep in the middle of it
+ORPHAN_IDLE_SECONDS = 24 * 3600
 
 
 def b64(digest: bytes) -> str:
@@ -69,6 +77,7 @@ class S3Destination:
         self.label = f"S3 bucket {self.bucket}{'/' + prefix if prefix else ''}{where}"
         self._client = client
         self._addressing = config["destination.s3.addressing_style"]
+        self.reachable = True  # False after a check() that failed: the start-up sweep then waits
 
     # -- client and errors ------------------------------------------------------------------------
 
@@ -116,10 +125,12 @@ class S3Destination:
         """Write, read back and delete a small probe object."""
         probe = self.full_key(f".zoomwatch-check/{uuid.uuid4().hex}")
         body = b"zoomwatch connection check"
+        self.reachable = False
         with self.errors(probe):
             self.client.put_object(Bucket=self.bucket, Key=probe, Body=body, **self.extra)
             back = self.client.get_object(Bucket=self.bucket, Key=probe)["Body"].read()
             self.client.delete_object(Bucket=self.bucket, Key=probe)
+        self.reachable = True
         if back != body:
             raise DestinationError("S3 check failed", f"bucket {self.bucket} returned other bytes than written")
 
@@ -203,6 +214,64 @@ class S3Destination:
             found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix)
         return [{"key": u["Key"], "upload_id": u["UploadId"], "started": str(u.get("Initiated", ""))}
                 for u in found.get("Uploads", [])]
+
+
+    def abort_unknown_uploads(self, known_upload_ids: Iterable[str], *, idle_seconds: float | None = None) -> list[str]:
+        """Abort the multipart uploads under our prefix (only there) whose ID the catalog does not know
+        and that saw no new part for `idle_seconds`; return their keys. Without a prefix nothing is
+        touched: the bucket's other uploads cannot be told apart from ours."""
+        if not self.prefix:
+            return []
+        known = set(known_upload_ids)
+        idle = ORPHAN_IDLE_SECONDS if idle_seconds is None else idle_seconds
+        now = dt.datetime.now(dt.timezone.utc)
+        aborted = []
+        with self.errors():
+            for upload in self._uploads_under_prefix():
+                if upload["UploadId"] in known or (now - self._last_activity(upload)).total_seconds() < idle:
+                    continue
+                try:
+                    self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
+                                                       UploadId=upload["UploadId"])
+                except Exception as exc:
+                    if _code(exc) != "NoSuchUpload":
+                        raise
+                log.info("aborted a multipart upload no backup of this computer knows: %s (started %s)",
+                         upload["Key"], upload.get("Initiated", "?"))
+                aborted.append(upload["Key"])
+        return aborted
+
+    def _uploads_under_prefix(self) -> Iterator[dict[str, Any]]:
+        for page in self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
+                                                                                 Prefix=self.prefix):
+            for upload in page.get("Uploads", []):
+                if str(upload.get("Key", "")).startswith(self.prefix):  # a store ignoring Prefix is not trusted
+                    yield upload
+
+    def _last_activity(self, upload: dict[str, Any]) -> dt.datetime:
+        """When the upload last changed: its newest part, else its start (now, when the store says neither)."""
+        times = [t for t in [upload.get("Initiated")] if isinstance(t, dt.datetime)]
+        for page in self.client.get_paginator("list_parts").paginate(Bucket=self.bucket, Key=upload["Key"],
+                                                                     UploadId=upload["UploadId"]):
+            times += [p["LastModified"] for p in page.get("Parts", []) if isinstance(p.get("LastModified"),
+                                                                                     dt.datetime)]
+        return max(times) if times else dt.datetime.now(dt.timezone.utc)
+
+
+def abort_unknown_uploads(destination: Any, catalog: Any) -> None:
+    """At start: abort the store's multipart uploads under the prefix that no catalog row knows, for a
+    destination that has such uploads (S3) and answered its check. Never stops the start."""
+    if not hasattr(destination, "abort_unknown_uploads") or not getattr(destination, "reachable", True):
+        return
+    known = {r.resume["upload_id"] for r in catalog.rows(destination.id, include_old=True)
+             if r.resume and r.resume.get("upload_id")}
+    try:
+        aborted = destination.abort_unknown_uploads(known)
+    except ZoomwatchError as exc:
+        log.warning("could not look for forgotten multipart uploads: %s: %s", exc.title, exc.message)
+        return
+    if aborted:
+        log.info("aborted %d forgotten multipart upload(s) under %s", len(aborted), destination.label)
 
 
 # -- error translation ----------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """A multipart upload that survives crashes, restarts and network loss: the part of S3 uploading that
 boto3/s3transfer do not do across process restarts.
 
-The upload ID is saved in the catalog before the first part is sent, and every completed part
-(number, ETag, SHA-256) as soon as the store confirms it. A later run asks the store which parts it
-holds (ListParts) and sends only the others. Parts the store holds that the catalog never heard of
-(the process died between the two) are kept when their MD5 matches the file. Memory is bounded by
-concurrency x part size: each worker reads only its own part.
+The upload ID is saved in the catalog before the first part is sent, and the completed parts
+(number, ETag, SHA-256) at checkpoints: once an eighth more parts were confirmed since the last one
+(so saving the growing list stays linear in the number of parts, not quadratic near 10,000), at least
+every CHECKPOINT_SECONDS, and whenever the upload stops. A later run asks the store which parts it
+holds (ListParts) and sends only the others; parts the store holds that the catalog never heard of
+(the process died between two checkpoints) are kept when their MD5 matches the file, so a crash costs
+a re-read of those parts, never a re-upload. Memory is bounded by concurrency x part size: each worker
+reads only its own part.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +30,9 @@ if TYPE_CHECKING:
     from zoomwatch.destinations.s3 import S3Destination
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 30.0  # the confirmed parts are saved at least this often
+CHECKPOINT_GROWTH = 8      # ... and once 1/8 more parts were confirmed since the last save
 
 
 class MultipartUpload:
@@ -41,6 +48,9 @@ class MultipartUpload:
         self.parts: dict[int, dict[str, str]] = {}
         self.state: dict[str, Any] = {}
         self.sent_parts = 0
+        self.done_bytes = 0
+        self._unsaved = 0
+        self._saved_at = time.monotonic()
         self._lock = threading.Lock()
 
     # -- the whole upload -------------------------------------------------------------------------
@@ -58,7 +68,12 @@ class MultipartUpload:
                 log.info("resuming multipart upload of %s: %d of %d parts already stored",
                          self.full_key, len(self.parts), self.count)
             self._progress()
-            self._send(todo)
+            try:
+                self._send(todo)
+            finally:
+                with self._lock:
+                    if self._unsaved:
+                        self._save()
             self._complete()
         log.info("multipart upload of %s complete: %d part(s) sent this time, %d reused",
                  self.full_key, self.sent_parts, self.count - self.sent_parts)
@@ -92,6 +107,7 @@ class MultipartUpload:
                 data = self._read(number)
                 if hashlib.md5(data).hexdigest() == etag:
                     self.parts[number] = {"etag": etag, "sha256": b64(hashlib.sha256(data).digest())}
+        self.done_bytes = sum(self._length(n) for n in self.parts)
         self._save()
         return True
 
@@ -102,6 +118,7 @@ class MultipartUpload:
         self.state = {"upload_id": created["UploadId"], "key": self.full_key, "size": self.size,
                       "part_size": self.part_size, "sha256": sha, "parts": {}}
         self.parts = {}
+        self.done_bytes = 0
         self.session.save_resume(self.state)  # before any part is sent, so a crash never orphans it
 
     def _list_parts(self, upload_id: str) -> list[tuple[int, str, int]]:
@@ -162,16 +179,22 @@ class MultipartUpload:
         with self._lock:
             self.parts[number] = {"etag": etag, "sha256": sha}
             self.sent_parts += 1
-            self._save()
+            self.done_bytes += len(data)
+            self._unsaved += 1
+            if self._unsaved * CHECKPOINT_GROWTH >= len(self.parts) or \
+                    time.monotonic() - self._saved_at >= CHECKPOINT_SECONDS:
+                self._save()
         self._progress()
 
     def _save(self) -> None:
         """Record the parts confirmed so far (callers on worker threads hold self._lock)."""
         self.state["parts"] = {str(n): p for n, p in sorted(self.parts.items())}
         self.session.save_resume(dict(self.state))
+        self._unsaved = 0
+        self._saved_at = time.monotonic()
 
     def _progress(self) -> None:
-        self.session.progress(sum(self._length(n) for n in list(self.parts)))
+        self.session.progress(self.done_bytes)
 
     # -- finish -----------------------------------------------------------------------------------
 

@@ -1,7 +1,11 @@
 """Supabase Storage: storage3 (the `supabase` client's storage part) for small files, and Supabase's
 resumable endpoint (TUS, through tuspy) for anything over 6 MiB, the size Supabase recommends as the
 limit of a standard upload. The TUS upload URL is saved in the catalog before the first byte is
-sent, so a crash or restart resumes from the server's offset (HEAD) instead of from zero.
+sent, so a crash or restart resumes from the server's offset (HEAD) instead of from zero — whatever
+that offset is: the server keeps the received part of a chunk cut off mid-way. Every TUS request has
+connect and read time-outs (tuspy sets none: a stalled connection would hang for ever), and an
+upload given up (the file changed or vanished, or a new upload replaces it) is terminated with a
+TUS DELETE, since the server never removes abandoned uploads by itself.
 
 Supabase accepts only a small ASCII set in object names, so keys are mapped to it before they are
 reserved in the catalog (accents dropped, the rest replaced); the original file name is kept in the
@@ -25,13 +29,16 @@ from typing import Any
 
 from zoomwatch.config import Config
 from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession, sha256_file
-from zoomwatch.errors import ConfigError, DestinationError, FileGone, ItemError, ZoomwatchError
+from zoomwatch.errors import ConfigError, DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
 from zoomwatch.secrets import get_secret
 
 log = logging.getLogger(__name__)
 
 TUS_CHUNK = 6 * 1024 * 1024  # Supabase requires exactly this for every chunk but the last
+TUS_TIMEOUT = (15.0, 120.0)  # connect, read (seconds without a byte): a stalled request fails and is retried
 STANDARD_LIMIT = TUS_CHUNK   # at most this many bytes go through a standard upload
+TOO_LARGE = "File too large for this Supabase project"
+BUCKET_NOT_FOUND = "Supabase bucket not found"
 KEY_ENV = ("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_/!\-.*'()&$@=;:+, ]")
 
@@ -47,8 +54,10 @@ def _segment_name(segment: str) -> str:
     folded = decomposed.encode("ascii", "ignore").decode("ascii")
     folded = folded.replace("/", "_").replace(":", "_")  # NFKD turns a full-width slash into a real one
     lost = [ch for ch in decomposed if not ch.isascii() and unicodedata.category(ch)[0] in "LN"]
-    nothing_left = not segment.isascii() and not any(ch.isalnum() for ch in folded)
-    if lost or nothing_left:  # CJK, Cyrillic, an all-emoji title...: keep such titles apart with a short hash
+    # no letter left although something was dropped: an all-emoji title beside the date and time
+    # would leave just "2024-07-01 09.30.00", the same for every such meeting
+    no_letter_left = not segment.isascii() and not any(ch.isalpha() for ch in folded)
+    if lost or no_letter_left:  # CJK, Cyrillic, an all-emoji title...: keep such titles apart with a short hash
         folded = f"{folded} {hashlib.sha256(segment.encode('utf-8', 'replace')).hexdigest()[:8]}"
     return re.sub(r"\s+", " ", _UNSAFE.sub("_", folded)).strip(" .") or "_"
 
@@ -65,6 +74,7 @@ class SupabaseDestination:
             (os.environ[name] for name in KEY_ENV if os.environ.get(name)), None)
         self.id = f"supabase:{self.url}/{self.bucket}/{self.prefix}"
         self.label = f"Supabase bucket {self.bucket}{'/' + prefix if prefix else ''} at {self.url}"
+        self.tus_timeout = TUS_TIMEOUT
         self._storage: Any = None
 
     # -- clients and errors -----------------------------------------------------------------------
@@ -105,18 +115,39 @@ class SupabaseDestination:
 
     def check(self) -> None:
         """The bucket exists (created, private, if missing and the key may), and a probe object can be
-        written, read back and removed."""
+        written, read back and removed.
+
+        A bucket the key may not see (the anon key sees no private bucket) answers exactly like a
+        missing one ("404" Bucket not found), so a 404 only means "missing" once an upload says so too:
+        an existing bucket refuses it with "403" row-level security, a missing one with "404"."""
         with self.errors():
             try:
                 self.storage.get_bucket(self.bucket)
+                visible = True
             except Exception as exc:
-                if _status(exc) != "404":
+                if _status(exc) != "404" or _foreign(_body(exc)):
                     raise
-                log.info("Supabase bucket %s is missing; creating it (private)", self.bucket)
-                try:
-                    self.storage.create_bucket(self.bucket, options={"public": False})
-                except Exception as exc:  # an anon key sees no private bucket: the probe below says which
-                    log.info("could not create bucket %s (%s)", self.bucket, _status(exc))
+                visible = False
+        try:
+            self._probe()
+        except DestinationError as exc:
+            if visible or exc.title != BUCKET_NOT_FOUND:
+                raise
+            self._create_bucket(exc)
+            self._probe()
+
+    def _create_bucket(self, missing: DestinationError) -> None:
+        log.info("Supabase bucket %s does not exist; creating it (private)", self.bucket)
+        with self.errors():
+            try:
+                self.storage.create_bucket(self.bucket, options={"public": False})
+            except Exception as exc:
+                if _status(exc) == "409":  # there after all (made meanwhile, or hidden from this key)
+                    return
+                log.info("could not create bucket %s: %s", self.bucket, translate(exc, self.bucket, "", self.url))
+                raise missing from None
+
+    def _probe(self) -> None:
         probe = self.full_key(f".zoomwatch-check/{uuid.uuid4().hex}")
         with self.errors(probe):
             self.objects().upload(probe, b"zoomwatch connection check",
@@ -126,12 +157,23 @@ class SupabaseDestination:
         if back != b"zoomwatch connection check":
             raise DestinationError("Supabase check failed", f"bucket {self.bucket} returned other bytes")
 
+    def bucket_size_limit(self) -> int | None:
+        """The bucket's own file_size_limit in bytes (None: none set, or this key may not see it)."""
+        try:
+            with self.errors():
+                found = self.storage.get_bucket(self.bucket)
+        except ZoomwatchError:
+            return None
+        limit = getattr(found, "file_size_limit", None)
+        return int(limit) if isinstance(limit, (int, float)) and limit > 0 else None
+
     def info(self, full_key: str) -> dict[str, Any] | None:
         with self.errors(full_key):
             try:
                 return dict(self.objects().info(full_key))
             except Exception as exc:
-                if _status(exc) == "404" and "bucket" not in str(getattr(exc, "code", "")).lower():
+                if _status(exc) == "404" and "bucket" not in str(getattr(exc, "code", "")).lower() \
+                        and not _foreign(_body(exc)):
                     return None
                 raise
 
@@ -163,9 +205,25 @@ class SupabaseDestination:
     def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
         full = self.full_key(key)
         content_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
-        if size <= STANDARD_LIMIT:
-            return self._standard(source, full, content_type, session)
-        return self._resumable(source, full, size, content_type, session)
+        try:
+            if size <= STANDARD_LIMIT:
+                return self._standard(source, full, content_type, session)
+            return self._resumable(source, full, size, content_type, session)
+        except ItemError as exc:
+            if exc.title != TOO_LARGE:
+                raise
+            raise self._too_large(full, size) from None
+
+    def _too_large(self, full: str, size: int) -> ItemError:
+        """Which limit refused the file: the bucket's own file_size_limit, or else the project's."""
+        limit = self.bucket_size_limit()
+        if limit is not None and size > limit:
+            return ItemError("File too large for this Supabase bucket",
+                             f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
+                             f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
+                             f"{self.bucket} › Edit bucket)", retryable=False)
+        return ItemError(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
+                         "raise it under Storage settings", retryable=False)
 
     def _standard(self, source: Path, full: str, content_type: str, session: UploadSession) -> str:
         try:
@@ -183,28 +241,15 @@ class SupabaseDestination:
         return sha
 
     def _resumable(self, source: Path, full: str, size: int, content_type: str, session: UploadSession) -> str:
-        from tusclient.client import TusClient
-        from tusclient.exceptions import TusCommunicationError
-
         try:
             sha = sha256_file(source, session.stop)
+            started = os.stat(source)
         except FileNotFoundError:
             raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
-        client = TusClient(f"{self.url}/storage/v1/upload/resumable", headers={**self.headers(), "x-upsert": "true"})
-        resume = session.resume or {}
-        with open(source, "rb") as stream, self.errors(full):
-            uploader = None
-            if resume.get("tus_url") and (resume.get("key"), resume.get("size"), resume.get("sha256")) == (
-                    full, size, sha):
-                try:
-                    uploader = client.uploader(file_stream=stream, chunk_size=TUS_CHUNK, url=resume["tus_url"])
-                    log.info("resuming %s at byte %d of %d", full, uploader.offset, size)
-                except TusCommunicationError as exc:
-                    if exc.status_code not in (404, 410):
-                        raise
-                    log.info("the upload URL of %s expired; starting again", full)
+        with open(source, "rb") as stream, self.errors(full), self._tus_session() as http:
+            uploader = self._resume_uploader(http, stream, full, size, sha, session.resume or {})
             if uploader is None:
-                uploader = client.uploader(file_stream=stream, chunk_size=TUS_CHUNK, metadata={
+                uploader = self._uploader(http, stream, metadata={
                     "bucketName": self.bucket, "objectName": full, "contentType": content_type,
                     "cacheControl": "3600",
                     "metadata": json.dumps({"sha256": sha, "original_name": os.fsdecode(source.name)})})
@@ -214,6 +259,7 @@ class SupabaseDestination:
             sent = 0
             while uploader.offset < size:
                 session.check_stop()
+                _unchanged(source, started)
                 before = uploader.offset
                 uploader.upload_chunk()
                 sent += uploader.offset - before
@@ -222,8 +268,68 @@ class SupabaseDestination:
         log.info("resumable upload of %s complete: %d bytes sent this time", full, sent)
         return sha
 
+    def _resume_uploader(self, http: Any, stream: Any, full: str, size: int, sha: str,
+                         resume: dict[str, Any]) -> Any:
+        """The saved upload, if the server still has it and it is for this file; an old one for
+        other bytes is terminated."""
+        from tusclient.exceptions import TusCommunicationError
+
+        if not resume.get("tus_url"):
+            return None
+        if (resume.get("key"), resume.get("size"), resume.get("sha256")) != (full, size, sha):
+            self._terminate(http, resume["tus_url"], resume.get("key", full))
+            return None
+        try:
+            uploader = self._uploader(http, stream, url=resume["tus_url"])
+        except TusCommunicationError as exc:
+            if exc.status_code not in (404, 410):
+                raise
+            log.info("the upload URL of %s expired; starting again", full)
+            return None
+        log.info("resuming %s at byte %d of %d", full, uploader.offset, size)
+        return uploader
+
+    @contextmanager
+    def _tus_session(self) -> Iterator[Any]:
+        import requests
+
+        http = requests.Session()
+        http.headers.update(self.headers())
+        try:
+            yield http
+        finally:
+            http.close()
+
+    def _uploader(self, http: Any, stream: Any, **kwargs: Any) -> Any:
+        from tusclient.client import TusClient
+
+        client = TusClient(f"{self.url}/storage/v1/upload/resumable", headers={**self.headers(), "x-upsert": "true"})
+        return _timed_uploader_class()(file_stream=stream, chunk_size=TUS_CHUNK, client=client, http=http,
+                                       timeout=self.tus_timeout, **kwargs)
+
+    def _terminate(self, http: Any, tus_url: str, key: str) -> None:
+        """TUS termination: the server drops the upload's stored bytes."""
+        import requests
+
+        try:
+            answer = http.delete(tus_url, headers={"Tus-Resumable": "1.0.0"}, timeout=self.tus_timeout)
+        except requests.RequestException as exc:
+            raise DestinationError("Supabase unreachable", f"{self.url} does not answer — the unfinished upload "
+                                   f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
+        if answer.status_code in (200, 204):
+            log.info("removed the unfinished resumable upload of %s from Supabase", key)
+        elif answer.status_code in (404, 410):
+            log.info("the unfinished resumable upload of %s was already gone", key)
+        elif answer.status_code == 409:
+            log.info("the resumable upload of %s had already completed; nothing to remove", key)
+        else:
+            raise translate(_HTTPFailure(answer), self.bucket, key, self.url)
+
     def discard(self, resume: dict[str, Any] | None) -> None:
-        """An unfinished TUS upload expires on the server by itself (Supabase: after 24 h)."""
+        """Terminate an unfinished TUS upload (DELETE on its URL): the server never removes it by itself."""
+        if resume and resume.get("tus_url"):
+            with self._tus_session() as http:
+                self._terminate(http, resume["tus_url"], resume.get("key", ""))
 
     def write_small(self, key: str, data: bytes) -> None:
         full = self.full_key(key)
@@ -239,6 +345,100 @@ class SupabaseDestination:
 
     def location(self, key: str) -> str:
         return f"{self.url}/storage/v1/object/{self.bucket}/{self.full_key(key)}"
+
+
+def _unchanged(source: Path, started: os.stat_result) -> None:
+    """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
+    try:
+        now = os.stat(source)
+    except FileNotFoundError:
+        raise FileGone("File vanished", f"{source} was deleted during the upload") from None
+    if (now.st_size, now.st_mtime_ns, now.st_ino) != (started.st_size, started.st_mtime_ns, started.st_ino):
+        raise FileChanged("File changed", f"{source} changed during the upload")
+
+
+_UPLOADER: Any = None
+
+
+def _timed_uploader_class() -> Any:
+    """tuspy's Uploader, sending every request through one requests session with time-outs (tuspy
+    itself calls requests without any, so a stalled connection would hang the upload for ever)."""
+    global _UPLOADER
+    if _UPLOADER is not None:
+        return _UPLOADER
+    import requests
+    from tusclient.exceptions import TusCommunicationError, TusUploadFailed
+    from tusclient.request import TusRequest
+    from tusclient.uploader import Uploader
+
+    class TimedRequest(TusRequest):  # type: ignore[misc]
+        def __init__(self, uploader: Any, http: Any, timeout: tuple[float, float]) -> None:
+            super().__init__(uploader)
+            self.http, self.timeout = http, timeout
+
+        def perform(self) -> None:
+            chunk = self.file.read(self._content_length)
+            self.add_checksum(chunk)
+            try:
+                answer = self.http.patch(self._url, data=chunk, headers=self._request_headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise TusUploadFailed(exc) from None
+            self.status_code = answer.status_code
+            self.response_content = answer.content
+            self.response_headers = {k.lower(): v for k, v in answer.headers.items()}
+
+    class TimedUploader(Uploader):  # type: ignore[misc]
+        def __init__(self, *args: Any, http: Any, timeout: tuple[float, float], **kwargs: Any) -> None:
+            self.http = http
+            self.timeout = timeout
+            super().__init__(*args, **kwargs)
+
+        def _call(self, method: str, url: str, headers: dict[str, str]) -> Any:
+            try:
+                return self.http.request(method, url, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise TusCommunicationError(exc) from None
+
+        def get_offset(self) -> int:
+            answer = self._call("HEAD", str(self.url), self.get_headers())
+            offset = answer.headers.get("upload-offset")
+            if offset is None:
+                raise TusCommunicationError(f"Attempt to retrieve offset fails with status {answer.status_code}",
+                                            answer.status_code, answer.content)
+            return int(offset)
+
+        def create_url(self) -> str:
+            from urllib.parse import urljoin
+
+            assert self.client is not None
+            answer = self._call("POST", self.client.url, self.get_url_creation_headers())
+            location = answer.headers.get("location")
+            if location is None:
+                raise TusCommunicationError(f"Attempt to retrieve create file url with status {answer.status_code}",
+                                            answer.status_code, answer.content)
+            return urljoin(self.client.url, location)
+
+        def _do_request(self) -> None:
+            request = TimedRequest(self, self.http, self.timeout)
+            self.request = request  # type: ignore[assignment]  # upload_chunk() reads the new offset here
+            try:
+                request.perform()
+                if request.status_code is None or not 200 <= request.status_code < 300:
+                    raise TusUploadFailed("", request.status_code, request.response_content)
+            except TusUploadFailed as error:
+                self._retry_or_cry(error)
+
+    _UPLOADER = TimedUploader
+    return _UPLOADER
+
+
+class _HTTPFailure(Exception):
+    """A plain HTTP answer, shaped for translate()."""
+
+    def __init__(self, answer: Any) -> None:
+        super().__init__(f"HTTP {answer.status_code}")
+        self.status_code = answer.status_code
+        self.response_content = answer.content
 
 
 # -- error translation ----------------------------------------------------------------------------
@@ -257,6 +457,22 @@ def _body(exc: BaseException) -> str:
     return " ".join(parts + [str(exc)]).lower()
 
 
+_FOREIGN = re.compile(r"<!doctype|<html|unable to parse error message|no route matched"
+                      r"|route (get|post|put|patch|head|delete|options):\S* not found")
+
+
+def _foreign(body: str) -> bool:
+    """The answer came from something else than Supabase Storage (an HTML page, another API's 404)."""
+    return _FOREIGN.search(body) is not None
+
+
+def _mb(size: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
+
+
 def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchError:
     import httpx
 
@@ -267,12 +483,17 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
     if transport:
         return DestinationError("Supabase unreachable", f"{url} does not answer — check the network or "
                                 "destination.supabase.url; uploads resume when it is back", retryable=True)
+    if _foreign(body) and not (status.startswith("5") or status in ("429", "423")):
+        return DestinationError("Not a Supabase Storage endpoint", f"{url} does not look like a Supabase Storage "
+                                "endpoint (it answered with a web page, not Storage's API) — check "
+                                "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
+                                retryable=True)
     # the name checks come first: an InvalidKey message repeats the refused name, which may hold any word
     if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
         return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
     if status == "413" or "maximum size exceeded" in body:
-        return ItemError("File too large for this Supabase project", f"{where} exceeds the project's upload size "
-                         "limit — raise it under Storage settings", retryable=False)
+        return ItemError(TOO_LARGE, f"{where} exceeds the project's upload size limit — raise it under Storage "
+                         "settings", retryable=False)
     if any(p in body for p in ("signature verification failed", "invalid compact jws",
                                "claim timestamp check failed", "invalid jwt")) or status == "401":
         return DestinationError("Supabase key rejected", "the key is malformed, expired or for another project — "
@@ -281,7 +502,7 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
         return DestinationError("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
                                 "use the service-role key or allow inserts for this bucket", retryable=False)
     if status == "404" and "bucket" in body:
-        return DestinationError("Supabase bucket not found", f"bucket {bucket} does not exist and the key may not "
+        return DestinationError(BUCKET_NOT_FOUND, f"bucket {bucket} does not exist and the key may not "
                                 "create it — create it in the dashboard or fix destination.supabase.bucket",
                                 retryable=False)
     if status.startswith("5") or status in ("429", "423"):

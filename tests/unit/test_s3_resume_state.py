@@ -1,0 +1,97 @@
+"""The S3 multipart resume state (issue 11.34): the confirmed parts are saved at checkpoints whose total cost
+grows linearly with the number of parts (it was rewritten whole after every part: quadratic near 10,000
+parts), and nothing confirmed is left unsaved when an upload stops. A stand-in S3 client confirms parts at
+once; the catalog is the real SQLite one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import write_random
+
+from zoomwatch.catalog import Catalog
+from zoomwatch.destinations.base import Cancelled, UploadSession
+from zoomwatch.destinations.s3_multipart import MultipartUpload
+
+MIB = 1024 * 1024
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def create_multipart_upload(self, **kwargs: Any) -> dict[str, str]:
+        return {"UploadId": "upload-1"}
+
+    def upload_part(self, **kwargs: Any) -> dict[str, str]:
+        self.sent.append(kwargs["PartNumber"])
+        return {"ETag": f'"{hashlib.md5(kwargs["Body"]).hexdigest()}"'}
+
+
+class _Dest:
+    bucket = "bucket"
+    part_size = MIB
+    concurrency = 1
+    etag_is_md5 = True
+    extra: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.client = _Client()
+
+    def full_key(self, key: str) -> str:
+        return key
+
+    def errors(self, key: str = "") -> Any:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+class _TinyParts(MultipartUpload):
+    def _read(self, number: int) -> bytes:  # bookkeeping only: 16 bytes stand for a part
+        return number.to_bytes(16, "big")
+
+
+def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    row = catalog.note_seen("s3:test", tmp_path / "zoom_0.mp4", 1, 0)
+    writes: list[int] = []
+
+    def save(state: dict[str, Any]) -> None:
+        catalog.save_progress(row.id, resume=state)
+        writes.append(len(json.dumps(state)))
+
+    parts = 4000
+    upload = _TinyParts(_Dest(), tmp_path / "zoom_0.mp4", "k", parts * MIB, UploadSession(save_resume=save))  # type: ignore[arg-type]
+    upload.state = {"upload_id": "u", "key": "k", "size": upload.size, "part_size": MIB, "sha256": "0", "parts": {}}
+    upload._send(list(range(1, parts + 1)))
+    upload._save()
+    final = writes[-1]
+    assert len(writes) < 100, len(writes)  # was one write per part: 4,000
+    assert sum(writes) < 12 * final  # was ~ parts / 2 x the final size: 2,000 x
+    stored = catalog.get(row.id)
+    assert stored is not None and stored.resume is not None and len(stored.resume["parts"]) == parts
+    catalog.close()
+
+
+@pytest.mark.parametrize("stop_after", [1, 7, 25])
+def test_an_upload_that_stops_has_every_confirmed_part_saved(tmp_path: Path, stop_after: int) -> None:
+    source = tmp_path / "zoom_0.mp4"
+    write_random(source, 40 * MIB + 5)
+    dest = _Dest()
+    saved: list[dict[str, Any]] = []
+    session = UploadSession(save_resume=lambda state: saved.append(json.loads(json.dumps(state))))
+
+    def progress(done: int) -> None:
+        if len(dest.client.sent) >= stop_after:
+            session.stop.set()
+
+    session.progress = progress
+    with pytest.raises(Cancelled):
+        MultipartUpload(dest, source, "m/zoom_0.mp4", 40 * MIB + 5, session).run()  # type: ignore[arg-type]
+    assert sorted(int(n) for n in saved[-1]["parts"]) == sorted(dest.client.sent)
+    assert len(dest.client.sent) == stop_after
