@@ -1,6 +1,8 @@
 """Start at login: the per-user Run registry value on Windows, a LaunchAgent on macOS, an XDG autostart
 `.desktop` file on Linux. The entry starts the tray with the interpreter (or bundled executable) that
-is running now. Each system's writer takes its location as a seam so all three are tested anywhere."""
+is running now; on Windows with pythonw.exe beside it, which opens no console window (python.exe
+would open one at every login, and closing it would end the tray). Each system's writer takes its
+location as a seam so all three are tested anywhere."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import plistlib
 import shlex
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
 APP_ID = "zoomwatch"
@@ -17,11 +20,27 @@ BUNDLE_ID = "org.zoomwatch.tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 
 
-def tray_command() -> list[str]:
+def tray_command(platform: str | None = None, exists: Callable[[str], bool] | None = None) -> list[str]:
     """How to start the tray from here: the bundled executable, or this Python with -m zoomwatch."""
+    return app_command("tray", platform, exists)
+
+
+def app_command(command: str, platform: str | None = None, exists: Callable[[str], bool] | None = None) -> list[str]:
+    """How to run a zoomwatch command with a window or icon but no console: the bundled (windowed)
+    executable, or this Python -m zoomwatch (pythonw.exe on Windows)."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "tray"]
-    return [sys.executable, "-m", "zoomwatch", "tray"]
+        return [sys.executable, command]
+    return [windowless_python(sys.executable, platform or sys.platform, exists), "-m", "zoomwatch", command]
+
+
+def windowless_python(executable: str, platform: str, exists: Callable[[str], bool] | None = None) -> str:
+    """On Windows, pythonw.exe beside python.exe (every CPython install and venv has one): it opens no
+    console window. Elsewhere, and when there is none, the interpreter itself."""
+    name = PureWindowsPath(executable).name
+    if not platform.startswith("win") or name.lower() != "python.exe":
+        return executable
+    candidate = executable[: -len(name)] + "pythonw.exe"
+    return candidate if (exists or os.path.exists)(candidate) else executable
 
 
 class Autostart(Protocol):
@@ -145,7 +164,7 @@ class WindowsRun:
 def for_this_system(platform: str | None = None) -> Autostart:
     platform = platform or sys.platform
     if platform.startswith("win"):
-        return WindowsRun()
+        return WindowsRun(command=tray_command(platform))
     if platform == "darwin":
         return LaunchAgent()
     return XdgAutostart()

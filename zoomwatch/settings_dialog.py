@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import queue
 import subprocess
-import sys
 import threading
 import tkinter as tk
 from tkinter import filedialog, ttk
@@ -192,9 +191,8 @@ class SettingsDialog:
 
 
 def settings_cli(command: str) -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, command]
-    return [sys.executable, "-m", "zoomwatch", command]
+    """`zoomwatch login` / `logout` from the window: with no console window of its own on Windows."""
+    return autostart.app_command(command)
 
 
 def run_dialog(paths: AppPaths) -> None:

@@ -172,9 +172,14 @@ def icon_state(snap: Snapshot) -> str:
 
 
 def settings_command() -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "settings"]
-    return [sys.executable, "-m", "zoomwatch", "settings"]
+    return autostart.app_command("settings")
+
+
+def main() -> int:
+    """The `zoomwatch-tray` gui-script: the tray with no console window (pythonw.exe on Windows)."""
+    from zoomwatch.cli import main as cli_main
+
+    return cli_main(["tray"])
 
 
 class TrayApp:

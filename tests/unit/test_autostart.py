@@ -210,3 +210,73 @@ def test_cli_autostart_on_status_off(app, tmp_path: Path) -> None:
     assert cli("off") == f"start at login: off ({desktop})"
     assert not desktop.exists()
     assert cli("status") == f"start at login: off ({desktop})"
+
+
+# -- Windows without a console window (issue 18 item 13, issue 11 item 32) --------------------------------
+
+
+def test_windows_start_at_login_runs_pythonw_beside_python_so_no_console_opens(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    python = r"C:\Program Files\Python311\python.exe"
+    monkeypatch.setattr(sys, "executable", python)
+    pythonw = r"C:\Program Files\Python311\pythonw.exe"
+
+    command = autostart.tray_command("win32", exists=lambda path: path == pythonw)
+
+    assert command == [pythonw, "-m", "zoomwatch", "tray"]
+    registry = DictRegistry()
+    WindowsRun(registry=registry, command=command).enable()
+    assert registry.values[autostart.APP_ID] == r'"C:\Program Files\Python311\pythonw.exe" -m zoomwatch tray'
+
+
+def test_for_this_system_on_windows_picks_pythonw_from_a_virtual_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripts = tmp_path / "venv" / "Scripts"
+    scripts.mkdir(parents=True)
+    for name in ("python.exe", "pythonw.exe"):
+        (scripts / name).write_bytes(b"MZ")
+    monkeypatch.setattr(sys, "executable", str(scripts / "python.exe"))
+
+    entry = autostart.for_this_system("win32")
+
+    assert isinstance(entry, WindowsRun)
+    assert entry.command == [str(scripts / "pythonw.exe"), "-m", "zoomwatch", "tray"]
+
+
+def test_without_pythonw_the_interpreter_itself_is_used_and_other_systems_are_unchanged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", r"C:\Python311\python.exe")
+    assert autostart.tray_command("win32", exists=lambda path: False)[0] == r"C:\Python311\python.exe"
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    assert autostart.tray_command("darwin", exists=lambda path: True)[0] == "/usr/bin/python3"
+    assert autostart.tray_command("linux", exists=lambda path: True)[0] == "/usr/bin/python3"
+
+
+def test_the_tray_and_the_settings_window_start_their_helpers_without_a_console(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tray opens the settings window, the settings window runs `zoomwatch login`: from pythonw.exe a
+    python.exe child would open a console window."""
+    from zoomwatch import settings_dialog, tray
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "executable", r"C:\Python311\python.exe")
+    monkeypatch.setattr(autostart.os.path, "exists", lambda path: path == r"C:\Python311\pythonw.exe")
+
+    assert tray.settings_command() == [r"C:\Python311\pythonw.exe", "-m", "zoomwatch", "settings"]
+    assert settings_dialog.settings_cli("login") == [r"C:\Python311\pythonw.exe", "-m", "zoomwatch", "login"]
+
+
+def test_the_gui_script_entry_point_starts_the_tray(app) -> None:
+    """pip makes `zoomwatch-tray` (zoomwatch-tray.exe on Windows, run by pythonw.exe) from pyproject.toml."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    with open(root / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    assert project["gui-scripts"] == {"zoomwatch-tray": "zoomwatch.tray:main"}
+    module, function = project["gui-scripts"]["zoomwatch-tray"].split(":")
+    env = {k: v for k, v in app.env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, "-c", f"import {module}; raise SystemExit({module}.{function}())"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 5, done.stderr  # the tray command's own answer: no display here
+    assert "no display for a tray icon" in done.stderr
