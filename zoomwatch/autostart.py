@@ -18,6 +18,7 @@ from typing import Any, Protocol
 APP_ID = "zoomwatch"
 BUNDLE_ID = "org.zoomwatch.tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+NO_REGISTRY = "the Windows registry exists on Windows only"
 
 
 def tray_command(platform: str | None = None, exists: Callable[[str], bool] | None = None) -> list[str]:
@@ -108,19 +109,28 @@ class Registry(Protocol):
 
 
 class WinRegistry:
+    """The real Run key. Each method starts with a sys.platform check that type checkers follow, so the
+    winreg calls are checked for Windows only."""
+
     def _open(self, write: bool) -> Any:
-        import winreg  # type: ignore[import-not-found]
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
+        import winreg
 
         access = winreg.KEY_SET_VALUE if write else winreg.KEY_READ
         return winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, access)
 
     def set(self, name: str, value: str) -> None:
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
         import winreg
 
         with self._open(True) as key:
             winreg.SetValueEx(key, name, 0, winreg.REG_SZ, value)
 
     def get(self, name: str) -> str | None:
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
         import winreg
 
         with self._open(False) as key:
@@ -130,6 +140,8 @@ class WinRegistry:
                 return None
 
     def delete(self, name: str) -> bool:
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
         import winreg
 
         with self._open(True) as key:

@@ -74,4 +74,4 @@ def load(state: str) -> Image.Image:
     if path.exists():
         with Image.open(path) as image:
             return image.convert("RGBA")
-    return draw_state(name).resize((64, 64), Image.LANCZOS)
+    return draw_state(name).resize((64, 64), Image.Resampling.LANCZOS)

@@ -70,7 +70,7 @@ def main_thread_dispatcher(platform: str | None = None) -> Dispatch:
     NSStatusItem calls on the main thread only (pystray issue 60; recent macOS ends the process with
     SIGTRAP), so on macOS a change is queued there with PyObjC's callAfter. Elsewhere it runs at once."""
     if (platform or sys.platform) == "darwin":
-        from PyObjCTools import AppHelper  # type: ignore[import-not-found]
+        from PyObjCTools import AppHelper
 
         def on_main_thread(work: Callable[[], None]) -> None:
             AppHelper.callAfter(work)
@@ -151,7 +151,7 @@ class Shown:
 def open_in_file_manager(path: str) -> None:
     """Show a file or folder in the system's file manager."""
     if sys.platform.startswith("win"):
-        os.startfile(path)  # type: ignore[attr-defined]
+        os.startfile(path)
     elif sys.platform == "darwin":
         subprocess.Popen(["open", path])
     else:

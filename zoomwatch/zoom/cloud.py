@@ -10,6 +10,7 @@ identity, so a file already queued or verified in the catalog is never downloade
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -67,6 +68,11 @@ def meeting_start(meeting: dict[str, Any]) -> dt.datetime:
         return start.astimezone(ZoneInfo(meeting.get("timezone") or "UTC")).replace(tzinfo=None)
     except (ZoneInfoNotFoundError, ValueError):
         return start.astimezone().replace(tzinfo=None)
+
+
+def _move_bar(bar: Any, done: int) -> None:
+    """Move a progress bar (tqdm) to `done` bytes: download() reports the total so far."""
+    bar.update(done - bar.n)
 
 
 def download(session: requests.Session, url: str, token: str, target: Path, size: int | None,
@@ -198,7 +204,7 @@ class CloudSync:
                 if self.progress_bar else None
             try:
                 download(self.session, item["download_url"], api.auth.token(), target, size,
-                         self.stop, progress=(lambda n, b=bar: b.update(n - b.n)) if bar else (lambda n: None))
+                         self.stop, progress=functools.partial(_move_bar, bar) if bar else (lambda n: None))
             except ItemError as exc:
                 if "token" in exc.message:
                     api.auth.token(force_refresh=True)
