@@ -39,6 +39,9 @@ RECENT_IN_MENU = 10
 TOOLTIP_UNITS = 127
 REFRESH_INTERVAL = 0.25  # seconds: the icon changes at most four times a second
 ACTIONS_THREAD = "zoomwatch-tray-actions"
+# Held while the tray runs on Windows; the installer's AppMutex (installer/windows/zoomwatch.iss) has the
+# same name, so setup and uninstall ask the user to quit zoomwatch before they replace its files.
+APP_MUTEX = "org.zoomwatch.tray"
 
 Dispatch = Callable[[Callable[[], None]], None]
 
@@ -77,6 +80,21 @@ def main_thread_dispatcher(platform: str | None = None) -> Dispatch:
 
         return on_main_thread
     return call_now
+
+
+def hold_app_mutex() -> int | None:
+    """Create the named mutex Inno Setup looks for (Windows only). The handle is never closed: Windows
+    closes it when the process ends, which is what the installer waits for."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.CreateMutexW(None, False, APP_MUTEX)
+        if not handle:
+            log.warning("could not create the mutex %s (error %d); an upgrade may not notice zoomwatch running",
+                        APP_MUTEX, ctypes.get_last_error())
+        return int(handle) if handle else None
+    return None
 
 
 class ActionRunner:
@@ -376,6 +394,7 @@ class TrayApp:
             log.warning("this desktop's tray (pystray backend %s) has no menu; install PyGObject and "
                         "AppIndicator for one. `zoomwatch run` works without a tray.",
                         type(pystray.Icon).__module__)
+        self.app_mutex = hold_app_mutex()
         self.icon = pystray.Icon("zoomwatch", icons.load("stopped"), "zoomwatch", menu=self.menu())
         self.icon.run(setup=self._setup)
         log.info("tray stopped")
