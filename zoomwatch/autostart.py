@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
+from zoomwatch.errors import ConfigError
+
 APP_ID = "zoomwatch"
 BUNDLE_ID = "org.zoomwatch.tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -95,9 +97,27 @@ class LaunchAgent(_FileEntry):
                 "ProcessType": "Interactive", "KeepAlive": False}
 
     def enable(self) -> None:
+        refuse_a_passing_place(self.command[0])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "wb") as handle:
             plistlib.dump(self.plist(), handle)
+
+
+def refuse_a_passing_place(executable: str) -> None:
+    """A login item must point at an app that stays where it is. An app opened straight from its disk
+    image (/Volumes/...) is gone once the image is ejected; one that macOS runs from a random read-only
+    copy (App Translocation, for a downloaded app not yet moved to Applications) has another path the
+    next time. Raises ConfigError saying what to do instead."""
+    if "/AppTranslocation/" in executable:
+        where = "a temporary copy macOS made of the download (App Translocation)"
+    elif executable.startswith("/Volumes/") and ".app/Contents/" in executable:
+        where = "its disk image"
+    else:
+        return
+    raise ConfigError("Start at login needs zoomwatch in Applications",
+                      f"zoomwatch is running from {where}, which will not be there at the next login: drag "
+                      "zoomwatch.app into the Applications folder, open it from there, then turn on Start at "
+                      "login again")
 
 
 class Registry(Protocol):

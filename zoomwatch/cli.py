@@ -384,10 +384,15 @@ def cmd_settings(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch import autostart
+    from zoomwatch.errors import ZoomwatchError
 
     entry = autostart.for_this_system()
     if args.action == "on":
-        entry.enable()
+        try:
+            entry.enable()
+        except ZoomwatchError as exc:
+            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+            return Exit.BAD_CONFIG
     elif args.action == "off":
         entry.disable()
     print(f"start at login: {'on' if entry.is_enabled() else 'off'} ({entry.where()})")

@@ -12,6 +12,7 @@ from tkinter import filedialog, ttk
 from zoomwatch import autostart
 from zoomwatch import config as configmod
 from zoomwatch import settings_form as form
+from zoomwatch.errors import ConfigError
 from zoomwatch.paths import AppPaths
 
 SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers")
@@ -184,7 +185,12 @@ class SettingsDialog:
             self.message.configure(text="Not everything could be saved: see the marked fields.")
             return False
         if self.start_at_login.get() != self.autostart.is_enabled():
-            self.autostart.enable() if self.start_at_login.get() else self.autostart.disable()
+            try:
+                self.autostart.enable() if self.start_at_login.get() else self.autostart.disable()
+            except ConfigError as exc:  # e.g. macOS: opened from the disk image
+                self.start_at_login.set(False)
+                self.message.configure(text=f"Saved, but {exc.title}: {exc.message}")
+                return False
         self.message.configure(text="Saved.")
         self.root.destroy()
         return True

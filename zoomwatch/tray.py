@@ -286,7 +286,12 @@ class TrayApp:
         if self.autostart.is_enabled():
             self.autostart.disable()
         else:
-            self.autostart.enable()
+            try:
+                self.autostart.enable()
+            except ZoomwatchError as exc:
+                log.warning("start at login not turned on: %s", exc)
+                self._tell(exc.title, exc.message)
+                return
         log.info("start at login %s (%s)", "on" if self.autostart.is_enabled() else "off", self.autostart.where())
         self.refresh()
 
@@ -373,6 +378,14 @@ class TrayApp:
             except Exception as exc:
                 log.info("could not show a notification: %s", exc)
                 return
+
+    def _tell(self, title: str, message: str) -> None:
+        """A notification for something the user just asked for (also in the log)."""
+        if self.icon is not None and getattr(self.icon, "HAS_NOTIFICATION", False):
+            try:
+                self.icon.notify(message, title)
+            except Exception as exc:
+                log.info("could not show a notification: %s", exc)
 
     def _notify_problem(self, snap: Snapshot) -> None:
         """A problem that needs the user is notified once per cause, not per retry."""

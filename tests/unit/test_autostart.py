@@ -280,3 +280,63 @@ def test_the_gui_script_entry_point_starts_the_tray(app) -> None:
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 5, done.stderr  # the tray command's own answer: no display here
     assert "no display for a tray icon" in done.stderr
+
+
+# -- macOS: never a login item that points at a disk image or a translocated copy (issue 18 item 14) ---------
+
+DMG_APP = "/Volumes/zoomwatch/zoomwatch.app/Contents/MacOS/zoomwatch"
+TRANSLOCATED = "/private/var/folders/x1/abc/T/AppTranslocation/5F2A-11/d/zoomwatch.app/Contents/MacOS/zoomwatch"
+
+
+@pytest.mark.parametrize(("executable", "says"), [(DMG_APP, "disk image"), (TRANSLOCATED, "App Translocation")])
+def test_launch_agent_refuses_an_app_opened_from_a_passing_place(tmp_path: Path, executable: str, says: str) -> None:
+    from zoomwatch.errors import ConfigError
+
+    entry = LaunchAgent(agents_dir=tmp_path, command=[executable, "tray"])
+    with pytest.raises(ConfigError) as caught:
+        entry.enable()
+    assert says in caught.value.message and "Applications" in caught.value.message
+    assert not entry.is_enabled() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("executable", ["/Applications/zoomwatch.app/Contents/MacOS/zoomwatch",
+                                        "/Volumes/Work/venvs/zw/bin/python3"])
+def test_launch_agent_accepts_an_installed_app_or_a_python_on_another_drive(tmp_path: Path, executable: str) -> None:
+    entry = LaunchAgent(agents_dir=tmp_path, command=[executable, "tray"])
+    entry.enable()
+    assert entry.is_enabled()
+
+
+def test_the_tray_says_why_start_at_login_stays_off(app, tmp_path: Path) -> None:
+    from zoomwatch.engine import Engine
+    from zoomwatch.tray import TrayApp
+
+    class Icon:
+        HAS_NOTIFICATION = True
+
+        def __init__(self) -> None:
+            self.notes: list[tuple[str, str]] = []
+
+        def notify(self, message: str, title: str) -> None:
+            self.notes.append((title, message))
+
+    engine = Engine(app.load())
+    try:
+        tray = TrayApp(engine, opener=lambda p: None, starter=LaunchAgent(agents_dir=tmp_path, command=[DMG_APP]),
+                       dispatch=lambda work: None)
+        tray.icon = icon = Icon()
+        tray.toggle_autostart()
+        assert not tray.autostart.is_enabled()
+        assert icon.notes and icon.notes[0][0] == "Start at login needs zoomwatch in Applications"
+    finally:
+        engine.close()
+
+
+def test_cli_autostart_on_from_a_disk_image_explains_and_fails(app, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    from zoomwatch import cli
+
+    monkeypatch.setattr(autostart, "for_this_system", lambda: LaunchAgent(agents_dir=tmp_path, command=[DMG_APP]))
+    assert cli.main(["autostart", "on"]) == cli.Exit.BAD_CONFIG
+    assert "drag zoomwatch.app into the Applications folder" in capsys.readouterr().err
