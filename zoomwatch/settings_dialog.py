@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import subprocess
+import sys
 import threading
 import tkinter as tk
 from tkinter import filedialog, ttk
@@ -201,7 +202,21 @@ def settings_cli(command: str) -> list[str]:
     return autostart.app_command(command)
 
 
+def bring_to_front(root: tk.Misc, platform: str | None = None) -> None:
+    """Show the window above the others. On macOS zoomwatch is a menu-bar (accessory) app, whose windows
+    open behind the active app's unless it activates itself (PyObjC's AppKit, part of the app bundle)."""
+    root.lift()
+    root.focus_force()
+    if (platform or sys.platform) == "darwin":
+        try:
+            from AppKit import NSApplication
+        except ImportError:  # a source checkout without PyObjC: the window still opens
+            return
+        NSApplication.sharedApplication().activateIgnoringOtherApps_(True)
+
+
 def run_dialog(paths: AppPaths) -> None:
     root = tk.Tk()
     SettingsDialog(root, paths)
+    bring_to_front(root)
     root.mainloop()

@@ -97,6 +97,26 @@ def hold_app_mutex() -> int | None:
     return None
 
 
+def handle_reopen(callback: Callable[[], None], platform: str | None = None) -> object | None:
+    """macOS: opening zoomwatch again from Finder, Launchpad or Spotlight while it runs does not start a
+    second copy; LaunchServices sends the running one a reopen event. Answer it by calling `callback`
+    (the settings window), through the application delegate. Returns the delegate, which the caller
+    must keep (NSApplication holds its delegate weakly). Nothing to do elsewhere."""
+    if (platform or sys.platform) != "darwin":
+        return None
+    import AppKit
+    import Foundation
+
+    class ReopenDelegate(Foundation.NSObject):
+        def applicationShouldHandleReopen_hasVisibleWindows_(self, app: object, visible: bool) -> bool:
+            callback()
+            return True
+
+    delegate = ReopenDelegate.alloc().init()
+    AppKit.NSApplication.sharedApplication().setDelegate_(delegate)
+    return delegate
+
+
 class ActionRunner:
     """Runs menu actions one after another on a named background thread, so the thread that draws
     the menu never waits for one. An action that raises is logged; the next one still runs."""
@@ -408,6 +428,7 @@ class TrayApp:
                         "AppIndicator for one. `zoomwatch run` works without a tray.",
                         type(pystray.Icon).__module__)
         self.app_mutex = hold_app_mutex()
+        self._reopen = handle_reopen(self.in_background(self.open_settings))
         self.icon = pystray.Icon("zoomwatch", icons.load("stopped"), "zoomwatch", menu=self.menu())
         self.icon.run(setup=self._setup)
         log.info("tray stopped")
