@@ -117,6 +117,35 @@ def handle_reopen(callback: Callable[[], None], platform: str | None = None) -> 
     return delegate
 
 
+def template_icon(base: Any) -> Any:
+    """pystray's macOS Icon, drawing its picture as a template image at 2x: macOS then colours it for
+    light and dark menu bars and draws it sharp on Retina screens (pystray itself scales the picture
+    to one pixel per point and never marks it a template). Overrides pystray 0.19's `_assert_image`,
+    which makes the NSImage from `_icon` and puts it on `_status_item`'s button."""
+
+    class TemplateIcon(base):
+        _icon_image: Any  # the NSImage shown, or None until made (pystray's attribute)
+
+        def _assert_image(self) -> None:
+            if self._icon_image is not None:
+                return
+            import io
+
+            import AppKit
+            import Foundation
+
+            points = self._status_bar.thickness()
+            png = io.BytesIO()
+            self._icon.save(png, "png")
+            image = AppKit.NSImage.alloc().initWithData_(Foundation.NSData(png.getvalue()))
+            image.setSize_((points, points))
+            image.setTemplate_(True)
+            self._icon_image = image
+            self._status_item.button().setImage_(image)
+
+    return TemplateIcon
+
+
 class ActionRunner:
     """Runs menu actions one after another on a named background thread, so the thread that draws
     the menu never waits for one. An action that raises is logged; the next one still runs."""
@@ -429,7 +458,8 @@ class TrayApp:
                         type(pystray.Icon).__module__)
         self.app_mutex = hold_app_mutex()
         self._reopen = handle_reopen(self.in_background(self.open_settings))
-        self.icon = pystray.Icon("zoomwatch", icons.load("stopped"), "zoomwatch", menu=self.menu())
+        icon_class = template_icon(pystray.Icon) if sys.platform == "darwin" else pystray.Icon
+        self.icon = icon_class("zoomwatch", icons.for_tray("stopped"), "zoomwatch", menu=self.menu())
         self.icon.run(setup=self._setup)
         log.info("tray stopped")
 
@@ -479,7 +509,7 @@ def _changes(icon: Any, before: Shown | None, after: Shown) -> Callable[[], None
 
     def apply() -> None:
         if before is None or before.image != after.image:
-            _guarded("change the tray icon", lambda: setattr(icon, "icon", icons.load(after.image)))
+            _guarded("change the tray icon", lambda: setattr(icon, "icon", icons.for_tray(after.image)))
         if before is None or before.tooltip != after.tooltip:
             _guarded("change the tooltip", lambda: setattr(icon, "title", after.tooltip))
         if before is None or before.menu != after.menu:

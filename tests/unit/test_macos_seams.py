@@ -1,6 +1,6 @@
 """macOS behaviour through fake PyObjC modules (AppKit, Foundation cannot run here): reopening the app
 from Finder opens the settings, and the settings window activates the app so it is not hidden behind
-other windows (issue 18 item 14)."""
+other windows (issue 18 item 14); the menu-bar icon is a template image at 2x (item 16)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,27 @@ class SharedApplication:
         self.activated.append(flag)
 
 
+class NSImage:
+    def __init__(self) -> None:
+        self.data = b""
+        self.size: tuple[float, float] | None = None
+        self.template = False
+
+    @classmethod
+    def alloc(cls):  # type: ignore[no-untyped-def]
+        return cls()
+
+    def initWithData_(self, data: bytes):  # type: ignore[no-untyped-def]  # noqa: N802 - AppKit's name
+        self.data = data
+        return self
+
+    def setSize_(self, size: tuple[float, float]) -> None:  # noqa: N802 - AppKit's name
+        self.size = size
+
+    def setTemplate_(self, flag: bool) -> None:  # noqa: N802 - AppKit's name
+        self.template = flag
+
+
 @pytest.fixture
 def appkit(monkeypatch: pytest.MonkeyPatch) -> SharedApplication:
     shared = SharedApplication()
@@ -39,8 +60,10 @@ def appkit(monkeypatch: pytest.MonkeyPatch) -> SharedApplication:
 
     appkit = types.ModuleType("AppKit")
     appkit.NSApplication = types.SimpleNamespace(sharedApplication=lambda: shared)  # type: ignore[attr-defined]
+    appkit.NSImage = NSImage  # type: ignore[attr-defined]
     foundation = types.ModuleType("Foundation")
     foundation.NSObject = NSObject  # type: ignore[attr-defined]
+    foundation.NSData = bytes  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "AppKit", appkit)
     monkeypatch.setitem(sys.modules, "Foundation", foundation)
     return shared
@@ -79,3 +102,46 @@ def test_the_settings_window_activates_the_menu_bar_app_on_macos(appkit: SharedA
 
     bring_to_front(Window(), platform="linux")  # type: ignore[arg-type]
     assert appkit.activated == [True]
+
+
+# -- item 16: the menu-bar icon as a template image at 2x --------------------------------------------
+
+
+def test_the_menu_bar_gets_black_and_clear_template_images_at_2x() -> None:
+    from zoomwatch import icons
+
+    pictures = {state: icons.for_tray(state, "darwin") for state in icons.STATES}
+    for state, picture in pictures.items():
+        assert picture.size == (44, 44), state  # the 22-point menu bar at 2x
+        colours = {(r, g, b) for _, (r, g, b, a) in picture.getcolors(1 << 16) if a > 0}
+        assert colours == {(0, 0, 0)}, f"{state}: a template image is black on clear, macOS colours it"
+    assert len({p.tobytes() for p in pictures.values()}) == len(pictures)
+    coloured = icons.for_tray("watching", "win32")
+    assert {(r, g, b) for _, (r, g, b, a) in coloured.getcolors(1 << 16) if a > 0} != {(0, 0, 0)}
+
+
+def test_the_macos_icon_is_drawn_as_a_template_at_its_size_in_points(appkit: SharedApplication) -> None:
+    import io
+
+    from PIL import Image
+
+    from zoomwatch import icons
+    from zoomwatch.tray import template_icon
+
+    shown: list[NSImage] = []
+
+    class PystrayDarwinIcon:  # the attributes pystray 0.19's macOS Icon has
+        def __init__(self) -> None:
+            self._icon = icons.for_tray("uploading", "darwin")
+            self._icon_image = None
+            self._status_bar = types.SimpleNamespace(thickness=lambda: 22.0)
+            button = types.SimpleNamespace(setImage_=shown.append)
+            self._status_item = types.SimpleNamespace(button=lambda: button)
+
+    icon = template_icon(PystrayDarwinIcon)()
+    icon._assert_image()
+    icon._assert_image()  # already made: nothing again
+
+    assert len(shown) == 1 and shown[0] is icon._icon_image
+    assert shown[0].template is True and shown[0].size == (22.0, 22.0)
+    assert Image.open(io.BytesIO(shown[0].data)).size == (44, 44)  # 2x pixels in 22 points: sharp on Retina
