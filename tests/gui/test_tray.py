@@ -119,8 +119,14 @@ def test_real_icon_docks_and_its_menu_quits_cleanly(app, desktop, tmp_path):
     tray = subprocess.Popen([sys.executable, "-m", "zoomwatch", "tray"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: app.paths.log_file.exists() and "tray icon shown" in app.paths.log_file.read_text(),
-                 what="the tray to say its icon is shown")
+        try:
+            wait_for(lambda: app.paths.log_file.exists() and "tray icon shown" in app.paths.log_file.read_text(),
+                     what="the tray to say its icon is shown")
+        except AssertionError:
+            tray.kill()
+            out, err = tray.communicate()
+            log = app.paths.log_file.read_text() if app.paths.log_file.exists() else "(no log)"
+            raise AssertionError(f"the tray did not show its icon; log:\n{log}\nstderr:\n{err[-3000:]}") from None
         icon = wait_for(lambda: tray_windows(desktop, tray.pid), what="the icon window to dock in the tray")
         geometry = dict(line.split("=") for line in desktop.xdotool("getwindowgeometry", "--shell", icon[0]).split())
         x = int(geometry["X"]) + int(geometry["WIDTH"]) // 2
