@@ -4,11 +4,16 @@
 - Linux: a PyInstaller one-folder build packed as dist/zoomwatch-VERSION-linux-ARCH.tar.gz, with a
   .desktop file, the icon and install.sh / uninstall.sh (per user, no root).
 - macOS: dist/zoomwatch.app (menu-bar app, LSUIElement) and, with hdiutil, dist/zoomwatch-VERSION.dmg.
-- Windows: dist/zoomwatch/ and, when Inno Setup's iscc is on PATH, dist/zoomwatch-VERSION-setup.exe.
+  With ZOOMWATCH_SIGN_IDENTITY and ZOOMWATCH_NOTARY_PROFILE set, installer/macos/sign_and_notarize.sh
+  signs every Mach-O in the app (timestamp, hardened runtime, entitlements), then builds the dmg, then
+  notarises and staples it — in that order; without them the dmg is unsigned.
+- Windows: dist/zoomwatch/ (zoomwatch.exe, the windowed tray, and zoomwatch-cli.exe, the command line
+  with a console) and, when Inno Setup's iscc is on PATH, dist/zoomwatch-VERSION-setup.exe.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -42,11 +47,16 @@ def linux() -> Path:
 
 def macos() -> Path:
     app = DIST / "zoomwatch.app"
-    if shutil.which("hdiutil"):
-        subprocess.run(["bash", str(ROOT / "installer" / "macos" / "make_dmg.sh"), str(app),
-                        str(DIST / f"zoomwatch-{__version__}.dmg")], check=True)
-        return DIST / f"zoomwatch-{__version__}.dmg"
-    return app
+    dmg = DIST / f"zoomwatch-{__version__}.dmg"
+    if not shutil.which("hdiutil"):
+        return app
+    if os.environ.get("ZOOMWATCH_SIGN_IDENTITY"):  # sign, then the dmg, then notarise and staple
+        subprocess.run(["bash", str(ROOT / "installer" / "macos" / "sign_and_notarize.sh"), str(app), str(dmg)],
+                       check=True)
+    else:
+        print("ZOOMWATCH_SIGN_IDENTITY is not set: the dmg is unsigned (right-click -> Open the first time)")
+        subprocess.run(["bash", str(ROOT / "installer" / "macos" / "make_dmg.sh"), str(app), str(dmg)], check=True)
+    return dmg
 
 
 def windows() -> Path:

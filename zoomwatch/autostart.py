@@ -1,6 +1,8 @@
 """Start at login: the per-user Run registry value on Windows, a LaunchAgent on macOS, an XDG autostart
 `.desktop` file on Linux. The entry starts the tray with the interpreter (or bundled executable) that
-is running now. Each system's writer takes its location as a seam so all three are tested anywhere."""
+is running now; on Windows with pythonw.exe beside it, which opens no console window (python.exe
+would open one at every login, and closing it would end the tray). Each system's writer takes its
+location as a seam so all three are tested anywhere."""
 
 from __future__ import annotations
 
@@ -9,19 +11,39 @@ import plistlib
 import shlex
 import subprocess
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
+
+from zoomwatch.errors import ConfigError
 
 APP_ID = "zoomwatch"
 BUNDLE_ID = "org.zoomwatch.tray"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+NO_REGISTRY = "the Windows registry exists on Windows only"
 
 
-def tray_command() -> list[str]:
+def tray_command(platform: str | None = None, exists: Callable[[str], bool] | None = None) -> list[str]:
     """How to start the tray from here: the bundled executable, or this Python with -m zoomwatch."""
+    return app_command("tray", platform, exists)
+
+
+def app_command(command: str, platform: str | None = None, exists: Callable[[str], bool] | None = None) -> list[str]:
+    """How to run a zoomwatch command with a window or icon but no console: the bundled (windowed)
+    executable, or this Python -m zoomwatch (pythonw.exe on Windows)."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "tray"]
-    return [sys.executable, "-m", "zoomwatch", "tray"]
+        return [sys.executable, command]
+    return [windowless_python(sys.executable, platform or sys.platform, exists), "-m", "zoomwatch", command]
+
+
+def windowless_python(executable: str, platform: str, exists: Callable[[str], bool] | None = None) -> str:
+    """On Windows, pythonw.exe beside python.exe (every CPython install and venv has one): it opens no
+    console window. Elsewhere, and when there is none, the interpreter itself."""
+    name = PureWindowsPath(executable).name
+    if not platform.startswith("win") or name.lower() != "python.exe":
+        return executable
+    candidate = executable[: -len(name)] + "pythonw.exe"
+    return candidate if (exists or os.path.exists)(candidate) else executable
 
 
 class Autostart(Protocol):
@@ -75,9 +97,27 @@ class LaunchAgent(_FileEntry):
                 "ProcessType": "Interactive", "KeepAlive": False}
 
     def enable(self) -> None:
+        refuse_a_passing_place(self.command[0])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "wb") as handle:
             plistlib.dump(self.plist(), handle)
+
+
+def refuse_a_passing_place(executable: str) -> None:
+    """A login item must point at an app that stays where it is. An app opened straight from its disk
+    image (/Volumes/...) is gone once the image is ejected; one that macOS runs from a random read-only
+    copy (App Translocation, for a downloaded app not yet moved to Applications) has another path the
+    next time. Raises ConfigError saying what to do instead."""
+    if "/AppTranslocation/" in executable:
+        where = "a temporary copy macOS made of the download (App Translocation)"
+    elif executable.startswith("/Volumes/") and ".app/Contents/" in executable:
+        where = "its disk image"
+    else:
+        return
+    raise ConfigError("Start at login needs zoomwatch in Applications",
+                      f"zoomwatch is running from {where}, which will not be there at the next login: drag "
+                      "zoomwatch.app into the Applications folder, open it from there, then turn on Start at "
+                      "login again")
 
 
 class Registry(Protocol):
@@ -89,19 +129,28 @@ class Registry(Protocol):
 
 
 class WinRegistry:
+    """The real Run key. Each method starts with a sys.platform check that type checkers follow, so the
+    winreg calls are checked for Windows only."""
+
     def _open(self, write: bool) -> Any:
-        import winreg  # type: ignore[import-not-found]
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
+        import winreg
 
         access = winreg.KEY_SET_VALUE if write else winreg.KEY_READ
         return winreg.CreateKeyEx(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, access)
 
     def set(self, name: str, value: str) -> None:
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
         import winreg
 
         with self._open(True) as key:
             winreg.SetValueEx(key, name, 0, winreg.REG_SZ, value)
 
     def get(self, name: str) -> str | None:
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
         import winreg
 
         with self._open(False) as key:
@@ -111,6 +160,8 @@ class WinRegistry:
                 return None
 
     def delete(self, name: str) -> bool:
+        if sys.platform != "win32":
+            raise OSError(NO_REGISTRY)
         import winreg
 
         with self._open(True) as key:
@@ -145,7 +196,7 @@ class WindowsRun:
 def for_this_system(platform: str | None = None) -> Autostart:
     platform = platform or sys.platform
     if platform.startswith("win"):
-        return WindowsRun()
+        return WindowsRun(command=tray_command(platform))
     if platform == "darwin":
         return LaunchAgent()
     return XdgAutostart()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -96,7 +97,23 @@ def _date(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"expected a date like 2024-01-31, got {text!r}") from None
 
 
+_missing_streams: frozenset[str] = frozenset()
+
+
+def _replace_missing_streams() -> frozenset[str]:
+    """The windowed Windows executable, pythonw.exe and gui-scripts start with sys.stdin, sys.stdout and
+    sys.stderr set to None: give each missing one os.devnull, so print() and logging work, and say which."""
+    missing = set()
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # kept open for the whole process
+            missing.add(name)
+    return frozenset(missing)
+
+
 def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
+    global _missing_streams
+    _missing_streams = _missing_streams | _replace_missing_streams()
     args = _parser().parse_args(argv)
     paths = paths or AppPaths.default()
     if args.command is None:
@@ -174,6 +191,11 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
             found = secrets.delete_secret(args.name, stamp)
             print(f"{args.name} {'deleted' if found else 'was not set'}")
             return Exit.OK
+        if "stdin" in _missing_streams:
+            print(f"zoomwatch: secret set reads the secret from a console, and this zoomwatch has none. Run it in a "
+                  f"terminal: zoomwatch secret set {args.name} (installed with the Windows installer: "
+                  f"zoomwatch-cli.exe secret set {args.name}, in zoomwatch's install folder)", file=sys.stderr)
+            return Exit.USAGE
         if sys.stdin.isatty():
             import getpass
 
@@ -362,10 +384,15 @@ def cmd_settings(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch import autostart
+    from zoomwatch.errors import ZoomwatchError
 
     entry = autostart.for_this_system()
     if args.action == "on":
-        entry.enable()
+        try:
+            entry.enable()
+        except ZoomwatchError as exc:
+            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+            return Exit.BAD_CONFIG
     elif args.action == "off":
         entry.disable()
     print(f"start at login: {'on' if entry.is_enabled() else 'off'} ({entry.where()})")

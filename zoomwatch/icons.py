@@ -1,7 +1,8 @@
 """Tray icons, one per engine state (watching, uploading, paused, attention, stopped), drawn with
 Pillow. The files in assets/ (PNG, ICO, ICNS, macOS template images) are written from these drawings
 by assets/make_icons.py; at run time the PNG from assets/ is used when present (a checkout or a
-bundle), else the same drawing is made in memory (an installed wheel)."""
+bundle), else the same drawing is made in memory (an installed wheel). The macOS menu bar gets the
+template images (black and transparent, which macOS colours for light and dark menu bars) at 2x."""
 
 from __future__ import annotations
 
@@ -74,4 +75,20 @@ def load(state: str) -> Image.Image:
     if path.exists():
         with Image.open(path) as image:
             return image.convert("RGBA")
-    return draw_state(name).resize((64, 64), Image.LANCZOS)
+    return draw_state(name).resize((64, 64), Image.Resampling.LANCZOS)
+
+
+@cache
+def load_template(state: str) -> Image.Image:
+    """The macOS menu-bar template image for an engine state, at 2x (44 px for the 22-point bar)."""
+    name = state if state in STATES else "attention"
+    path = assets_dir() / "icons" / f"{name}Template@2x.png"
+    if path.exists():
+        with Image.open(path) as image:
+            return image.convert("RGBA")
+    return draw_state(name, template=True).resize((44, 44), Image.Resampling.LANCZOS)
+
+
+def for_tray(state: str, platform: str | None = None) -> Image.Image:
+    """The picture the tray shows: a template image in the macOS menu bar, the coloured icon elsewhere."""
+    return load_template(state) if (platform or sys.platform) == "darwin" else load(state)

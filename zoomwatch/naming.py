@@ -74,7 +74,8 @@ def _collapse_whitespace(text: str) -> str:
 
 def _make_datetime(groups: tuple[str, ...]) -> datetime | None:
     try:
-        return datetime(*(int(g) for g in groups))
+        year, month, day, hour, minute, second = (int(g) for g in groups)
+        return datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

@@ -13,6 +13,7 @@ from tkinter import filedialog, ttk
 from zoomwatch import autostart
 from zoomwatch import config as configmod
 from zoomwatch import settings_form as form
+from zoomwatch.errors import ConfigError
 from zoomwatch.paths import AppPaths
 
 SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers")
@@ -185,19 +186,37 @@ class SettingsDialog:
             self.message.configure(text="Not everything could be saved: see the marked fields.")
             return False
         if self.start_at_login.get() != self.autostart.is_enabled():
-            self.autostart.enable() if self.start_at_login.get() else self.autostart.disable()
+            try:
+                self.autostart.enable() if self.start_at_login.get() else self.autostart.disable()
+            except ConfigError as exc:  # e.g. macOS: opened from the disk image
+                self.start_at_login.set(False)
+                self.message.configure(text=f"Saved, but {exc.title}: {exc.message}")
+                return False
         self.message.configure(text="Saved.")
         self.root.destroy()
         return True
 
 
 def settings_cli(command: str) -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, command]
-    return [sys.executable, "-m", "zoomwatch", command]
+    """`zoomwatch login` / `logout` from the window: with no console window of its own on Windows."""
+    return autostart.app_command(command)
+
+
+def bring_to_front(root: tk.Misc, platform: str | None = None) -> None:
+    """Show the window above the others. On macOS zoomwatch is a menu-bar (accessory) app, whose windows
+    open behind the active app's unless it activates itself (PyObjC's AppKit, part of the app bundle)."""
+    root.lift()
+    root.focus_force()
+    if (platform or sys.platform) == "darwin":
+        try:
+            from AppKit import NSApplication
+        except ImportError:  # a source checkout without PyObjC: the window still opens
+            return
+        NSApplication.sharedApplication().activateIgnoringOtherApps_(True)
 
 
 def run_dialog(paths: AppPaths) -> None:
     root = tk.Tk()
     SettingsDialog(root, paths)
+    bring_to_front(root)
     root.mainloop()

@@ -2,11 +2,18 @@
 else. pystray is imported here only (on a machine without a display, importing it raises).
 
 Every menu action is a plain method, so tests call them directly; one test clicks the real menu.
-pystray wants the main thread (macOS); the status loop runs in pystray's setup thread.
+The menu runs them on a background thread (`ActionRunner`), so a slow one (a NAS probe on start,
+joining workers on quit) never blocks the tray's UI thread.
+
+pystray wants the main thread (macOS); the status loop runs in pystray's setup thread. It changes
+the icon, tooltip and menu only when what they show changes, at most a few times a second, and
+only through `self.dispatch`: AppKit's main thread on macOS (`main_thread_dispatcher`), at once
+elsewhere (pystray's GTK backend hands its changes to the GLib loop itself).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -14,6 +21,7 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +34,191 @@ from zoomwatch.status import Activity, Snapshot
 log = logging.getLogger(__name__)
 
 RECENT_IN_MENU = 10
+# Windows keeps a tooltip in NOTIFYICONDATAW.szTip, WCHAR[128] with its terminating NUL; pystray raises
+# ValueError above that. Every platform gets the same cut, so what is seen is the same everywhere.
+TOOLTIP_UNITS = 127
+REFRESH_INTERVAL = 0.25  # seconds: the icon changes at most four times a second
+ACTIONS_THREAD = "zoomwatch-tray-actions"
+# Held while the tray runs on Windows; the installer's AppMutex (installer/windows/zoomwatch.iss) has the
+# same name, so setup and uninstall ask the user to quit zoomwatch before they replace its files.
+APP_MUTEX = "org.zoomwatch.tray"
+
+Dispatch = Callable[[Callable[[], None]], None]
+
+
+def fit_tooltip(text: str, limit: int = TOOLTIP_UNITS) -> str:
+    """`text`, cut with an ellipsis to at most `limit` UTF-16 code units (how Windows counts them:
+    an emoji is two). Never splits a character."""
+    if _utf16_units(text) <= limit:
+        return text
+    cut, units = [], 1  # the ellipsis
+    for char in text:
+        units += _utf16_units(char)
+        if units > limit:
+            break
+        cut.append(char)
+    return "".join(cut).rstrip() + "…"
+
+
+def _utf16_units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def call_now(work: Callable[[], None]) -> None:
+    work()
+
+
+def main_thread_dispatcher(platform: str | None = None) -> Dispatch:
+    """How the tray hands a change of its icon to the thread that may make it. AppKit allows
+    NSStatusItem calls on the main thread only (pystray issue 60; recent macOS ends the process with
+    SIGTRAP), so on macOS a change is queued there with PyObjC's callAfter. Elsewhere it runs at once."""
+    if (platform or sys.platform) == "darwin":
+        from PyObjCTools import AppHelper
+
+        def on_main_thread(work: Callable[[], None]) -> None:
+            AppHelper.callAfter(work)
+
+        return on_main_thread
+    return call_now
+
+
+def hold_app_mutex() -> int | None:
+    """Create the named mutex Inno Setup looks for (Windows only). The handle is never closed: Windows
+    closes it when the process ends, which is what the installer waits for."""
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.CreateMutexW(None, False, APP_MUTEX)
+        if not handle:
+            log.warning("could not create the mutex %s (error %d); an upgrade may not notice zoomwatch running",
+                        APP_MUTEX, ctypes.get_last_error())
+        return int(handle) if handle else None
+    return None
+
+
+def handle_reopen(callback: Callable[[], None], platform: str | None = None) -> object | None:
+    """macOS: opening zoomwatch again from Finder, Launchpad or Spotlight while it runs does not start a
+    second copy; LaunchServices sends the running one a reopen event. Answer it by calling `callback`
+    (the settings window), through the application delegate. Returns the delegate, which the caller
+    must keep (NSApplication holds its delegate weakly). Nothing to do elsewhere."""
+    if (platform or sys.platform) != "darwin":
+        return None
+    import AppKit
+    import Foundation
+
+    class ReopenDelegate(Foundation.NSObject):
+        def applicationShouldHandleReopen_hasVisibleWindows_(self, app: object, visible: bool) -> bool:
+            callback()
+            return True
+
+    delegate = ReopenDelegate.alloc().init()
+    AppKit.NSApplication.sharedApplication().setDelegate_(delegate)
+    return delegate
+
+
+def template_icon(base: Any) -> Any:
+    """pystray's macOS Icon, drawing its picture as a template image at 2x: macOS then colours it for
+    light and dark menu bars and draws it sharp on Retina screens (pystray itself scales the picture
+    to one pixel per point and never marks it a template). Overrides pystray 0.19's `_assert_image`,
+    which makes the NSImage from `_icon` and puts it on `_status_item`'s button."""
+
+    class TemplateIcon(base):
+        _icon_image: Any  # the NSImage shown, or None until made (pystray's attribute)
+
+        def _assert_image(self) -> None:
+            if self._icon_image is not None:
+                return
+            import io
+
+            import AppKit
+            import Foundation
+
+            points = self._status_bar.thickness()
+            png = io.BytesIO()
+            self._icon.save(png, "png")
+            image = AppKit.NSImage.alloc().initWithData_(Foundation.NSData(png.getvalue()))
+            image.setSize_((points, points))
+            image.setTemplate_(True)
+            self._icon_image = image
+            self._status_item.button().setImage_(image)
+
+    return TemplateIcon
+
+
+class ActionRunner:
+    """Runs menu actions one after another on a named background thread, so the thread that draws
+    the menu never waits for one. An action that raises is logged; the next one still runs."""
+
+    def __init__(self, name: str = ACTIONS_THREAD) -> None:
+        self.name = name
+        self._jobs: list[tuple[str, Callable[[], None]] | None] = []
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, what: str, action: Callable[[], None]) -> None:
+        with self._cond:
+            if self._closed:
+                log.info("tray action %s ignored: quitting", what)
+                return
+            self._jobs.append((what, action))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name=self.name, daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every submitted action has run (tests, and quitting)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs and not self._busy, timeout)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Run what is queued, then end the thread (not waited for when called from an action)."""
+        with self._cond:
+            self._closed = True
+            self._jobs.append(None)
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._jobs))
+                job = self._jobs.pop(0)
+                self._busy = job is not None
+            if job is None:
+                with self._cond:
+                    self._cond.notify_all()
+                return
+            what, action = job
+            try:
+                action()
+            except Exception:
+                log.exception("the tray action %s failed", what)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the tray shows: the icon picture, the tooltip and what the menu lists. A refresh changes
+    only the parts that differ from what is shown already."""
+
+    image: str
+    tooltip: str
+    menu: tuple[object, ...]
 
 
 def open_in_file_manager(path: str) -> None:
     """Show a file or folder in the system's file manager."""
     if sys.platform.startswith("win"):
-        os.startfile(path)  # type: ignore[attr-defined]
+        os.startfile(path)
     elif sys.platform == "darwin":
         subprocess.Popen(["open", path])
     else:
@@ -52,17 +239,26 @@ def icon_state(snap: Snapshot) -> str:
 
 
 def settings_command() -> list[str]:
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "settings"]
-    return [sys.executable, "-m", "zoomwatch", "settings"]
+    return autostart.app_command("settings")
+
+
+def main() -> int:
+    """The `zoomwatch-tray` gui-script: the tray with no console window (pythonw.exe on Windows)."""
+    from zoomwatch.cli import main as cli_main
+
+    return cli_main(["tray"])
 
 
 class TrayApp:
     def __init__(self, engine: Engine, *, opener: Callable[[str], None] = open_in_file_manager,
                  starter: autostart.Autostart | None = None,
                  launch: Callable[[list[str]], subprocess.Popen] = subprocess.Popen,
-                 browser: Callable[[str], object] = webbrowser.open) -> None:
+                 browser: Callable[[str], object] = webbrowser.open, dispatch: Dispatch | None = None) -> None:
         self.browser = browser
+        self.dispatch = dispatch or main_thread_dispatcher()
+        self.actions = ActionRunner()
+        self.shown: Shown | None = None
+        self._refresh_lock = threading.Lock()
         self.engine = engine
         self.paths = engine.config.paths
         self.opener = opener
@@ -139,7 +335,12 @@ class TrayApp:
         if self.autostart.is_enabled():
             self.autostart.disable()
         else:
-            self.autostart.enable()
+            try:
+                self.autostart.enable()
+            except ZoomwatchError as exc:
+                log.warning("start at login not turned on: %s", exc)
+                self._tell(exc.title, exc.message)
+                return
         log.info("start at login %s (%s)", "on" if self.autostart.is_enabled() else "off", self.autostart.where())
         self.refresh()
 
@@ -150,51 +351,66 @@ class TrayApp:
             self.engine.stop()
             self.monitoring = False
         if self.icon is not None:
-            self.icon.stop()
+            self.dispatch(self.icon.stop)
+        self.actions.close()
+
+    def in_background(self, action: Callable[[], None]) -> Callable[..., None]:
+        """The menu's callback for an action: queue it for the action thread and return at once."""
+        what = getattr(action, "__name__", "action")
+        return lambda *_: self.actions.submit(what, action)
 
     # -- the menu ---------------------------------------------------------------------------------
 
     def status_text(self) -> str:
-        return self.engine.snapshot().summary()
+        return menu_status(self.engine.snapshot())
 
     def menu(self) -> Any:
         import pystray
 
-        item, separator = pystray.MenuItem, pystray.Menu.SEPARATOR
+        item, separator, run = pystray.MenuItem, pystray.Menu.SEPARATOR, self.in_background
 
         def recent_items() -> list[Any]:
             recent = self.engine.snapshot().recent[:RECENT_IN_MENU]
             if not recent:
                 return [item("No backups yet", None, enabled=False)]
-            return [item(a.text, _bind(self.open_recent, a)) for a in recent]
+            return [item(a.text, run(_bind(self.open_recent, a))) for a in recent]
 
         return pystray.Menu(
             item(lambda _: self.status_text(), None, enabled=False),
             separator,
-            item("Monitoring", self.toggle_monitoring, checked=lambda _: self.monitoring),
+            item("Monitoring", run(self.toggle_monitoring), checked=lambda _: self.monitoring),
             item(lambda _: "Resume uploads" if self.engine.snapshot().status == "paused" else "Pause uploads",
-                 self.toggle_pause, enabled=lambda _: self.monitoring),
-            item("Sync Zoom cloud now", self.sync_now, enabled=lambda _: self.can_sync()),
+                 run(self.toggle_pause), enabled=lambda _: self.monitoring),
+            item("Sync Zoom cloud now", run(self.sync_now), enabled=lambda _: self.can_sync()),
             item("Recent backups", pystray.Menu(lambda: iter(recent_items()))),
             separator,
-            item("Open watched folder", self.open_watched_folder),
-            item("Open backup location", self.open_backup_location),
-            item("Settings…", self.open_settings, default=True),
-            item("View log", self.view_log),
-            item("Start at login", self.toggle_autostart, checked=lambda _: self.autostart.is_enabled()),
+            item("Open watched folder", run(self.open_watched_folder)),
+            item("Open backup location", run(self.open_backup_location)),
+            item("Settings…", run(self.open_settings), default=True),
+            item("View log", run(self.view_log)),
+            item("Start at login", run(self.toggle_autostart), checked=lambda _: self.autostart.is_enabled()),
             separator,
-            item("Quit", self.quit),
+            item("Quit", run(self.quit)),
         )
+
+    def menu_content(self, snap: Snapshot) -> tuple[object, ...]:
+        """Everything the menu shows: when it is unchanged the menu is not rebuilt."""
+        return (menu_status(snap), self.monitoring, snap.status == "paused", self.can_sync(),
+                self.autostart.is_enabled(), tuple(a.text for a in snap.recent[:RECENT_IN_MENU]))
 
     # -- running ----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
+        """Show the engine's state: each of picture, tooltip and menu only if it changed."""
         if self.icon is None:
             return
         snap = self.engine.snapshot()
-        self.icon.icon = icons.load(icon_state(snap) if self.monitoring else "stopped")
-        self.icon.title = f"zoomwatch — {snap.summary()}"
-        self.icon.update_menu()
+        with self._refresh_lock:
+            shown = Shown(icon_state(snap) if self.monitoring else "stopped",
+                          fit_tooltip(f"zoomwatch — {snap.summary()}"), self.menu_content(snap))
+            if shown != self.shown:
+                self.dispatch(_changes(self.icon, self.shown, shown))
+                self.shown = shown
         self._notify_problem(snap)
         self._notify_backups(snap)
 
@@ -211,6 +427,14 @@ class TrayApp:
             except Exception as exc:
                 log.info("could not show a notification: %s", exc)
                 return
+
+    def _tell(self, title: str, message: str) -> None:
+        """A notification for something the user just asked for (also in the log)."""
+        if self.icon is not None and getattr(self.icon, "HAS_NOTIFICATION", False):
+            try:
+                self.icon.notify(message, title)
+            except Exception as exc:
+                log.info("could not show a notification: %s", exc)
 
     def _notify_problem(self, snap: Snapshot) -> None:
         """A problem that needs the user is notified once per cause, not per retry."""
@@ -232,14 +456,23 @@ class TrayApp:
             log.warning("this desktop's tray (pystray backend %s) has no menu; install PyGObject and "
                         "AppIndicator for one. `zoomwatch run` works without a tray.",
                         type(pystray.Icon).__module__)
-        self.icon = pystray.Icon("zoomwatch", icons.load("stopped"), "zoomwatch", menu=self.menu())
+        self.app_mutex = hold_app_mutex()
+        self._reopen = handle_reopen(self.in_background(self.open_settings))
+        icon_class = template_icon(pystray.Icon) if sys.platform == "darwin" else pystray.Icon
+        self.icon = icon_class("zoomwatch", icons.for_tray("stopped"), "zoomwatch", menu=self.menu())
         self.icon.run(setup=self._setup)
         log.info("tray stopped")
 
     def _setup(self, icon: Any) -> None:
-        icon.visible = True
-        self.toggle_monitoring()
+        self.dispatch(lambda: setattr(icon, "visible", True))
+        self.actions.submit("start monitoring", self.toggle_monitoring)
         log.info("tray icon shown")
+        self._status_loop()
+
+    def _status_loop(self) -> None:
+        """Until Quit: show each change of the engine's state (at most every REFRESH_INTERVAL, so a
+        copy reporting every MiB does not redraw the icon each time) and notice changed settings.
+        Nothing that goes wrong in one round ends the loop."""
         version = -1
         settings = _fingerprint(self.paths)
         watch = configmod.SettingsWatch(self.paths, on_problem=self.engine.board.set_problem)
@@ -247,20 +480,55 @@ class TrayApp:
             snap = self.engine.board.wait_for_change(version, timeout=1.0)
             if snap.version != version:
                 version = snap.version
-                self.refresh()
+                _guarded("refresh the tray icon", self.refresh)
+                self._quit.wait(REFRESH_INTERVAL)
             current = _fingerprint(self.paths)
             requested, settings = current[1] != settings[1], current
             if requested:
-                self.open_settings()
-            changed = watch.poll()  # only once the file is quiet and readable; never renamed here
-            if changed is not None:
-                log.info("settings changed: reloading")
-                self.engine.reload(changed)
-                self.refresh()
+                _guarded("open the settings", self.open_settings)
+            _guarded("apply changed settings", functools.partial(self._apply_settings, watch))
+
+    def _apply_settings(self, watch: configmod.SettingsWatch) -> None:
+        changed = watch.poll()  # only once the file is quiet and readable; never renamed here
+        if changed is not None:
+            log.info("settings changed: reloading")
+            self.engine.reload(changed)
+            self.refresh()
 
 
-def _bind(action: Callable[[Activity], None], activity: Activity) -> Callable[..., None]:
-    return lambda *_: action(activity)
+def menu_status(snap: Snapshot) -> str:
+    """The menu's status line: the tooltip's words without the percentage, which changes too often
+    to rebuild a menu that may be open (its percentage is in the tooltip)."""
+    if snap.transfers and snap.problem is None and snap.status != "paused":
+        return f"Backing up {len(snap.transfers)} file(s), {snap.counts.get('queued', 0)} waiting"
+    return snap.summary()
+
+
+def _changes(icon: Any, before: Shown | None, after: Shown) -> Callable[[], None]:
+    """The changes from what is shown to what should be, as one call for the dispatcher."""
+
+    def apply() -> None:
+        if before is None or before.image != after.image:
+            _guarded("change the tray icon", lambda: setattr(icon, "icon", icons.for_tray(after.image)))
+        if before is None or before.tooltip != after.tooltip:
+            _guarded("change the tooltip", lambda: setattr(icon, "title", after.tooltip))
+        if before is None or before.menu != after.menu:
+            _guarded("update the menu", icon.update_menu)
+
+    return apply
+
+
+def _guarded(what: str, work: Callable[[], None]) -> None:
+    try:
+        work()
+    except Exception:
+        log.exception("could not %s; the tray goes on", what)
+
+
+def _bind(action: Callable[[Activity], None], activity: Activity) -> Callable[[], None]:
+    bound = lambda: action(activity)  # noqa: E731
+    bound.__name__ = f"{action.__name__}({activity.text})"
+    return bound
 
 
 def _fingerprint(paths: Any) -> tuple[object, ...]:

@@ -1,6 +1,8 @@
 ; Inno Setup script: a per-user install of zoomwatch (no admin rights), a Start menu entry, an optional
 ; "start at login" (the same HKCU Run value the app manages itself), and an uninstaller that removes
-; that value. Uninstalling never removes backups, settings or recordings.
+; that value and zoomwatch's log folder. Uninstalling never removes backups, settings or recordings.
+; zoomwatch.exe is the windowed tray; zoomwatch-cli.exe is the same program with a console, for the
+; command line (a windowed program has no stdin/stdout/stderr).
 ; Build: iscc /DAppVersion=0.1.0 /DSourceDir=..\..\dist\zoomwatch zoomwatch.iss
 
 #ifndef AppVersion
@@ -24,6 +26,10 @@ UninstallDisplayIcon={app}\zoomwatch.exe
 Compression=lzma2
 SolidCompression=yes
 WizardStyle=modern
+; The running tray holds this named mutex (zoomwatch/tray.py, APP_MUTEX): setup and uninstall ask the
+; user to quit zoomwatch first, so they never meet its files in use.
+AppMutex=org.zoomwatch.tray
+CloseApplications=yes
 
 [Tasks]
 Name: "startatlogin"; Description: "Start zoomwatch when I log in"; GroupDescription: "Options:"
@@ -40,10 +46,12 @@ Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: 
   ValueData: """{app}\zoomwatch.exe"" tray"; Tasks: startatlogin; Flags: uninsdeletevalue
 
 [UninstallDelete]
-; the Run value may also have been written by the app's own "Start at login" item
-Type: files; Name: "{app}\*.log"
+; the log folder (platformdirs' user_log_dir: %LOCALAPPDATA%\zoomwatch\Logs); the settings, the catalog
+; and the backups beside it in %LOCALAPPDATA%\zoomwatch stay
+Type: filesandordirs; Name: "{localappdata}\zoomwatch\Logs"
 
 [Code]
+// the Run value may also have been written by the app's own "Start at login" item
 procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
 begin
   if CurUninstallStep = usPostUninstall then

@@ -46,9 +46,16 @@ def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-unty
         time.sleep(0.05)
 
 
+def _bus_name_has_owner(env: dict[str, str], name: str) -> bool:
+    done = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",
+                           "/org/freedesktop/DBus", "org.freedesktop.DBus.NameHasOwner", f"string:{name}"],
+                          env=env, capture_output=True, text=True, timeout=10)
+    return done.returncode == 0 and "boolean true" in done.stdout
+
+
 @pytest.fixture(scope="session")
 def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
-    for tool in ("Xvfb", "xdotool", "trayer", "dbus-daemon", "dunst", "gnome-keyring-daemon", "import"):
+    for tool in ("Xvfb", "xdotool", "trayer", "dbus-daemon", "dbus-send", "dunst", "gnome-keyring-daemon", "import"):
         assert shutil.which(tool), f"{tool} is missing: .ci/run installs it (apt-get)"
     n = _free_display()
     runtime = tmp_path_factory.mktemp("desktop")
@@ -64,8 +71,10 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
         # the socket can appear before the server accepts clients: wait until one really connects
         _wait(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env={**os.environ, "DISPLAY": f":{n}"},
                                      capture_output=True, timeout=10).returncode == 0, 30, "Xvfb to accept clients")
+        # with DISPLAY set, so that a service the bus starts on demand (dunst) can reach the X server
         bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                               env={**os.environ, "DISPLAY": f":{n}"}, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
         processes.append(bus)
         address = bus.stdout.readline().strip() if bus.stdout else ""
         assert address, "dbus-daemon gave no address"
@@ -80,7 +89,12 @@ def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
         assert keyring_daemon.stdin is not None
         keyring_daemon.stdin.write(KEYRING_PASSWORD.encode())
         keyring_daemon.stdin.close()
-        processes.append(subprocess.Popen(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        dunst = subprocess.Popen(["dunst"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        processes.append(dunst)
+        # pystray's GTK backend asks for the notification service as it starts: wait until dunst owns it
+        _wait(lambda: _bus_name_has_owner(env, "org.freedesktop.Notifications") or dunst.poll() is not None, 30,
+              "dunst to own org.freedesktop.Notifications")
+        assert dunst.poll() is None, "dunst could not start"
         desk = Desktop(f":{n}", env)
         for attempt in range(3):  # trayer occasionally fails to start on a busy machine: try again
             trayer = subprocess.Popen(

@@ -123,3 +123,24 @@ def test_test_connection_reports_a_wrong_bucket_on_a_real_s3_server(dialog, tmp_
         assert text.startswith("OK: S3 bucket bucket-that-is-there")
     finally:
         server.stop()
+
+
+def test_start_at_login_from_a_disk_image_is_refused_in_words_and_the_window_stays(app, desktop, tmp_path):
+    """macOS: a login item pointing into a mounted dmg or a translocated copy breaks at the next login
+    (issue 18 item 14). The settings are saved; the window stays open and says what to do."""
+    from zoomwatch.autostart import LaunchAgent
+    from zoomwatch.settings_dialog import SettingsDialog
+
+    root = tk.Tk()
+    try:
+        agent = LaunchAgent(agents_dir=tmp_path, command=["/Volumes/zoomwatch/zoomwatch.app/Contents/MacOS/zoomwatch"])
+        window = SettingsDialog(root, app.paths, agent)
+        window.vars["naming.locale"].set("de")
+        window.start_at_login.set(True)
+        assert window.save() is False
+        root.update()
+        assert "Applications" in window.message.cget("text") and not window.start_at_login.get()
+        assert not agent.is_enabled() and configmod.load(app.paths)["naming.locale"] == "de"
+        assert root.winfo_exists()
+    finally:
+        root.destroy()

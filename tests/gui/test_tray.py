@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,12 +40,21 @@ def menu_texts(tray_app) -> dict[str, object]:
     return {item.text: item for item in tray_app.menu().items if item.text}
 
 
+def click(tray_app, item) -> None:
+    """Run a menu item as pystray does (with the icon; tests may pass anything). The item only queues
+    its action for the tray's action thread, so it returns at once; then wait for the action to run."""
+    began = time.monotonic()
+    item(None)
+    assert time.monotonic() - began < 1.0, f"{item.text} blocked the menu's thread"
+    assert tray_app.actions.wait_idle(60), f"{item.text} did not finish"
+
+
 def test_menu_actions_drive_the_engine(tray, app):
     items = menu_texts(tray)
     assert not items["Sync Zoom cloud now"].enabled  # no Zoom account yet
     assert not items["Monitoring"].checked and not items["Pause uploads"].enabled
 
-    items["Monitoring"](None)  # pystray calls the action with the icon; tests may pass anything
+    click(tray, items["Monitoring"])
     assert tray.monitoring and tray.engine.snapshot().status in ("watching", "idle")
     video = app.zoom / MEETING / "zoom_0.mp4"
     write_random(video, 5000)
@@ -52,32 +62,32 @@ def test_menu_actions_drive_the_engine(tray, app):
     items = menu_texts(tray)
     assert "All 1 recording files backed up" in items, list(items)
 
-    items["Pause uploads"](None)
+    click(tray, items["Pause uploads"])
     assert tray.engine.snapshot().status == "paused"
     assert "Resume uploads" in menu_texts(tray)
-    menu_texts(tray)["Resume uploads"](None)
+    click(tray, menu_texts(tray)["Resume uploads"])
     assert tray.engine.snapshot().status != "paused"
 
     recent = list([i for i in tray.menu().items if i.text == "Recent backups"][0].submenu.items)
     assert recent[0].text == "Design review — zoom_0.mp4"
-    recent[0](None)
+    click(tray, recent[0])
     assert tray.opened[-1] == str(app.backup / "2024/06/2024-06-03 11.00.00 Design review")
 
-    items["Open watched folder"](None)
-    items["Open backup location"](None)
-    items["View log"](None)
+    click(tray, items["Open watched folder"])
+    click(tray, items["Open backup location"])
+    click(tray, items["View log"])
     assert tray.opened[-3:] == [str(app.zoom), str(app.backup), str(app.paths.log_file)]
 
-    items["Settings…"](None)
+    click(tray, items["Settings…"])
     assert tray.launched == [[sys.executable, "-m", "zoomwatch", "settings"]]
 
-    items["Start at login"](None)
+    click(tray, items["Start at login"])
     desktop_file = Path(app.env["XDG_CONFIG_HOME"]) / "autostart" / "zoomwatch.desktop"
     assert desktop_file.exists() and menu_texts(tray)["Start at login"].checked
-    menu_texts(tray)["Start at login"](None)
+    click(tray, menu_texts(tray)["Start at login"])
     assert not desktop_file.exists()
 
-    items["Monitoring"](None)
+    click(tray, items["Monitoring"])
     assert not tray.monitoring and tray.engine.snapshot().status == "stopped"
 
 
@@ -109,8 +119,14 @@ def test_real_icon_docks_and_its_menu_quits_cleanly(app, desktop, tmp_path):
     tray = subprocess.Popen([sys.executable, "-m", "zoomwatch", "tray"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_for(lambda: app.paths.log_file.exists() and "tray icon shown" in app.paths.log_file.read_text(),
-                 what="the tray to say its icon is shown")
+        try:
+            wait_for(lambda: app.paths.log_file.exists() and "tray icon shown" in app.paths.log_file.read_text(),
+                     what="the tray to say its icon is shown")
+        except AssertionError:
+            tray.kill()
+            out, err = tray.communicate()
+            log = app.paths.log_file.read_text() if app.paths.log_file.exists() else "(no log)"
+            raise AssertionError(f"the tray did not show its icon; log:\n{log}\nstderr:\n{err[-3000:]}") from None
         icon = wait_for(lambda: tray_windows(desktop, tray.pid), what="the icon window to dock in the tray")
         geometry = dict(line.split("=") for line in desktop.xdotool("getwindowgeometry", "--shell", icon[0]).split())
         x = int(geometry["X"]) + int(geometry["WIDTH"]) // 2
@@ -137,3 +153,29 @@ def test_real_icon_docks_and_its_menu_quits_cleanly(app, desktop, tmp_path):
         tray.communicate()
     log = app.paths.log_file.read_text()
     assert "quitting from the tray" in log and "tray stopped" in log
+
+
+def test_a_slow_menu_action_leaves_the_menu_thread_free(tray, monkeypatch):
+    """Starting monitoring probes the destination (seconds on a sleeping NAS drive): the real menu item
+    returns at once and the engine starts on the tray's action thread."""
+    import threading
+
+    from zoomwatch.tray import ACTIONS_THREAD
+
+    release, ran_on = threading.Event(), []
+    real_start = tray.engine.start
+
+    def slow_start() -> None:
+        ran_on.append(threading.current_thread().name)
+        release.wait(60)
+        real_start()
+
+    monkeypatch.setattr(tray.engine, "start", slow_start)
+    item = menu_texts(tray)["Monitoring"]
+    began = time.monotonic()
+    item(None)
+    assert time.monotonic() - began < 1.0
+    wait_for(lambda: ran_on, what="the action to start")
+    assert ran_on == [ACTIONS_THREAD] and not tray.monitoring
+    release.set()
+    assert tray.actions.wait_idle(60) and tray.monitoring

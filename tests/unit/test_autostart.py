@@ -210,3 +210,133 @@ def test_cli_autostart_on_status_off(app, tmp_path: Path) -> None:
     assert cli("off") == f"start at login: off ({desktop})"
     assert not desktop.exists()
     assert cli("status") == f"start at login: off ({desktop})"
+
+
+# -- Windows without a console window (issue 18 item 13, issue 11 item 32) --------------------------------
+
+
+def test_windows_start_at_login_runs_pythonw_beside_python_so_no_console_opens(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    python = r"C:\Program Files\Python311\python.exe"
+    monkeypatch.setattr(sys, "executable", python)
+    pythonw = r"C:\Program Files\Python311\pythonw.exe"
+
+    command = autostart.tray_command("win32", exists=lambda path: path == pythonw)
+
+    assert command == [pythonw, "-m", "zoomwatch", "tray"]
+    registry = DictRegistry()
+    WindowsRun(registry=registry, command=command).enable()
+    assert registry.values[autostart.APP_ID] == r'"C:\Program Files\Python311\pythonw.exe" -m zoomwatch tray'
+
+
+def test_for_this_system_on_windows_picks_pythonw_from_a_virtual_environment(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripts = tmp_path / "venv" / "Scripts"
+    scripts.mkdir(parents=True)
+    for name in ("python.exe", "pythonw.exe"):
+        (scripts / name).write_bytes(b"MZ")
+    monkeypatch.setattr(sys, "executable", str(scripts / "python.exe"))
+
+    entry = autostart.for_this_system("win32")
+
+    assert isinstance(entry, WindowsRun)
+    assert entry.command == [str(scripts / "pythonw.exe"), "-m", "zoomwatch", "tray"]
+
+
+def test_without_pythonw_the_interpreter_itself_is_used_and_other_systems_are_unchanged(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "executable", r"C:\Python311\python.exe")
+    assert autostart.tray_command("win32", exists=lambda path: False)[0] == r"C:\Python311\python.exe"
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+    assert autostart.tray_command("darwin", exists=lambda path: True)[0] == "/usr/bin/python3"
+    assert autostart.tray_command("linux", exists=lambda path: True)[0] == "/usr/bin/python3"
+
+
+def test_the_tray_and_the_settings_window_start_their_helpers_without_a_console(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tray opens the settings window, the settings window runs `zoomwatch login`: from pythonw.exe a
+    python.exe child would open a console window."""
+    from zoomwatch import settings_dialog, tray
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(sys, "executable", r"C:\Python311\python.exe")
+    monkeypatch.setattr(autostart.os.path, "exists", lambda path: path == r"C:\Python311\pythonw.exe")
+
+    assert tray.settings_command() == [r"C:\Python311\pythonw.exe", "-m", "zoomwatch", "settings"]
+    assert settings_dialog.settings_cli("login") == [r"C:\Python311\pythonw.exe", "-m", "zoomwatch", "login"]
+
+
+def test_the_gui_script_entry_point_starts_the_tray(app) -> None:
+    """pip makes `zoomwatch-tray` (zoomwatch-tray.exe on Windows, run by pythonw.exe) from pyproject.toml."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    with open(root / "pyproject.toml", "rb") as handle:
+        project = tomllib.load(handle)["project"]
+    assert project["gui-scripts"] == {"zoomwatch-tray": "zoomwatch.tray:main"}
+    module, function = project["gui-scripts"]["zoomwatch-tray"].split(":")
+    env = {k: v for k, v in app.env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    done = subprocess.run([sys.executable, "-c", f"import {module}; raise SystemExit({module}.{function}())"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 5, done.stderr  # the tray command's own answer: no display here
+    assert "no display for a tray icon" in done.stderr
+
+
+# -- macOS: never a login item that points at a disk image or a translocated copy (issue 18 item 14) ---------
+
+DMG_APP = "/Volumes/zoomwatch/zoomwatch.app/Contents/MacOS/zoomwatch"
+TRANSLOCATED = "/private/var/folders/x1/abc/T/AppTranslocation/5F2A-11/d/zoomwatch.app/Contents/MacOS/zoomwatch"
+
+
+@pytest.mark.parametrize(("executable", "says"), [(DMG_APP, "disk image"), (TRANSLOCATED, "App Translocation")])
+def test_launch_agent_refuses_an_app_opened_from_a_passing_place(tmp_path: Path, executable: str, says: str) -> None:
+    from zoomwatch.errors import ConfigError
+
+    entry = LaunchAgent(agents_dir=tmp_path, command=[executable, "tray"])
+    with pytest.raises(ConfigError) as caught:
+        entry.enable()
+    assert says in caught.value.message and "Applications" in caught.value.message
+    assert not entry.is_enabled() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("executable", ["/Applications/zoomwatch.app/Contents/MacOS/zoomwatch",
+                                        "/Volumes/Work/venvs/zw/bin/python3"])
+def test_launch_agent_accepts_an_installed_app_or_a_python_on_another_drive(tmp_path: Path, executable: str) -> None:
+    entry = LaunchAgent(agents_dir=tmp_path, command=[executable, "tray"])
+    entry.enable()
+    assert entry.is_enabled()
+
+
+def test_the_tray_says_why_start_at_login_stays_off(app, tmp_path: Path) -> None:
+    from zoomwatch.engine import Engine
+    from zoomwatch.tray import TrayApp
+
+    class Icon:
+        HAS_NOTIFICATION = True
+
+        def __init__(self) -> None:
+            self.notes: list[tuple[str, str]] = []
+
+        def notify(self, message: str, title: str) -> None:
+            self.notes.append((title, message))
+
+    engine = Engine(app.load())
+    try:
+        tray = TrayApp(engine, opener=lambda p: None, starter=LaunchAgent(agents_dir=tmp_path, command=[DMG_APP]),
+                       dispatch=lambda work: None)
+        tray.icon = icon = Icon()
+        tray.toggle_autostart()
+        assert not tray.autostart.is_enabled()
+        assert icon.notes and icon.notes[0][0] == "Start at login needs zoomwatch in Applications"
+    finally:
+        engine.close()
+
+
+def test_cli_autostart_on_from_a_disk_image_explains_and_fails(app, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               tmp_path: Path) -> None:
+    from zoomwatch import cli
+
+    monkeypatch.setattr(autostart, "for_this_system", lambda: LaunchAgent(agents_dir=tmp_path, command=[DMG_APP]))
+    assert cli.main(["autostart", "on"]) == cli.Exit.BAD_CONFIG
+    assert "drag zoomwatch.app into the Applications folder" in capsys.readouterr().err
