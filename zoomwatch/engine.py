@@ -175,6 +175,8 @@ class Engine:
         resumed = self.catalog.requeue_interrupted(self.destination.id)
         if resumed:
             log.info("%d interrupted backup(s) will resume", resumed)
+        if self.config.folder_overlap():
+            return  # nothing is backed up until the folders are fixed: a destination problem would hide that one
         self.check_destination()
         abort_unknown_uploads(self.destination, self.catalog)  # S3: forgotten multipart uploads under the prefix
 
