@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from zoomwatch.icons import STATES, draw_state
+from zoomwatch.ui.icons import STATES, draw_state
 
 HERE = Path(__file__).resolve().parent
 

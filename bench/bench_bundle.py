@@ -19,8 +19,8 @@
    CPU seconds after `--idle-seconds` (default 10) idle; the same for `python -m zoomwatch tray`. An
    untimed tray runs first: the first GTK client on a new X server probes GLX (Mesa maps libLLVM,
    ~45 MiB resident) and caches the answer on the root window, which a real desktop has long done.
-5. imports: `python -X importtime -c "import zoomwatch.cli"` (third run, warm cache): the 10 largest
-   cumulative entries; and, running `zoomwatch.cli.main` in-process through a small wrapper, which of
+5. imports: `python -X importtime -c "import zoomwatch.ui.cli"` (third run, warm cache): the 10 largest
+   cumulative entries; and, running `zoomwatch.ui.cli.main` in-process through a small wrapper, which of
    boto3, botocore, supabase, storage3, tusclient, pystray, tkinter (and what else outside the
    standard library) `zoomwatch --version` and `zoomwatch run --once` on a local destination load.
 
@@ -73,7 +73,7 @@ WRAPPER = """\
 import json, os, sys
 args = json.loads(os.environ["BENCH_ARGS"])
 sys.argv = ["zoomwatch", *args]
-from zoomwatch.cli import main
+from zoomwatch.ui.cli import main
 try:
     code = main(args)
 except SystemExit as exc:
@@ -462,13 +462,13 @@ def phase_imports(work: Path) -> dict[str, Any]:
     home = work / "home-imports"
     env = isolated_env(home, clean=False)
     for _ in range(2):  # warm the cache
-        importtime("import zoomwatch.cli", env, home)
-    rows = importtime("import zoomwatch.cli", env, home)
+        importtime("import zoomwatch.ui.cli", env, home)
+    rows = importtime("import zoomwatch.ui.cli", env, home)
     top = sorted(rows, key=lambda r: -r[1])[:10]
-    total = next((r[1] for r in rows if r[3] == "zoomwatch.cli"), None)
-    # the import of zoomwatch.cli itself, without the interpreter's start-up (site and its .pth files):
+    total = next((r[1] for r in rows if r[3] == "zoomwatch.ui.cli"), None)
+    # the import of zoomwatch.ui.cli itself, without the interpreter's start-up (site and its .pth files):
     # importtime prints a module after its children, so its subtree is the run since the previous top-level line
-    end = next((i for i, r in enumerate(rows) if r[3] == "zoomwatch.cli" and r[2] == 0), len(rows) - 1)
+    end = next((i for i, r in enumerate(rows) if r[3] == "zoomwatch.ui.cli" and r[2] == 0), len(rows) - 1)
     begin = max((i for i, r in enumerate(rows[:end]) if r[2] == 0), default=-1) + 1
     own = sorted(rows[begin:end + 1], key=lambda r: -r[1])[:10]
     site = [r for r in rows[:begin] if r[2] == 0]
@@ -481,7 +481,7 @@ def phase_imports(work: Path) -> dict[str, Any]:
     once = loaded_by(["run", "--once", "--max-wait", "30"], env, home, work / "modules-run-once.json")
     if once["code"] != 0:
         raise BenchError(f"run --once exited {once['code']}")
-    run_rows = importtime("import zoomwatch.cli; zoomwatch.cli.main(['--version'])", env, home)
+    run_rows = importtime("import zoomwatch.ui.cli; zoomwatch.ui.cli.main(['--version'])", env, home)
     return {
         "import_zoomwatch_cli_us": total,
         "top10_cumulative": [{"module": m, "cumulative_us": c, "self_us": s, "depth": d} for s, c, d, m in top],
@@ -557,11 +557,11 @@ def print_report(r: dict[str, Any]) -> None:
                       + ", ".join(f"{k} {v}" for k, v in list(x.get("top_mappings_mib", {}).items())[:6]))
     im = r.get("imports")
     if im:
-        print(f"\n5. python -X importtime -c 'import zoomwatch.cli': {im['import_zoomwatch_cli_us'] / 1000:.1f} ms; "
+        print(f"\n5. python -X importtime -c 'import zoomwatch.ui.cli': {im['import_zoomwatch_cli_us'] / 1000:.1f} ms; "
               "top 10 cumulative:")
         for e in im["top10_cumulative"]:
             print(f"     {e['cumulative_us'] / 1000:8.1f} ms  {'  ' * e['depth']}{e['module']}")
-        print("   inside zoomwatch.cli only (the interpreter's start-up left out: "
+        print("   inside zoomwatch.ui.cli only (the interpreter's start-up left out: "
               + ", ".join(f"{e['module']} {e['cumulative_us'] / 1000:.1f} ms" for e in im["start_up_imports"]
                           if e["cumulative_us"] >= 1000) + "):")
         for e in im["top10_under_zoomwatch_cli"]:

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoomwatch.catalog import Catalog
+from zoomwatch.core.catalog import Catalog
 from zoomwatch.destinations.base import UploadSession
-from zoomwatch.destinations.s3_multipart import MultipartUpload
+from zoomwatch.destinations.s3.multipart import MultipartUpload
 
 MIB = 1024 * 1024
 

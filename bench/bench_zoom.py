@@ -66,7 +66,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 USER = "ana@example.com"
 BUCKET = "zoomwatch-bench"
-WINDOW_DAYS = 30  # the longest window zoomwatch asks Zoom for (zoomwatch.zoom.api.WINDOW_DAYS)
+WINDOW_DAYS = 30  # the longest window zoomwatch asks Zoom for (zoomwatch.sources.zoom.api.WINDOW_DAYS)
 PAGE_SIZE = 300  # Zoom's largest page
 SYNC_LINE = re.compile(r"cloud sync: (?P<meetings>\d+) meetings, (?P<files>\d+) files, (?P<new>\d+) new")
 SHORTENED = re.compile(r"Zoom shortened the listing window starting (?P<frm>\S+) to (?P<to>\S+)")

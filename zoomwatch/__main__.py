@@ -1,5 +1,5 @@
 """`python -m zoomwatch` runs the command line."""
 
-from zoomwatch.cli import main
+from zoomwatch.ui.cli import main
 
 raise SystemExit(main())

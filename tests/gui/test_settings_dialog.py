@@ -29,8 +29,8 @@ def secret_service(desktop) -> Iterator[None]:
 
 @pytest.fixture
 def dialog(app, desktop, secret_service):
-    from zoomwatch.autostart import XdgAutostart
-    from zoomwatch.settings_dialog import SettingsDialog
+    from zoomwatch.ui.autostart import XdgAutostart
+    from zoomwatch.ui.settings_dialog import SettingsDialog
 
     root = tk.Tk()
     window = SettingsDialog(root, app.paths, XdgAutostart(config_home=Path(app.env["XDG_CONFIG_HOME"])))
@@ -128,8 +128,8 @@ def test_test_connection_reports_a_wrong_bucket_on_a_real_s3_server(dialog, tmp_
 def test_start_at_login_from_a_disk_image_is_refused_in_words_and_the_window_stays(app, desktop, tmp_path):
     """macOS: a login item pointing into a mounted dmg or a translocated copy breaks at the next login
     (issue 18 item 14). The settings are saved; the window stays open and says what to do."""
-    from zoomwatch.autostart import LaunchAgent
-    from zoomwatch.settings_dialog import SettingsDialog
+    from zoomwatch.ui.autostart import LaunchAgent
+    from zoomwatch.ui.settings_dialog import SettingsDialog
 
     root = tk.Tk()
     try:

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from helpers import wait_for, write_random
 
-from zoomwatch.engine import Engine
-from zoomwatch.status import Problem, Snapshot
+from zoomwatch.app import Engine
+from zoomwatch.core.status import Problem, Snapshot
 
 MEETING = "2024-06-03 11.00.00 Design review 94567890123"
 
 
 @pytest.fixture
 def tray(app, desktop):
-    from zoomwatch.autostart import XdgAutostart
-    from zoomwatch.tray import TrayApp
+    from zoomwatch.ui.autostart import XdgAutostart
+    from zoomwatch.ui.tray import TrayApp
 
     opened: list[str] = []
     launched: list[list[str]] = []
@@ -92,8 +92,8 @@ def test_menu_actions_drive_the_engine(tray, app):
 
 
 def test_each_engine_state_has_its_own_icon():
-    from zoomwatch import icons
-    from zoomwatch.tray import icon_state
+    from zoomwatch.ui import icons
+    from zoomwatch.ui.tray import icon_state
 
     states = {
         "watching": Snapshot(status="watching"),
@@ -160,7 +160,7 @@ def test_a_slow_menu_action_leaves_the_menu_thread_free(tray, monkeypatch):
     returns at once and the engine starts on the tray's action thread."""
     import threading
 
-    from zoomwatch.tray import ACTIONS_THREAD
+    from zoomwatch.ui.tray import ACTIONS_THREAD
 
     release, ran_on = threading.Event(), []
     real_start = tray.engine.start

@@ -37,7 +37,7 @@ def test_inno_setup_script_names_files_that_exist_and_manages_the_run_key():
             assert (ROOT / relative.replace("\\", "/")).exists(), relative
     assert "PrivilegesRequired=lowest" in iss  # per-user, no admin rights
     assert r"Software\Microsoft\Windows\CurrentVersion\Run" in iss and "uninsdeletevalue" in iss
-    assert 'ValueName: "zoomwatch"' in iss  # the same value zoomwatch.autostart writes
+    assert 'ValueName: "zoomwatch"' in iss  # the same value zoomwatch.ui.autostart writes
 
 
 def test_shell_scripts_pass_bash_and_shellcheck():
@@ -160,7 +160,7 @@ def test_build_script_signs_before_it_makes_the_dmg(monkeypatch):
 
 
 def test_inno_setup_app_mutex_is_the_one_the_tray_holds():
-    from zoomwatch.tray import APP_MUTEX
+    from zoomwatch.ui.tray import APP_MUTEX
 
     iss = (INSTALLER / "windows" / "zoomwatch.iss").read_text()
     assert re.findall(r"^AppMutex=(.+)$", iss, re.M) == [APP_MUTEX]
@@ -169,7 +169,7 @@ def test_inno_setup_app_mutex_is_the_one_the_tray_holds():
 def test_the_tray_creates_that_mutex_on_windows(monkeypatch):
     import ctypes
 
-    from zoomwatch import tray
+    from zoomwatch.ui import tray
 
     created: list[tuple[object, ...]] = []
 
@@ -187,8 +187,8 @@ def test_the_tray_creates_that_mutex_on_windows(monkeypatch):
 
 
 def test_the_tray_holds_the_mutex_while_its_icon_runs(app, monkeypatch):
-    from zoomwatch import tray
-    from zoomwatch.engine import Engine
+    from zoomwatch.app import Engine
+    from zoomwatch.ui import tray
 
     events: list[str] = []
     monkeypatch.setattr(tray, "hold_app_mutex", lambda: events.append("mutex") or 7)

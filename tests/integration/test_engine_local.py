@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from helpers import backed_up_files, sha256_of, wait_for, write_random
 
-from zoomwatch.engine import Engine
-from zoomwatch.transfer import RetryPolicy
+from zoomwatch.app import Engine
+from zoomwatch.core.transfer import RetryPolicy
 
 MEETING = "2024-01-15 10.00.00 Weekly sync 84512345678"
 
@@ -236,7 +236,7 @@ def test_restart_with_no_changes_reads_nothing_again(app, engines):
 
 
 def test_missing_watch_folder_is_reported_and_picked_up_when_created(app, engines, monkeypatch):
-    import zoomwatch.engine as engine_module
+    import zoomwatch.app as engine_module
 
     monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
     elsewhere = app.home / "Recordings"
@@ -301,7 +301,7 @@ def test_new_meeting_folder_does_not_disturb_files_waiting_elsewhere(app, engine
 def test_watched_folder_vanishing_like_an_unplugged_drive_then_returning(app, engines, monkeypatch):
     import shutil
 
-    import zoomwatch.engine as engine_module
+    import zoomwatch.app as engine_module
 
     monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
     app.set("watch.settle_seconds", "30")

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from helpers import backed_up_files, sha256_of, wait_for, write_random
 
+from zoomwatch.app import Engine
+from zoomwatch.core.transfer import RetryPolicy
 from zoomwatch.destinations.local import PARTIAL_SUFFIX
-from zoomwatch.engine import Engine
-from zoomwatch.transfer import RetryPolicy
 
 MEETING = "2024-01-15 10.00.00 Weekly sync 84512345678"
 LATER = "2024-01-16 09.00.00 Standup 84512345679"
@@ -179,10 +179,10 @@ def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, tmp_path:
     is another matter): a copy checkpointed, its recording deleted, the next try cleans up."""
     import threading
 
-    from zoomwatch.catalog import Catalog
+    from zoomwatch.core.catalog import Catalog
+    from zoomwatch.core.status import StatusBoard
+    from zoomwatch.core.transfer import Transfers
     from zoomwatch.destinations.local import LocalDestination
-    from zoomwatch.status import StatusBoard
-    from zoomwatch.transfer import Transfers
 
     app.set("transfer.bandwidth_limit", "2M")
     video = app.zoom / MEETING / "zoom_0.mp4"

@@ -21,7 +21,7 @@ import sys
 for name in {streams!r}:
     setattr(sys, name, None)
     setattr(sys, "__" + name + "__", None)
-from zoomwatch.cli import main
+from zoomwatch.ui.cli import main
 raise SystemExit(main(sys.argv[1:]))
 """
 

@@ -282,7 +282,7 @@ def remember(app, upload_id: str, key: str) -> None:
     from zoomwatch.destinations import open_destination
 
     dest = open_destination(app.load()).id
-    from zoomwatch.catalog import Catalog
+    from zoomwatch.core.catalog import Catalog
 
     catalog = Catalog(app.paths.catalog_file)
     try:
@@ -306,7 +306,7 @@ def test_start_aborts_unknown_uploads_under_the_prefix_only(s3app, s3, bucket, n
     outside = start_upload(s3, bucket, "someone-else/video.mp4")
     sibling = start_upload(s3, bucket, "backups/anabel/video.mp4")  # shares the prefix's letters, not its folder
     remember(s3app, known, f"{ORPHAN_PREFIX}/2024/05/2024-05-06 14.00.00 Board meeting/zoom_0.mp4")
-    from zoomwatch.engine import Engine
+    from zoomwatch.app import Engine
 
     engine = Engine(s3app.load())
     try:
@@ -329,7 +329,7 @@ def test_a_recent_unknown_upload_is_left_alone(s3app, s3, bucket):
 def test_no_prefix_means_nothing_is_touched(s3app, s3, bucket, no_idle_margin):
     s3app.set("destination.s3.prefix", "")
     stray = start_upload(s3, bucket, "2024/05/somebody's upload.mp4")
-    from zoomwatch.engine import Engine
+    from zoomwatch.app import Engine
 
     engine = Engine(s3app.load())
     try:

@@ -16,9 +16,9 @@ from fakes.supabase_storage import MIB, TUS_CHUNK_SIZE, FakeSupabaseStorage
 from helpers import stop_process, wait_for, write_random
 from test_supabase import KEY_DIR, MEETING, spawn, zw
 
+from zoomwatch.app import Engine
+from zoomwatch.core.transfer import RetryPolicy
 from zoomwatch.destinations.supabase import SupabaseDestination
-from zoomwatch.engine import Engine
-from zoomwatch.transfer import RetryPolicy
 
 PATH = ("recordings", f"{KEY_DIR}/zoom_0.mp4")
 

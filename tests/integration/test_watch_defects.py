@@ -17,8 +17,8 @@ import pytest
 from helpers import backed_up_files, stop_process, wait_for, write_random
 
 from zoomwatch import config as configmod
-from zoomwatch.engine import Engine
-from zoomwatch.transfer import RetryPolicy
+from zoomwatch.app import Engine
+from zoomwatch.core.transfer import RetryPolicy
 
 MEETING = "2024-01-15 10.00.00 Weekly sync 84512345678"
 DAY = "2024/01/2024-01-15 10.00.00 Weekly sync"
@@ -274,7 +274,7 @@ class FailingObserver:
 def test_no_inotify_falls_back_to_polling_and_new_recordings_are_backed_up(app, engines, monkeypatch):
     import watchdog.observers
 
-    import zoomwatch.watch as watch_module
+    import zoomwatch.sources.local as watch_module
 
     monkeypatch.setattr(watchdog.observers, "Observer", FailingObserver)
     monkeypatch.setattr(watch_module, "POLL_SECONDS", 0.5, raising=False)
@@ -337,7 +337,7 @@ def share(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 
 def test_a_share_without_notifications_is_caught_up_by_the_periodic_rescan(app, engines, share, monkeypatch):
-    import zoomwatch.watch as watch_module
+    import zoomwatch.sources.local as watch_module
 
     behind, mount = share
     monkeypatch.setattr(watch_module, "RESCAN_SECONDS", 2.0, raising=False)
@@ -358,7 +358,7 @@ def test_a_share_without_notifications_is_caught_up_by_the_periodic_rescan(app, 
 def test_a_refused_zoom_folder_is_shown_and_retried_instead_of_ending_the_watch(app, engines, monkeypatch):
     """We run as root, for whom chmod refuses nothing: the seam makes stat and listing of the Zoom folder
     raise PermissionError as macOS does for an app not allowed into Documents."""
-    import zoomwatch.engine as engine_module
+    import zoomwatch.app as engine_module
 
     monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
     refused = [True]
@@ -388,7 +388,7 @@ def test_a_refused_zoom_folder_is_shown_and_retried_instead_of_ending_the_watch(
 
 
 def test_folder_problem_says_how_to_allow_access_on_macos(tmp_path, monkeypatch):
-    from zoomwatch.watch import folder_problem
+    from zoomwatch.sources.local import folder_problem
 
     folder = tmp_path / "Documents" / "Zoom"
     assert folder_problem(folder) == ("missing", "")

@@ -18,9 +18,9 @@ from fakes.fake_keyrings import LockableKeyring
 from fakes.zoom_api import FakeZoom
 from helpers import backed_up_files, wait_for
 
-from zoomwatch import engine as enginemod
-from zoomwatch.engine import Engine
-from zoomwatch.zoom import oauth
+from zoomwatch import app as enginemod
+from zoomwatch.app import Engine
+from zoomwatch.sources.zoom import oauth
 
 USER = "ana@example.com"
 

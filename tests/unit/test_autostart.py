@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from zoomwatch import autostart
-from zoomwatch.autostart import LaunchAgent, WindowsRun, XdgAutostart
+from zoomwatch.ui import autostart
+from zoomwatch.ui.autostart import LaunchAgent, WindowsRun, XdgAutostart
 
 SPACED = ["/opt/my python/bin/python3", "-m", "zoomwatch", "tray"]
 WIN_SPACED = [r"C:\Program Files\Python311\python.exe", "-m", "zoomwatch", "tray"]
@@ -256,7 +256,7 @@ def test_the_tray_and_the_settings_window_start_their_helpers_without_a_console(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The tray opens the settings window, the settings window runs `zoomwatch login`: from pythonw.exe a
     python.exe child would open a console window."""
-    from zoomwatch import settings_dialog, tray
+    from zoomwatch.ui import settings_dialog, tray
 
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setattr(sys, "executable", r"C:\Python311\python.exe")
@@ -273,7 +273,7 @@ def test_the_gui_script_entry_point_starts_the_tray(app) -> None:
     root = Path(__file__).resolve().parents[2]
     with open(root / "pyproject.toml", "rb") as handle:
         project = tomllib.load(handle)["project"]
-    assert project["gui-scripts"] == {"zoomwatch-tray": "zoomwatch.tray:main"}
+    assert project["gui-scripts"] == {"zoomwatch-tray": "zoomwatch.ui.tray:main"}
     module, function = project["gui-scripts"]["zoomwatch-tray"].split(":")
     env = {k: v for k, v in app.env.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     done = subprocess.run([sys.executable, "-c", f"import {module}; raise SystemExit({module}.{function}())"],
@@ -308,8 +308,8 @@ def test_launch_agent_accepts_an_installed_app_or_a_python_on_another_drive(tmp_
 
 
 def test_the_tray_says_why_start_at_login_stays_off(app, tmp_path: Path) -> None:
-    from zoomwatch.engine import Engine
-    from zoomwatch.tray import TrayApp
+    from zoomwatch.app import Engine
+    from zoomwatch.ui.tray import TrayApp
 
     class Icon:
         HAS_NOTIFICATION = True
@@ -335,7 +335,7 @@ def test_the_tray_says_why_start_at_login_stays_off(app, tmp_path: Path) -> None
 def test_cli_autostart_on_from_a_disk_image_explains_and_fails(app, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture[str],
                                                                tmp_path: Path) -> None:
-    from zoomwatch import cli
+    from zoomwatch.ui import cli
 
     monkeypatch.setattr(autostart, "for_this_system", lambda: LaunchAgent(agents_dir=tmp_path, command=[DMG_APP]))
     assert cli.main(["autostart", "on"]) == cli.Exit.BAD_CONFIG

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from zoomwatch.catalog import Catalog, Row
+from zoomwatch.core.catalog import Catalog, Row
 from zoomwatch.naming import with_suffix_number
 
 DEST = "local:/mnt/backup"

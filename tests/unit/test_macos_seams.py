@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from zoomwatch.settings_dialog import bring_to_front
-from zoomwatch.tray import handle_reopen
+from zoomwatch.ui.settings_dialog import bring_to_front
+from zoomwatch.ui.tray import handle_reopen
 
 
 class SharedApplication:
@@ -108,7 +108,7 @@ def test_the_settings_window_activates_the_menu_bar_app_on_macos(appkit: SharedA
 
 
 def test_the_menu_bar_gets_black_and_clear_template_images_at_2x() -> None:
-    from zoomwatch import icons
+    from zoomwatch.ui import icons
 
     pictures = {state: icons.for_tray(state, "darwin") for state in icons.STATES}
     for state, picture in pictures.items():
@@ -125,8 +125,8 @@ def test_the_macos_icon_is_drawn_as_a_template_at_its_size_in_points(appkit: Sha
 
     from PIL import Image
 
-    from zoomwatch import icons
-    from zoomwatch.tray import template_icon
+    from zoomwatch.ui import icons
+    from zoomwatch.ui.tray import template_icon
 
     shown: list[NSImage] = []
 

@@ -15,7 +15,7 @@ import requests
 from fakes.zoom_api import FakeZoom
 
 from zoomwatch.errors import ConfigError
-from zoomwatch.zoom import oauth
+from zoomwatch.sources.zoom import oauth
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from helpers import write_random
 
-from zoomwatch.catalog import Catalog
+from zoomwatch.core.catalog import Catalog
 from zoomwatch.destinations.base import Cancelled, UploadSession
-from zoomwatch.destinations.s3_multipart import MultipartUpload
+from zoomwatch.destinations.s3.multipart import MultipartUpload
 
 MIB = 1024 * 1024
 

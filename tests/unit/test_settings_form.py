@@ -13,7 +13,7 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from zoomwatch import naming, secrets
-from zoomwatch import settings_form as form
+from zoomwatch.ui import settings_form as form
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from zoomwatch.status import RECENT_LIMIT, Problem, Snapshot, StatusBoard, Transfer
+from zoomwatch.core.status import RECENT_LIMIT, Problem, Snapshot, StatusBoard, Transfer
 
 
 def test_snapshot_is_immutable_and_later_changes_make_a_new_version() -> None:

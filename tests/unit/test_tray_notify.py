@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zoomwatch.engine import Engine
-from zoomwatch.tray import TrayApp
+from zoomwatch.app import Engine
+from zoomwatch.ui.tray import TrayApp
 
 
 class RecordingIcon:

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from helpers import wait_for, write_random
 
-from zoomwatch import tray as traymod
-from zoomwatch.engine import Engine
-from zoomwatch.tray import TrayApp, fit_tooltip, main_thread_dispatcher
+from zoomwatch.app import Engine
+from zoomwatch.ui import tray as traymod
+from zoomwatch.ui.tray import TrayApp, fit_tooltip, main_thread_dispatcher
 
 MEETING = "2024-06-03 11.00.00 Design review 94567890123"
 WIN_ROOT = r"C:\Users\ana.r\Documents\Zoom"

@@ -16,10 +16,10 @@ from fakes.fake_keyrings import MemoryKeyring
 from fakes.zoom_api import FakeZoom
 
 from zoomwatch import secrets
-from zoomwatch.catalog import Catalog
-from zoomwatch.zoom import accounts, oauth
-from zoomwatch.zoom.api import ZoomApi
-from zoomwatch.zoom.cloud import CloudSync
+from zoomwatch.core.catalog import Catalog
+from zoomwatch.sources.zoom import accounts, oauth
+from zoomwatch.sources.zoom.api import ZoomApi
+from zoomwatch.sources.zoom.cloud import CloudSync
 
 ANA, BO = "ana@example.com", "bo@example.com"
 

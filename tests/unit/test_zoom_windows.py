@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zoomwatch.zoom.api import encode_uuid, month_before, windows
+from zoomwatch.sources.zoom.api import encode_uuid, month_before, windows
 
 
 @settings(deadline=None)

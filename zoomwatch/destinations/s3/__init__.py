@@ -156,7 +156,7 @@ class S3Destination:
     def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
         if size < self.part_size:
             return self._put(source, key, size, session)
-        from zoomwatch.destinations.s3_multipart import MultipartUpload
+        from zoomwatch.destinations.s3.multipart import MultipartUpload
 
         return MultipartUpload(self, source, key, size, session).run()
 

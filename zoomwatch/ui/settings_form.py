@@ -110,7 +110,7 @@ def count_recordings(folder: str, cfg: configmod.Config, limit: int = 100_000) -
     root = Path(os.path.expanduser(folder)) if folder else cfg.watch_folder
     if not root.is_dir():
         return f"⚠ {root} does not exist"
-    from zoomwatch.watch import walk_files
+    from zoomwatch.sources.local import walk_files
 
     count = 0
     for entry in walk_files(root, []):
@@ -123,7 +123,7 @@ def count_recordings(folder: str, cfg: configmod.Config, limit: int = 100_000) -
 
 def zoom_account(paths: AppPaths) -> str:
     """One line for the Zoom section: who is signed in, or what to do."""
-    from zoomwatch.zoom import accounts
+    from zoomwatch.sources.zoom import accounts
 
     try:
         me = accounts.user_api(configmod.load(paths)).me()

@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
-from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
+from zoomwatch.core.catalog import Catalog
 from zoomwatch.errors import ItemError, ZoomwatchError
 from zoomwatch.naming import sanitize_segment
 from zoomwatch.secrets import KeyringUnavailable
-from zoomwatch.zoom.api import RateLimited, ZoomApi
-from zoomwatch.zoom.oauth import SignedOut
+from zoomwatch.sources.zoom.api import RateLimited, ZoomApi
+from zoomwatch.sources.zoom.oauth import SignedOut
 
 log = logging.getLogger(__name__)
 

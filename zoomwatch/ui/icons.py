@@ -64,7 +64,7 @@ def draw_state(state: str, template: bool = False) -> Image.Image:
 def assets_dir() -> Path:
     """assets/ beside the package (a checkout), or inside a PyInstaller bundle."""
     bundle = getattr(sys, "_MEIPASS", None)
-    return Path(bundle) / "assets" if bundle else Path(__file__).resolve().parent.parent / "assets"
+    return Path(bundle) / "assets" if bundle else Path(__file__).resolve().parents[2] / "assets"
 
 
 @cache

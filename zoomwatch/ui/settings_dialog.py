@@ -10,11 +10,11 @@ import threading
 import tkinter as tk
 from tkinter import filedialog, ttk
 
-from zoomwatch import autostart
 from zoomwatch import config as configmod
-from zoomwatch import settings_form as form
 from zoomwatch.errors import ConfigError
 from zoomwatch.paths import AppPaths
+from zoomwatch.ui import autostart
+from zoomwatch.ui import settings_form as form
 
 SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers")
 

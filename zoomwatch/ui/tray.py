@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoomwatch import autostart, icons
 from zoomwatch import config as configmod
-from zoomwatch.engine import Engine
+from zoomwatch.app import Engine
+from zoomwatch.core.status import Activity, Snapshot
 from zoomwatch.errors import ZoomwatchError
-from zoomwatch.status import Activity, Snapshot
+from zoomwatch.ui import autostart, icons
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ def settings_command() -> list[str]:
 
 def main() -> int:
     """The `zoomwatch-tray` gui-script: the tray with no console window (pythonw.exe on Windows)."""
-    from zoomwatch.cli import main as cli_main
+    from zoomwatch.ui.cli import main as cli_main
 
     return cli_main(["tray"])
 

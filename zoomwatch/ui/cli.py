@@ -228,7 +228,7 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
 def _open_engine(paths: AppPaths, *, when_running: str = "") -> Any:
     """Load the settings, start logging, build the engine and take the single-instance lock.
     Returns the engine, or the exit code after saying what is wrong."""
-    from zoomwatch.engine import Engine
+    from zoomwatch.app import Engine
     from zoomwatch.errors import AlreadyRunning, ZoomwatchError
     from zoomwatch.logsetup import setup_logging
 
@@ -252,7 +252,7 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import webbrowser
 
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.zoom import accounts, oauth
+    from zoomwatch.sources.zoom import accounts, oauth
 
     cfg = configmod.load(paths)
 
@@ -287,7 +287,7 @@ def secrets_touch(paths: AppPaths) -> None:
 
 def cmd_logout(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.zoom import accounts, oauth
+    from zoomwatch.sources.zoom import accounts, oauth
 
     cfg = configmod.load(paths)
     store = oauth.TokenStore()
@@ -309,7 +309,7 @@ def cmd_logout(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.zoom import accounts
+    from zoomwatch.sources.zoom import accounts
 
     cfg = configmod.load(paths)
     try:
@@ -356,7 +356,7 @@ def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if isinstance(engine, Exit):
         return engine
     try:
-        from zoomwatch.tray import TrayApp
+        from zoomwatch.ui.tray import TrayApp
 
         app = TrayApp(engine)
     except Exception as exc:  # pystray raises Xlib errors, not ImportError, when the display is unusable
@@ -376,15 +376,15 @@ def cmd_settings(args: argparse.Namespace, paths: AppPaths) -> Exit:
         print("zoomwatch: no display for the settings window; use: zoomwatch config set KEY VALUE",
               file=sys.stderr)
         return Exit.NO_DISPLAY
-    from zoomwatch.settings_dialog import run_dialog
+    from zoomwatch.ui.settings_dialog import run_dialog
 
     run_dialog(paths)
     return Exit.OK
 
 
 def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch import autostart
     from zoomwatch.errors import ZoomwatchError
+    from zoomwatch.ui import autostart
 
     entry = autostart.for_this_system()
     if args.action == "on":
@@ -485,7 +485,7 @@ def _running_pid(paths: AppPaths) -> int | None:
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.catalog import STATES, Catalog
+    from zoomwatch.core.catalog import STATES, Catalog
     from zoomwatch.destinations import open_destination
     from zoomwatch.errors import ConfigError
     from zoomwatch.printable import json_printable, printable

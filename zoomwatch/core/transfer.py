@@ -22,11 +22,11 @@ from typing import Any
 
 from zoomwatch import __version__, naming
 from zoomwatch.bandwidth import Throttle
-from zoomwatch.catalog import Catalog, Row
 from zoomwatch.config import Config
+from zoomwatch.core.catalog import Catalog, Row
+from zoomwatch.core.status import StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
-from zoomwatch.status import StatusBoard
 
 log = logging.getLogger(__name__)
 

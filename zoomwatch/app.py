@@ -19,21 +19,21 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from zoomwatch import watch
-from zoomwatch.catalog import Catalog
 from zoomwatch.config import Config
+from zoomwatch.core.catalog import Catalog
+from zoomwatch.core.status import Snapshot, StatusBoard
+from zoomwatch.core.transfer import RetryPolicy, Transfers
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
-from zoomwatch.status import Snapshot, StatusBoard
-from zoomwatch.transfer import RetryPolicy, Transfers
-from zoomwatch.watch import TICK_SECONDS, FolderWatcher, Settler, folder_problem
-from zoomwatch.zoom.accounts import sync_targets
-from zoomwatch.zoom.api import RateLimited
-from zoomwatch.zoom.cloud import CloudSync
-from zoomwatch.zoom.oauth import SignedOut
+from zoomwatch.sources import local as watch
+from zoomwatch.sources.local import TICK_SECONDS, FolderWatcher, Settler, folder_problem
+from zoomwatch.sources.zoom.accounts import sync_targets
+from zoomwatch.sources.zoom.api import RateLimited
+from zoomwatch.sources.zoom.cloud import CloudSync
+from zoomwatch.sources.zoom.oauth import SignedOut
 
 log = logging.getLogger(__name__)
 

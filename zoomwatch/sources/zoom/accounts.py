@@ -14,8 +14,8 @@ import requests
 from zoomwatch import secrets
 from zoomwatch.config import Config
 from zoomwatch.errors import ConfigError, ZoomwatchError
-from zoomwatch.zoom import oauth
-from zoomwatch.zoom.api import ZoomApi
+from zoomwatch.sources.zoom import oauth
+from zoomwatch.sources.zoom.api import ZoomApi
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.zoom.us/v2"

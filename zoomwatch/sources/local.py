@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoomwatch.catalog import Catalog, path_bytes
 from zoomwatch.config import Config
+from zoomwatch.core.catalog import Catalog, path_bytes
 from zoomwatch.errors import ConfigError
 from zoomwatch.naming import parse_meeting
 

@@ -1,0 +1,1 @@
+"""The core: the catalog (SQLite), the status board, the transfer workers."""
