@@ -284,11 +284,13 @@ class Home:
     which saves most of them), and its progress read from status --json and the catalog."""
 
     def __init__(self, root: Path, settings: Iterable[tuple[str, str]] = (), *, template: Home | None = None,
-                 drop: tuple[str, ...] = (), keep: tuple[str, ...] = (), **env: str) -> None:
+                 base: dict[str, str] | None = None, drop: tuple[str, ...] = (), keep: tuple[str, ...] = (),
+                 command: list[str] | None = None, **env: str) -> None:
         if template is not None:
             shutil.copytree(template.root, root)
         self.root = root
-        self.env = home_env(root, drop=drop, keep=keep, PYTHONUNBUFFERED="1", **env)
+        self.command = command or zoomwatch_argv()  # or the bundle's executable
+        self.env = home_env(root, base=base, drop=drop, keep=keep, PYTHONUNBUFFERED="1", **env)
         self._catalog: Any = None
         self.set(*settings)
 
@@ -298,7 +300,7 @@ class Home:
 
     def zw(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """`python -m zoomwatch ARGS` to the end; BenchError when it fails."""
-        done = subprocess.run(zoomwatch_argv(*args), env=self.env, cwd=self.root, capture_output=True, text=True,
+        done = subprocess.run([*self.command, *args], env=self.env, cwd=self.root, capture_output=True, text=True,
                               timeout=timeout)
         if done.returncode != 0:
             raise BenchError(f"zoomwatch {' '.join(args)} exited {done.returncode}: {done.stdout[-1000:]}"
@@ -306,7 +308,7 @@ class Home:
         return done
 
     def run(self, *args: str, prefix: tuple[str, ...] = (), **kw: Any) -> Proc:
-        return Proc([*prefix, *zoomwatch_argv(*args)], env=self.env, cwd=self.root, name=f"zoomwatch {args[0]}",
+        return Proc([*prefix, *self.command, *args], env=self.env, cwd=self.root, name=f"zoomwatch {args[0]}",
                     **kw)
 
     def status(self) -> dict[str, Any]:
