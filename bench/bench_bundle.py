@@ -230,8 +230,8 @@ def memory_detail(pid: int) -> dict[str, Any]:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         if key in ("RssAnon", "RssFile", "RssShmem", "Threads"):
-            out[key.lower() + ("" if key == "Threads" else "_mib")] = int(value.split()[0]) / (1 if key == "Threads"
-                                                                                             else 1024)
+            out[key.lower() + ("" if key == "Threads" else "_mib")] = round(int(value.split()[0]) / (1 if key == "Threads"
+                                                                                             else 1024), 1)
     per_file: dict[str, int] = {}
     current = "[anon]"
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():

@@ -12,7 +12,6 @@ AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the null keyring). Phases:
 - resume: `zoomwatch run` with a bandwidth limit, SIGKILLed once the store holds half the parts, then
   `run --once`: the parts the store holds (ListParts), the bytes each run put on its TCP sockets (`ss`),
   hence the bytes sent again; the sha256 of the downloaded object.
-- profile: with py-spy installed, where a zoomwatch upload's samples land.
 
 Run `python bench/bench_s3.py --help`; `--quick` (256 MiB, 1 round) is a smoke run.
 """
@@ -342,40 +341,6 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     return out
 
 
-CATEGORIES = (("waiting for the store's response", ("SocketIO.readinto", "do_poll", "wait_for_read")),
-              ("sending the bytes (socket)", ("HTTPConnection.send", "sendall", "chunk_readable")),
-              ("botocore SigV4 payload sha256", ("SigV4Auth.payload",)), ("md5", ("md5",)),
-              ("sha256", ("sha256", "digest")), ("reading the file", ("pread", "readinto")),
-              ("catalog (SQLite)", ("Catalog.",)), ("imports (start-up)", ("importlib", "<frozen")),
-              ("waits on locks and events", ("Condition.wait", "Event.wait", "lock")))
-
-
-def phase_profile(world: World, size: int, setting: Setting, timeout: float) -> dict[str, Any]:
-    """One more `run --once` under `py-spy record` (100 Hz, all threads): the leaf frames where the samples
-    landed, grouped. py-spy slows the run; the shares are what counts."""
-    if not (spy := shutil.which("py-spy")):
-        return {"skipped": "py-spy is not installed (pip install py-spy)"}
-    path, _ = world.file(size)
-    prefix = world.prefix("profile")
-    home, raw = world.home(path.parent.parent, prefix, setting), world.work / "py-spy.txt"
-    home.run("run", "--once", "--max-wait", "60", prefix=(spy, "record", "-r", "100", "-f", "raw", "-o", str(raw),
-                                                          "--threads", "--nonblocking", "--")).wait(timeout).check()
-    leaves: dict[str, int] = {}
-    for line in raw.read_text(errors="replace").splitlines():
-        stack, _, number = line.rpartition(" ")
-        if number.isdigit():
-            leaves[stack.split(";")[-1]] = leaves.get(stack.split(";")[-1], 0) + int(number)
-    total, categories = sum(leaves.values()) or 1, {}
-    for leaf, n in leaves.items():
-        name = next((c for c, needles in CATEGORIES if any(x in leaf for x in needles)), "other")
-        categories[name] = categories.get(name, 0) + n
-    empty_prefix(world.client, BUCKET, prefix)
-    top = sorted(leaves.items(), key=lambda kv: -kv[1])[:15]
-    return {"samples": total, "categories": {k: round(v / total, 3) for k, v in sorted(categories.items(),
-                                                                                        key=lambda kv: -kv[1])},
-            "top_frames": [{"frame": k, "share": round(v / total, 3)} for k, v in top]}
-
-
 # -- report ---------------------------------------------------------------------------------------
 
 def _mmm(s: dict[str, float], unit: str, fmt: str = ".1f") -> str:
@@ -422,14 +387,11 @@ def print_report(r: dict[str, Any]) -> None:
         print(f"   upper bound (in-flight parts counted whole): {s['resent_bytes_upper_bound_mib']} MiB = "
               f"{s['resent_upper_bound_over_window']:.2f} x; goal met: {s['goal_met']}; sha256 matches: "
               f"{s['sha256_matches']}")
-    if p := r.get("profile"):
-        print(f"\n4. py-spy: {p['skipped']}" if "skipped" in p else f"\n4. py-spy, {p['samples']} samples: "
-              + ", ".join(f"{k} {v * 100:.0f} %" for k, v in p["categories"].items()))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_options(parser, "throughput,rss,resume,profile", "256 MiB, 1 round, RSS at 64 and 256 MiB")
+    add_options(parser, "throughput,rss,resume", "256 MiB, 1 round, RSS at 64 and 256 MiB")
     parser.add_argument("--size-gib", type=float, help="throughput and resume file size (default 1)")
     parser.add_argument("--repeat", type=int, help="rounds per tool (default 3)")
     parser.add_argument("--rss-sizes", help="the two RSS file sizes (default 256M,2G)")
@@ -445,7 +407,7 @@ def main() -> int:
                                                                    for x in args.settings.split(","))]
     bench = Bench("s3", args, {"size_bytes": size, "repeat": repeat, "rss_sizes": rss_sizes,
                                "zoomwatch": [s.label for s in settings], "kill_bwlimit": args.kill_bwlimit})
-    phases = bench.phases(parser, ("throughput", "rss", "resume", "profile"))
+    phases = bench.phases(parser, ("throughput", "rss", "resume"))
     try:
         world = World(bench.work)
         log("warm-up: one untimed upload of each tool (the store allocates its volumes)")
@@ -456,11 +418,11 @@ def main() -> int:
         noop = [world.home(empty, world.prefix("noop"), settings[0]).run("run", "--once").wait(120).check().wall_s
                 for _ in range(3)]
         bench.report["zoomwatch_noop_run_once_s"] = summarize(noop)
+        calls = {"throughput": lambda: phase_throughput(world, size, repeat, settings, args.timeout),
+                 "rss": lambda: phase_rss(world, rss_sizes, repeat, settings[0], args.timeout),
+                 "resume": lambda: phase_resume(world, size, settings[0], args.kill_bwlimit, args.timeout)}
         for phase in phases:
-            bench.run(phase, *{"throughput": (phase_throughput, world, size, repeat, settings, args.timeout),
-                               "rss": (phase_rss, world, rss_sizes, repeat, settings[0], args.timeout),
-                               "resume": (phase_resume, world, size, settings[0], args.kill_bwlimit, args.timeout),
-                               "profile": (phase_profile, world, size, settings[0], args.timeout)}[phase])
+            bench.run(phase, calls[phase])
     except (BenchError, RuntimeError, OSError, subprocess.SubprocessError) as exc:
         bench.failed("setup", exc)
     return bench.finish(print_report, lambda r: r.get("resume", {}).get("sha256_matches", True)
