@@ -1,26 +1,10 @@
 #!/usr/bin/env python3
-"""The Linux bundle (PyInstaller one-folder build, `installer/build.py`) measured from outside, beside
-`python -m zoomwatch` (bench/common.py: isolated HOME/XDG_*, the null keyring). Phases:
-
-- build (always, unless `--archive PATH` reuses a built zoomwatch-*-linux-*.tar.gz): `python installer/build.py
-  --dist WORK/dist`, its run-time hooks and warnings; the archive is unpacked into a clean folder as
-  tests/installer/test_bundle.py does.
-- size: the .tar.gz, the unpacked bundle (apparent bytes, disk usage, files), the biggest entries of _internal
-  (by space on disk) and what the biggest folders hold, the biggest files, the Python packages of note and the
-  shared libraries collected.
-- startup: wall time of the bundled `zoomwatch --version` (empty environment) and of `python -m zoomwatch
-  --version`: the first run after evicting their files from the page cache (posix_fadvise DONTNEED), then the
-  median [min-max] of `--runs`, alternated.
-- tray: on a private desktop (Xvfb -displayfd, dbus-run-session, dunst, trayer; PYSTRAY_BACKEND=gtk), the time
-  from launching `zoomwatch tray` until its icon window exists and until it is docked (visible) in trayer's strip
-  (xdotool), then RSS (anonymous/file-backed, the mappings holding the most), VmHWM and CPU after
-  `--idle-seconds`; bundle and python. An untimed tray runs first: the first GTK client on a new X server probes
-  GLX (Mesa maps libLLVM, ~45 MiB) and caches the answer on the root window, as a real desktop long has.
-- imports: `python -X importtime -c "import zoomwatch.cli"` (third run), the largest cumulative entries overall
-  and inside zoomwatch.cli, and which heavy modules (boto3, botocore, supabase, storage3, tusclient, pystray,
-  tkinter) and third-party packages `zoomwatch --version` and `zoomwatch run --once` (local) load.
-
-Exit 0; 1 when `--version` or `run --once` loads a heavy module; 2 when a phase failed.
+"""The Linux bundle (PyInstaller one-folder build, `installer/build.py`) measured from outside beside `python -m
+zoomwatch` (bench/common.py): its size, `--version` start-up (first after evicting the page cache, then the
+median), the tray on a private desktop (Xvfb, dbus-run-session, dunst, trayer; until its icon window exists and
+is docked, then idle RSS and CPU; after an untimed first GTK client, which probes GLX and maps libLLVM once per
+X server), and the imports `--version` and `run --once` pay for. See bench/README.md. Exit 1 when `--version`
+or `run --once` loads a heavy module (boto3, botocore, supabase, storage3, tusclient, pystray, tkinter).
 """
 
 from __future__ import annotations
@@ -229,9 +213,10 @@ def memory_detail(pid: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("RssAnon", "RssFile", "RssShmem", "Threads"):
-            out[key.lower() + ("" if key == "Threads" else "_mib")] = round(int(value.split()[0]) / (1 if key == "Threads"
-                                                                                             else 1024), 1)
+        if key in ("RssAnon", "RssFile", "RssShmem"):
+            out[key.lower() + "_mib"] = round(int(value.split()[0]) / 1024, 1)
+        elif key == "Threads":
+            out["threads"] = int(value)
     per_file: dict[str, int] = {}
     current = "[anon]"
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():

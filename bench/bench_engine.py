@@ -1,15 +1,8 @@
 #!/usr/bin/env python3
-"""End-to-end benchmark of zoomwatch's core engine, driven from outside like a user runs it (bench/common.py:
-every zoomwatch process isolated in a temporary HOME/XDG_*). Phases:
-
-- scan: a tree of N already backed-up files (default 10,000 = 500 meeting folders x 20), first backed up
-  with `run --once` (files/s); then the time from process start to the end of the start-up scan, and the
-  recording files the second start OPENS (strace; must be 0).
-- idle: CPU, wake-ups and RSS of `zoomwatch run` watching that tree.
-- latency: a writer's last write -> the catalog's verified_at, settle time subtracted.
-- big: wall time, MiB/s and peak RSS copying one big file, beside `rclone copyto`, `cp` and `cp` + sync.
-
-Run `python bench/bench_engine.py --help`; `--quick` is a fast smoke run.
+"""Benchmark of zoomwatch's core engine, run from outside (bench/common.py): the first backup of a tree of
+small recordings and the start-up scan of it once backed up (and the files that start opens, by strace),
+idle CPU watching it, the latency from a writer's last write to the catalog's verified_at, and copying one
+big file beside rclone and cp. See bench/README.md; `--quick` is a fast smoke run.
 """
 
 from __future__ import annotations
@@ -165,12 +158,9 @@ def phase_idle(home: Home, seconds: float) -> dict[str, Any]:
 
 def phase_latency(home: Home, zoom: Path, dest: Path, runs: int, size_mib: int = 20, chunks: int = 4) -> dict[str, Any]:
     """Each file's verified_at in the catalog (read-only) against the time of its last write."""
-    from zoomwatch.catalog import Catalog
-    from zoomwatch.paths import APP_NAME
-
     run = home.run("run")
     startup_scan(run)
-    catalog = Catalog(Path(home.env["XDG_DATA_HOME"]) / APP_NAME / "catalog.sqlite3", readonly=True)
+    catalog = home.catalog()
     dest_id = catalog.rows()[0].dest
     chunk, samples = os.urandom(size_mib * MIB // chunks), []
     for n in range(runs):
@@ -191,7 +181,7 @@ def phase_latency(home: Home, zoom: Path, dest: Path, runs: int, size_mib: int =
                         # the backup's final name appears by rename (ctime), before the read-back check
                         "renamed_minus_settle_s": round(st.st_ctime - t_last_write - SETTLE_SECONDS, 3)})
         time.sleep(1.0)  # let the meeting.json sidecar be written before the next folder appears
-    catalog.close()
+    home.close()
     run.signal()
     run.wait(60)
     lat, ren = ([s[k] for s in samples] for k in ("latency_minus_settle_s", "renamed_minus_settle_s"))

@@ -1,19 +1,8 @@
 #!/usr/bin/env python3
-"""S3 benchmark of zoomwatch against a real S3 server (SeaweedFS on loopback), beside `aws s3 cp` and
-`rclone copyto`, driven from outside (bench/common.py: zoomwatch isolated in a temporary HOME/XDG_*,
-AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the null keyring). Phases:
-
-- throughput: one random file (default 1 GiB) uploaded by zoomwatch `run --once` (8M/4, 16M/8 and 32M/8
-  part size/concurrency), `aws s3 cp` and `rclone copyto`, the order rotated each round; wall time, MiB/s,
-  CPU, and zoomwatch's wall time split by what its catalog shows (polled read-only every 50 ms): start-up
-  and scan (until the file is claimed), the sha256 pre-pass (until the multipart upload is recorded), the
-  parts (until every part is recorded) and the tail (complete, verify, sidecar, exit).
-- rss: peak RSS (process tree every 50 ms, and VmHWM) at 256 MiB and 2 GiB for the three tools.
-- resume: `zoomwatch run` with a bandwidth limit, SIGKILLed once the store holds half the parts, then
-  `run --once`: the parts the store holds (ListParts), the bytes each run put on its TCP sockets (`ss`),
-  hence the bytes sent again; the sha256 of the downloaded object.
-
-Run `python bench/bench_s3.py --help`; `--quick` (256 MiB, 1 round) is a smoke run.
+"""S3 benchmark of zoomwatch against SeaweedFS on loopback, beside `aws s3 cp` and `rclone copyto`, run from
+outside (bench/common.py): throughput (zoomwatch's time split by its catalog: claimed, hashed, parts recorded),
+peak RSS at two sizes, and the bytes re-sent after a SIGKILL at half the parts (ListParts and the bytes each
+run put on its TCP sockets). See bench/README.md; `--quick` (256 MiB, 1 round) is a smoke run.
 """
 
 from __future__ import annotations
@@ -163,18 +152,16 @@ class World:
                       "cpu_cores_busy": round((done.cpu_s + server) / done.wall_s, 2)}
 
     def stored(self, prefix: str, size: int, sha: str | None) -> None:
-        """The store holds one object of `size` under prefix/ (whose sha256 metadata is `sha`); then emptied."""
-        objects = empty_prefix(self.client, BUCKET, prefix) if sha is None else self.listed(prefix)
-        if [o["Size"] for o in objects] != [size]:
-            raise BenchError(f"{prefix}/: expected one object of {size} bytes, found {objects}")
-        if sha is not None:
-            meta = self.client.head_object(Bucket=BUCKET, Key=objects[0]["Key"]).get("Metadata", {})
-            if meta.get("sha256") != sha:
-                raise BenchError(f"{objects[0]['Key']}: metadata {meta}, the file's sha256 is {sha}")
-            empty_prefix(self.client, BUCKET, prefix)
-
-    def listed(self, prefix: str) -> list[dict[str, Any]]:
-        return self.client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "/").get("Contents", [])
+        """The store holds the recording (`size` bytes, sha256 metadata `sha` when given) under prefix/;
+        then everything under prefix/ is deleted."""
+        found = [o for o in self.client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "/").get("Contents", [])
+                 if o["Key"].endswith("/zoom_0.mp4")]
+        if [o["Size"] for o in found] != [size]:
+            raise BenchError(f"{prefix}/: expected one zoom_0.mp4 of {size} bytes, found {found}")
+        meta = self.client.head_object(Bucket=BUCKET, Key=found[0]["Key"]).get("Metadata", {})
+        if sha is not None and meta.get("sha256") != sha:
+            raise BenchError(f"{found[0]['Key']}: metadata {meta}, the file's sha256 is {sha}")
+        empty_prefix(self.client, BUCKET, prefix)
 
     def zoomwatch(self, size: int, s: Setting, timeout: float) -> dict[str, Any]:
         """One `run --once`, its time split by the catalog's marks (see the module docstring)."""

@@ -1,22 +1,10 @@
 #!/usr/bin/env python3
-"""Supabase benchmark of zoomwatch against the Supabase Storage stand-in (tests/fakes/supabase_storage.py),
-zoomwatch driven from outside (bench/common.py: isolated HOME/XDG_*, SUPABASE_KEY = the stand-in's service
-key, the null keyring).
-
-The stand-in runs in THIS process, in threads: its CPU counts against the benchmark process ("bench CPU"),
-it competes with zoomwatch for the cores (throughput is a floor for zoomwatch), and it keeps every object in
-memory (a finished TUS upload twice: buffer and object), so the script checks the available memory first
-and frees each object after its run. zoomwatch's memory is sampled in its own process tree only. Phases:
-
-- resume: `zoomwatch run` with a bandwidth limit (default 60M) is SIGKILLed once the stand-in holds >= 50 %
-  of the file (default 1 GiB) and part of the next 6 MiB chunk is on its way, then `run --once` without the
-  limit. From the stand-in's own counters: where the second run resumed (the file size minus what it sent),
-  the bytes re-sent (every request-body byte received for the object minus the file size, in MiB and in
-  chunks; goal <= 1 chunk), and the sha256 of the stored object.
-- rss: peak RSS, wall time, MiB/s (whole run, and first to last byte stored at the stand-in) and CPU of
-  `zoomwatch run --once` at 256 MiB and 2 GiB: the peak must not grow with the file size.
-
-`python bench/bench_supabase.py --quick` (256 MiB only) is a smoke run; `--help` lists the options.
+"""Supabase benchmark of zoomwatch against the Supabase Storage stand-in (tests/fakes/supabase_storage.py), run
+from outside (bench/common.py). The stand-in runs in THIS process, in threads: its CPU and memory count against
+the benchmark ("bench CPU"), it competes with zoomwatch for the cores (throughput is a floor for zoomwatch) and
+it holds every object in memory (about twice the file size; checked before each run, freed after it). Phases:
+resume after a SIGKILL at 50 % (where the second run resumed and the bytes re-sent, from the stand-in's
+counters) and peak RSS at two sizes. See bench/README.md; `--quick` (256 MiB only) is a smoke run.
 """
 
 from __future__ import annotations

@@ -1,23 +1,9 @@
 #!/usr/bin/env python3
-"""Zoom cloud benchmark of zoomwatch against the Zoom stand-in (tests/fakes/zoom_api.py), driven from outside
-(bench/common.py): a real `zoomwatch login` (a "browser" script follows the authorize redirect to zoomwatch's
-loopback listener), then real `zoomwatch sync` processes, each isolated in a temporary HOME/XDG_* with a
-plain-file keyring there (keyrings.alt).
-
-The stand-in runs inside this process, in threads: its CPU counts against the benchmark ("bench CPU") and it
-competes with zoomwatch for the cores. Phases:
-
-- listing: N recordings (default 1,000, one user, a 1 KiB MP4 each) over the last 12 months; `zoomwatch sync`
-  with zoom.file_types = SUMMARY (a type none has: nothing is downloaded). From the stand-in's request log: the
-  list, token and API requests, the windows asked, the meetings the stand-in served for them (after its silent
-  one-month clamp) and any it clamped away; against the minimum, from zoomwatch's own window function
-  (zoomwatch.zoom.api.windows) x pages of 300. Then a second, incremental sync.
-- backup: K cloud recordings of S MiB (default 20 x 50 MiB) backed up by `zoomwatch sync` to SeaweedFS, beside
-  "download them all first, then upload them all" (requests + boto3, a subprocess of this script); same run,
-  order alternated (--repeat); wall times, their ratio (> 1 = zoomwatch faster), when zoomwatch's downloads
-  ended and its files were verified (its catalog, read-only), peak RSS and CPU, and every object checked.
-
-Run `python bench/bench_zoom.py --help`; `--quick` is a smoke run.
+"""Zoom cloud benchmark of zoomwatch against the Zoom stand-in (tests/fakes/zoom_api.py, in this process, in
+threads: its CPU counts as "bench CPU"), run from outside (bench/common.py) after a real `zoomwatch login`:
+listing a year of recordings (requests and meetings served, from the stand-in's request log, against the
+minimum from zoomwatch's own window function) and backing cloud recordings up to SeaweedFS beside a
+download-all-then-upload-all script. See bench/README.md; `--quick` is a smoke run.
 """
 
 from __future__ import annotations

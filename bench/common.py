@@ -1,18 +1,13 @@
-"""The one harness every script in bench/ runs on.
+"""The one harness every script in bench/ runs on (imported as `common`; it puts tests/ on sys.path).
 
-- processes: `start()` (a session of its own, remembered and killed at the end), `stop_group()`,
-  `wait_until()`, `ensure_tool()`; `Proc`: a background process whose stderr/stdout lines are timed,
-  whose process tree's RSS is sampled every 50 ms, whose `marks` (name -> condition) are timed the first
-  time each holds, and which is reaped with os.wait4 (exact CPU seconds, ru_maxrss as GNU time reports);
-- an isolated zoomwatch: `Home` (HOME and XDG_* in a folder of its own, `python -m zoomwatch` runs, and
-  its progress read from machine-readable places: `status --json` and the catalog opened read-only);
-- the one log line read: `startup_scan()` (see there why);
-- servers: `start_seaweed()` (tests/s3server.py) and `seaweed_cpu()`;
-- figures and the run: `summarize()`, `rotate()`, sizes, `machine_info()`, `add_options()` and `Bench`
-  (temporary folder, phases, errors, --json-out).
-
-Scripts import it as `common` (their folder is first on sys.path when run as `python bench/bench_X.py`);
-it puts the repository's tests/ folder on sys.path for the servers and stand-ins.
+- `Proc`: a background process in a session of its own: stderr/stdout kept with their times, the process
+  tree's RSS sampled every 50 ms, `marks` (name -> condition) timed the first time each holds, reaped with
+  os.wait4 (exact CPU seconds); `start()`, `wait_until()`, `ensure_tool()`;
+- `Home`: one isolated zoomwatch (HOME and XDG_* in a folder of its own) and its progress read from
+  machine-readable places: `status --json` and the catalog opened read-only;
+- `startup_scan()`: the one log line any benchmark reads (see there why);
+- `start_seaweed()`, `seaweed_cpu()`, `empty_prefix()`: the S3 store;
+- `Bench` and `add_options()`: the temporary folder, the phases and their errors, --json-out, the exit code.
 """
 
 from __future__ import annotations
@@ -67,22 +62,6 @@ def start(argv: list[str], **kw: Any) -> subprocess.Popen[Any]:
     proc = subprocess.Popen(argv, start_new_session=True, **kw)
     PROCS.append(proc)
     return proc
-
-
-def stop_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
-    """`sig` to a process this script started and its session; SIGKILL when it is still there after 10 s."""
-    for signum in dict.fromkeys((sig, signal.SIGKILL)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signum)
-        except (ProcessLookupError, PermissionError):
-            proc.send_signal(signum)
-        try:
-            proc.wait(10)
-            return
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
@@ -314,17 +293,19 @@ class Home:
     def status(self) -> dict[str, Any]:
         return json.loads(self.zw("status", "--json").stdout)
 
-    def rows(self) -> list[Any]:
-        """The catalog's rows (zoomwatch.catalog.Row), read-only; [] before the catalog exists."""
+    def catalog(self) -> Any:
+        """Its catalog (zoomwatch.catalog.Catalog) opened read-only, or None before it exists."""
         if self._catalog is None:
             from zoomwatch.catalog import Catalog
             from zoomwatch.paths import APP_NAME
 
             file = Path(self.env["XDG_DATA_HOME"]) / APP_NAME / "catalog.sqlite3"
-            if not file.exists():
-                return []
-            self._catalog = Catalog(file, readonly=True)
-        return self._catalog.rows()
+            self._catalog = Catalog(file, readonly=True) if file.exists() else None
+        return self._catalog
+
+    def rows(self) -> list[Any]:
+        """The catalog's rows (zoomwatch.catalog.Row); [] before it exists."""
+        return self.catalog().rows() if self.catalog() else []
 
     def close(self) -> None:
         if self._catalog is not None:
@@ -505,8 +486,10 @@ class Bench:
     def finish(self, printer: Callable[[dict[str, Any]], None], verdict: Callable[[dict[str, Any]], bool]) -> int:
         """Kill what is left, remove the folder (unless --keep), print, write --json-out; the exit code:
         2 when a phase failed, 1 when `verdict(report)` is false, else 0."""
-        for proc in PROCS:
-            stop_group(proc, signal.SIGKILL)
+        for proc in PROCS:  # whatever is left
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
         if self.args.keep:
             log(f"kept {self.work}")
         else:
