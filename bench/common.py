@@ -488,7 +488,10 @@ class Bench:
         2 when a phase failed, 1 when `verdict(report)` is false, else 0."""
         for proc in PROCS:  # whatever is left
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 proc.wait(10)
         if self.args.keep:
             log(f"kept {self.work}")
