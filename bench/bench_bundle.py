@@ -337,8 +337,7 @@ def print_report(r: dict[str, Any]) -> None:
         for name in ("bundle", "python"):
             x = t[name]
             print(f"   {name:<7} icon window {x['icon_shown_s']:.2f} s, docked {x['icon_window_docked_s']:.2f} s; "
-                  f"after "
-                  f"{x['idle_s']:.0f} s idle: RSS {x['idle_rss_mib']} MiB (VmHWM {x['vm_hwm_mib']}, anon "
+                  f"after {x['idle_s']:.0f} s idle: RSS {x['idle_rss_mib']} MiB (VmHWM {x['vm_hwm_mib']}, anon "
                   f"{x.get('rssanon_mib')}, file {x.get('rssfile_mib')}), CPU {x['idle_cpu_s']} s")
     if im := r.get("imports"):
         print(f"\n5. import zoomwatch.cli: {im['import_zoomwatch_cli_us'] / 1000:.1f} ms; inside it: "

@@ -140,18 +140,18 @@ def phase_idle(home: Home, seconds: float) -> dict[str, Any]:
     run = home.run("run")
     startup_scan(run)
     proc = psutil.Process(run.proc.pid)
-    c0, x0, t0, lines0 = proc.cpu_times(), proc.num_ctx_switches(), time.monotonic(), len(run.lines)
+    c0, x0, t0 = proc.cpu_times(), proc.num_ctx_switches(), time.monotonic()
     while time.monotonic() < t0 + seconds and run.alive():
         time.sleep(min(0.5, max(0.0, t0 + seconds - time.monotonic())))
     c1, x1, window = proc.cpu_times(), proc.num_ctx_switches(), time.monotonic() - t0
-    rss, threads, lines = proc.memory_info().rss, proc.num_threads(), len(run.lines) - lines0
+    rss, threads = proc.memory_info().rss, proc.num_threads()
     run.signal()
     run.wait(60)
     user, system = c1.user - c0.user, c1.system - c0.system
     return {"window_s": round(window, 2), "cpu_s": round(user + system, 3), "user_s": round(user, 3),
             "system_s": round(system, 3), "percent_of_one_core": round(100 * (user + system) / window, 3),
             "voluntary_ctx_switches_per_s": round((x1.voluntary - x0.voluntary) / window, 1),
-            "rss_mib": round(rss / MIB, 1), "threads": threads, "log_lines_during_window": lines}
+            "rss_mib": round(rss / MIB, 1), "threads": threads}
 
 
 # -- latency --------------------------------------------------------------------------------------

@@ -202,17 +202,7 @@ class World:
 
 # -- phases ---------------------------------------------------------------------------------------
 
-def sha256_seconds(path: Path) -> float:
-    """Seconds to sha256 the file the way zoomwatch's pre-pass does (1 MiB reads, hashlib)."""
-    digest, t0 = hashlib.sha256(), time.perf_counter()
-    with open(path, "rb") as handle:
-        while data := handle.read(MIB):
-            digest.update(data)
-    return time.perf_counter() - t0
-
-
 def phase_throughput(world: World, size: int, repeat: int, settings: list[Setting], timeout: float) -> dict[str, Any]:
-    hash_s = [sha256_seconds(world.file(size)[0]) for _ in range(3)]
     tools: list[str | Setting] = [settings[0], "aws", "rclone", *settings[1:]]
     runs: dict[str, list[dict[str, Any]]] = {}
     for n in range(repeat):
@@ -233,7 +223,7 @@ def phase_throughput(world: World, size: int, repeat: int, settings: list[Settin
         if "upload_proper_mib_s" in summary[default]:
             ratios[f"zoomwatch_default_upload_proper_over_{peer}"] = round(
                 summary[default]["upload_proper_mib_s"]["median"] / speed, 3)
-    return {"size_bytes": size, "rounds": repeat, "bench_sha256_alone_s": summarize(hash_s), "runs": runs,
+    return {"size_bytes": size, "rounds": repeat, "runs": runs,
             "summary": summary, "zoomwatch_default": default, "zoomwatch_fastest": best, "ratios": ratios}
 
 
@@ -344,14 +334,12 @@ def print_report(r: dict[str, Any]) -> None:
         for label, s in t["summary"].items():
             print(f"   {label:<20} {_mmm(s['mib_s'], ' MiB/s', '.0f'):<22} wall {_mmm(s['wall_s'], ' s', '.2f')}; "
                   f"CPU s client {s['client_cpu_s']['median']:.1f}, SeaweedFS {s['server_cpu_s']['median']:.1f}; "
-                  f"peak RSS "
-                  f"{s['peak_rss_mib']['median']:.0f} MiB")
+                  f"peak RSS {s['peak_rss_mib']['median']:.0f} MiB")
             if "upload_proper_s" in s:
                 print(f"   {'':<20} start-up/scan {s['startup_scan_s']['median']:.2f} s, sha256 pre-pass "
                       f"{s['sha256_prepass_s']['median']:.2f} s, parts {s['upload_proper_s']['median']:.2f} s "
                       f"({s['upload_proper_mib_s']['median']:.0f} MiB/s), tail {s['tail_s']['median']:.2f} s")
-        print(f"   sha256 of the file alone here: {t['bench_sha256_alone_s']['median']:.2f} s; fastest zoomwatch "
-              f"setting: {t['zoomwatch_fastest']}")
+        print(f"   fastest zoomwatch setting: {t['zoomwatch_fastest']}")
         for name, value in t["ratios"].items():
             print(f"   ratio {name}: {value:.2f} (throughput; > 1 = zoomwatch faster)")
     if m := r.get("rss"):
