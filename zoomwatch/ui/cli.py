@@ -16,6 +16,7 @@ from typing import Any
 from zoomwatch import __version__
 from zoomwatch import config as configmod
 from zoomwatch.paths import AppPaths
+from zoomwatch.printable import json_printable, printable
 
 log = logging.getLogger("zoomwatch")
 
@@ -263,7 +264,7 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     try:
         if args.device:
-            tokens = accounts.device_login(cfg, lambda text: print(text, flush=True))
+            tokens = accounts.device_login(cfg, lambda text: print(printable(text), flush=True))
         else:
             client_id, client_secret = accounts.client_credentials()
             tokens = oauth.login(cfg["zoom.oauth_base"], client_id, client_secret, cfg["zoom.redirect_port"], show,
@@ -276,7 +277,7 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
         return Exit.BAD_CONFIG
     if cfg["zoom.mode"] == "off":
         configmod.set_value(paths, "zoom.mode", "user")
-    print(f"Signed in to Zoom as {me.get('email', '?')}; cloud recordings are backed up from now on")
+    print(f"Signed in to Zoom as {printable(str(me.get('email', '?')))}; cloud recordings are backed up from now on")
     return Exit.OK
 
 
@@ -317,7 +318,8 @@ def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}")
         return Exit.BAD_CONFIG
-    print(f"{me.get('email')} ({me.get('first_name', '')} {me.get('last_name', '')}, account {me.get('account_id')})")
+    who = f"{me.get('email')} ({me.get('first_name', '')} {me.get('last_name', '')}, account {me.get('account_id')})"
+    print(printable(who))  # Zoom's answer is untrusted text: no control characters reach the terminal
     return Exit.OK
 
 
@@ -415,7 +417,6 @@ def cmd_run(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def _run_once(engine: Any, max_wait: float) -> Exit:
     from zoomwatch.errors import ConfigError
-    from zoomwatch.printable import printable
 
     try:
         result = engine.run_once(max_wait)
@@ -488,7 +489,6 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch.core.catalog import STATES, Catalog
     from zoomwatch.destinations import open_destination
     from zoomwatch.errors import ConfigError
-    from zoomwatch.printable import json_printable, printable
 
     def _resumable(row: Any) -> str | None:
         """What a pending resumable upload holds: S3 multipart parts, or a Supabase (TUS) upload's bytes."""
