@@ -13,10 +13,12 @@ Paths are stored as the raw bytes the OS gave (os.fsencode), so non-UTF-8 names 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,8 +59,45 @@ CREATE TABLE IF NOT EXISTS keys (
 CREATE UNIQUE INDEX IF NOT EXISTS keys_by_path ON keys(dest, path);
 """
 
+
+log = logging.getLogger(__name__)
+
 ACTIVE = ("settling", "queued", "uploading", "failed")
 STATES = ("settling", "queued", "uploading", "verified", "failed", "superseded", "missing")
+
+
+def fold_key(key: str) -> str:
+    """The form two keys share when a store that ignores case and Unicode normalisation (exFAT and FAT
+    drives, macOS, Windows, most SMB shares) would take them for one name: NFD, case folding, then NFC."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", key).casefold())
+
+
+def _add_folded_keys(db: sqlite3.Connection) -> None:
+    """Keys become unique after folding (`Team Sync` and `TEAM SYNC` are one file on many drives).
+
+    An earlier release may already have given two paths keys that fold alike: both rows are kept (their
+    files are verified where they are); the first holds the folded form, so no new key can take it."""
+    if "folded" not in {r[1] for r in db.execute("PRAGMA table_info(keys)")}:
+        db.execute("ALTER TABLE keys ADD COLUMN folded TEXT")
+    taken: set[tuple[str, str]] = set()
+    clashes = 0
+    for rowid, dest, key in db.execute("SELECT rowid, dest, remote_key FROM keys ORDER BY rowid").fetchall():
+        folded = fold_key(key)
+        if (dest, folded) in taken:
+            clashes += 1
+            db.execute("UPDATE keys SET folded = NULL WHERE rowid = ?", (rowid,))
+            continue
+        taken.add((dest, folded))
+        db.execute("UPDATE keys SET folded = ? WHERE rowid = ?", (folded, rowid))
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS keys_by_folded ON keys(dest, folded)")
+    if clashes:
+        log.warning("%d backup name(s) differ from another only in upper/lower case; on a drive that ignores "
+                    "case they were one file (new recordings now get distinct names)", clashes)
+
+
+# Changes to a catalog made by an earlier release, applied once each, in order; PRAGMA user_version
+# counts the steps applied. A new catalog is made by SCHEMA followed by the same steps.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys,)
 
 
 def path_bytes(path: Path | str) -> bytes:
@@ -123,8 +162,21 @@ class Catalog:
             # are checked again (an identical copy at the destination is found, not re-sent).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            self._migrate()
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        for step_number, step in enumerate(MIGRATIONS, start=1):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < step_number:
+                    step(self._db)
+                    self._db.execute(f"PRAGMA user_version = {step_number}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -260,19 +312,58 @@ class Catalog:
             return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (r["id"],)).fetchone())
 
     def reserve_key(self, dest: str, path: bytes, wanted: str, numbered: Callable[[str, int], str]) -> str:
-        """The remote key for a recording: the one reserved before, else `wanted`, numbered on a clash."""
+        """The remote key for a recording: the one reserved before, else `wanted`, numbered on a clash.
+
+        Keys are compared folded (case and Unicode normalisation ignored), and a folder that differs from
+        an existing one only that way takes the existing spelling, so every store holds distinct files in
+        one folder whatever its file system."""
         with self._tx() as db:
             found = db.execute("SELECT remote_key FROM keys WHERE dest = ? AND path = ?", (dest, path)).fetchone()
             if found:
                 return str(found[0])
-            candidate, n = wanted, 1
-            while db.execute(
-                "SELECT 1 FROM keys WHERE dest = ? AND remote_key = ?", (dest, candidate)
-            ).fetchone():
-                n += 1
-                candidate = numbered(wanted, n)
-            db.execute("INSERT INTO keys (dest, remote_key, path) VALUES (?, ?, ?)", (dest, candidate, path))
-            return candidate
+            return self._insert_key(db, dest, path, self._same_folder(db, dest, wanted), numbered, ())
+
+    def rekey(self, dest: str, path: bytes, wanted: str, numbered: Callable[[str, int], str],
+              avoid: tuple[str, ...]) -> str:
+        """A new numbered key for `path`, none of `avoid` (keys found holding another machine's file)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM keys WHERE dest = ? AND path = ?", (dest, path))
+            return self._insert_key(db, dest, path, self._same_folder(db, dest, wanted), numbered,
+                                    tuple(fold_key(k) for k in avoid))
+
+    @staticmethod
+    def _same_folder(db: sqlite3.Connection, dest: str, wanted: str) -> str:
+        folder, sep, name = wanted.rpartition("/")
+        if not folder:
+            return wanted
+        prefix = fold_key(folder) + "/"
+        other = db.execute("SELECT remote_key FROM keys WHERE dest = ? AND folded >= ? AND folded < ? LIMIT 1",
+                           (dest, prefix, prefix + "\U0010ffff")).fetchone()
+        if other is None:
+            return wanted
+        depth = folder.count("/") + 1
+        existing = "/".join(str(other[0]).split("/")[:depth])
+        return f"{existing}/{name}" if fold_key(existing) == fold_key(folder) else wanted
+
+    @staticmethod
+    def _insert_key(db: sqlite3.Connection, dest: str, path: bytes, wanted: str,
+                    numbered: Callable[[str, int], str], avoid: tuple[str, ...]) -> str:
+        candidate, n = wanted, 1
+        while fold_key(candidate) in avoid or db.execute(
+            "SELECT 1 FROM keys WHERE dest = ? AND folded = ?", (dest, fold_key(candidate))
+        ).fetchone():
+            n += 1
+            candidate = numbered(wanted, n)
+        db.execute("INSERT INTO keys (dest, remote_key, path, folded) VALUES (?, ?, ?, ?)",
+                   (dest, candidate, path, fold_key(candidate)))
+        return candidate
+
+    def wrote_key(self, dest: str, path: bytes, key: str) -> bool:
+        """Whether this catalog once verified a version of `path` at `key` (so it may be replaced)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM files WHERE dest = ? AND path = ? AND remote_key = ? AND verified_at IS NOT NULL"
+                " LIMIT 1", (dest, path, key)).fetchone() is not None
 
     def save_progress(self, row_id: int, *, sha256: str | None = None, remote_key: str | None = None,
                       resume: dict[str, Any] | None = None, bytes_done: int | None = None) -> None:
