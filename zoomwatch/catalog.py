@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_by_path ON files(dest, path, id);
 CREATE INDEX IF NOT EXISTS files_by_state ON files(dest, state, next_try_at);
 CREATE INDEX IF NOT EXISTS files_by_key ON files(dest, remote_key);
+CREATE INDEX IF NOT EXISTS files_by_stat ON files(dest, size, mtime_ns);
 CREATE TABLE IF NOT EXISTS keys (
     dest       TEXT NOT NULL,
     remote_key TEXT NOT NULL,
@@ -420,11 +421,56 @@ class Catalog:
             )
 
     def mark_missing(self, row_id: int, reason: str) -> None:
+        """The file went away before it was backed up. Its resume state is kept until the unfinished
+        upload is thrown away at the store (abandoned_uploads, clear_resume)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE files SET state = 'missing', last_error = ?, resume = NULL, updated_at = ? WHERE id = ?",
+                "UPDATE files SET state = 'missing', last_error = ?, updated_at = ? WHERE id = ?",
                 (reason, self.clock(), row_id),
             )
+
+    def clear_resume(self, row_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE files SET resume = NULL, updated_at = ? WHERE id = ?", (self.clock(), row_id))
+
+    def abandoned_uploads(self, dest: str) -> list[Row]:
+        """Rows whose file is gone or replaced but whose unfinished upload (multipart, TUS, partial file)
+        may still be at the store; not one whose resume state an active row shares."""
+        sql = ("SELECT * FROM files WHERE dest = ? AND state IN ('missing', 'superseded') AND resume IS NOT NULL"
+               " AND resume NOT IN (SELECT resume FROM files WHERE dest = ? AND resume IS NOT NULL"
+               " AND state NOT IN ('missing', 'superseded')) ORDER BY id")
+        with self._lock:
+            return [Row.from_sql(r) for r in self._db.execute(sql, (dest, dest))]
+
+    def verified_like(self, dest: str, size: int, mtime_ns: int) -> list[Row]:
+        """Verified rows with this size and mtime: where a moved or renamed file may have been before."""
+        sql = "SELECT * FROM files WHERE dest = ? AND size = ? AND mtime_ns = ? AND state = 'verified' ORDER BY id"
+        with self._lock:
+            return [Row.from_sql(r) for r in self._db.execute(sql, (dest, size, mtime_ns))]
+
+    def adopt_moved(self, row_id: int, old_id: int, sha256: str) -> None:
+        """`row_id` is the file of `old_id` under a new path: it takes over its verified backup and key,
+        and the old row (whose path is gone) is superseded."""
+        now = self.clock()
+        with self._tx() as db:
+            old = db.execute("SELECT * FROM files WHERE id = ?", (old_id,)).fetchone()
+            new = db.execute("SELECT dest, path FROM files WHERE id = ?", (row_id,)).fetchone()
+            db.execute("DELETE FROM keys WHERE dest = ? AND path = ?", (new["dest"], new["path"]))
+            db.execute("UPDATE keys SET path = ? WHERE dest = ? AND path = ?", (new["path"], old["dest"], old["path"]))
+            db.execute(
+                "UPDATE files SET state = 'verified', sha256 = ?, remote_key = ?, resume = NULL, last_error = NULL,"
+                " next_try_at = NULL, bytes_done = size, verified_at = ?, updated_at = ? WHERE id = ?",
+                (sha256, old["remote_key"], old["verified_at"], now, row_id),
+            )
+            db.execute("UPDATE files SET state = 'superseded', last_error = ?, updated_at = ? WHERE id = ?",
+                       (f"moved to {display_path(os.fsdecode(bytes(new['path'])))}", now, old_id))
+
+    def requeue_lost(self, row_id: int) -> None:
+        """A verified file's backup is gone from the destination: back it up again (same key)."""
+        with self._tx() as db:
+            db.execute("UPDATE files SET state = 'queued', attempts = 0, blocked = 0, last_error = ?,"
+                       " updated_at = ? WHERE id = ? AND state = 'verified'",
+                       ("its backup was missing from the destination; copying it again", self.clock(), row_id))
 
     def requeue_row(self, row_id: int) -> None:
         """An upload stopped on request (pause, shutdown): back to the queue with its resume point."""
