@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoomwatch.errors import ZoomwatchError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
     id            INTEGER PRIMARY KEY,
@@ -101,6 +103,29 @@ def _add_folded_keys(db: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys,)
 
 
+class CatalogDamaged(ZoomwatchError):
+    """The catalog file is not a readable SQLite database."""
+
+
+def _check_intact(db: sqlite3.Connection) -> None:
+    problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(problems[:3]))
+
+
+def _move_aside(file: Path, exc: sqlite3.DatabaseError) -> Path:
+    """Keep a damaged catalog (never delete it) as `<name>.corrupt-<time>`, with its WAL files."""
+    aside = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        part = file.with_name(file.name + suffix)
+        if part.exists():
+            os.replace(part, aside.with_name(aside.name + suffix))
+    log.error("The catalog %s is damaged (%s): it was moved aside as %s and a new catalog started. Recordings "
+              "already in the backup are found there (same size and SHA-256) and not copied again.",
+              file, exc, aside.name)
+    return aside
+
+
 def path_bytes(path: Path | str) -> bytes:
     return os.fsencode(path)
 
@@ -151,12 +176,23 @@ class Catalog:
     def __init__(self, file: Path, *, clock: Callable[[], float] = time.time, readonly: bool = False) -> None:
         self.file = file
         self.clock = clock
+        self.set_aside: Path | None = None  # where a damaged catalog was moved, when it was
         if readonly:
-            uri = f"{file.resolve().as_uri()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            self._db = self._open_readonly(file)
         else:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None, timeout=30)
+            try:
+                self._db = self._open(file)
+            except sqlite3.DatabaseError as exc:
+                self.set_aside = _move_aside(file, exc)
+                self._db = self._open(file)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+
+    def _open(self, file: Path) -> sqlite3.Connection:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            _check_intact(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: every commit is in the log before the call returns, so a killed process
             # (SIGKILL) loses nothing; only a power cut can drop the last commits, and then the files
@@ -164,8 +200,30 @@ class Catalog:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
             self._migrate()
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
+        except sqlite3.DatabaseError:
+            self._db.close()
+            raise
+        return self._db
+
+    @staticmethod
+    def _open_readonly(file: Path) -> sqlite3.Connection:
+        uri = f"{file.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            _check_intact(db)
+            empty = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'files'").fetchone() is None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise CatalogDamaged(
+                "The catalog is damaged",
+                f"{file} cannot be read ({exc}). The next `zoomwatch run` moves it aside and starts a new one; "
+                "recordings already in the backup are found there and not copied again",
+            ) from None
+        if empty:  # a new (or emptied) catalog: nothing recorded yet
+            db.close()
+            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            db.executescript(SCHEMA)
+        return db
 
     def _migrate(self) -> None:
         for step_number, step in enumerate(MIGRATIONS, start=1):

@@ -248,10 +248,15 @@ class Transfers:
     def _discard(self, row: Row) -> None:
         """An upload that will not resume (the file changed or went away) is cleaned up at the store."""
         fresh = self.catalog.get(row.id)
+        resume = fresh.resume if fresh else row.resume
+        if not resume:
+            return
         try:
-            self.destination.discard(fresh.resume if fresh else row.resume)
-        except ZoomwatchError as exc:
+            self.destination.discard(resume)
+        except ZoomwatchError as exc:  # kept: tried again at the next start
             log.warning("could not clean up the unfinished upload of %s: %s", row.display, exc)
+            return
+        self.catalog.clear_resume(row.id)
 
     def _check_unchanged(self, row: Row) -> None:
         try:

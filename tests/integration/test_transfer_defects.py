@@ -4,7 +4,10 @@ subprocesses."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import sys
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,11 @@ from pathlib import Path
 import pytest
 from helpers import backed_up_files, sha256_of, write_random
 
+from zoomwatch import config
+from zoomwatch.catalog import Catalog
+from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.engine import Engine
+from zoomwatch.paths import AppPaths
 from zoomwatch.transfer import RetryPolicy
 
 START = "2024-01-15 10.00.00"
@@ -85,3 +92,98 @@ def test_unicode_normalisation_twins_are_distinct_files(app) -> None:
     files = backed_up_files(app.backup)
     assert len({unicodedata.normalize("NFC", name).casefold() for name in files}) == 3, sorted(files)
     assert sorted(sha256_of(p) for p in files.values()) == sorted(shas.values())
+
+
+# -- 11.3: two machines, one backup folder ------------------------------------------------------------
+
+
+def second_machine(app, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Another computer: its own settings, catalog and Zoom folder, the same backup folder."""
+    base = tmp_path / "machine-b"
+    paths = AppPaths(base / "config", base / "data", base / "state", base / "log", base / "cache")
+    zoom = base / "Zoom"
+    zoom.mkdir(parents=True)
+    for key, value in (("watch.folder", str(zoom)), ("destination.local.path", str(app.backup)),
+                       ("watch.settle_seconds", "1")):
+        config.set_value(paths, key, value)
+    return paths, zoom
+
+
+def test_two_machines_with_the_same_meeting_name_both_keep_their_recording(app, tmp_path: Path) -> None:
+    paths_b, zoom_b = second_machine(app, tmp_path)
+    name = f"{START} Team Sync/zoom_0.mp4"
+    sha_a = write_random(app.zoom / name, 40_000, seed=1)
+    sha_b = write_random(zoom_b / name, 40_000, seed=2)  # same size, other content
+
+    assert run_once(engine_for(app)).ok
+    result = run_once(engine_for(app, config.load(paths_b)))
+
+    assert result.ok, result.summary()
+    files = backed_up_files(app.backup)
+    assert sorted(sha256_of(p) for p in files.values()) == sorted([sha_a, sha_b]), sorted(files)
+    assert sha256_of(app.backup / FOLDER / "zoom_0.mp4") == sha_a, "machine A's backup is untouched"
+    assert sha256_of(app.backup / FOLDER / "zoom_0 (2).mp4") == sha_b
+    check = Catalog(paths_b.catalog_file)
+    try:
+        row = check.current(f"local:{app.backup}", zoom_b / name)
+        assert row is not None and row.state == "verified" and row.remote_key == f"{FOLDER}/zoom_0 (2).mp4"
+    finally:
+        check.close()
+
+
+def test_a_new_version_of_the_same_recording_still_replaces_its_own_backup(app) -> None:
+    video = app.zoom / f"{START} Team Sync/zoom_0.mp4"
+    write_random(video, 40_000, seed=1)
+    assert run_once(engine_for(app)).ok
+    new_sha = write_random(video, 50_000, seed=3, age_seconds=1800)
+
+    result = run_once(engine_for(app))
+
+    assert result.ok, result.summary()
+    assert list(backed_up_files(app.backup)) == [f"{FOLDER}/zoom_0.mp4"]
+    assert sha256_of(app.backup / FOLDER / "zoom_0.mp4") == new_sha
+
+
+# -- 11.12 / 18.16: nothing after verification may undo it -----------------------------------------
+
+
+def test_meeting_folder_name_with_invalid_utf8_is_verified_and_run_once_exits_0(app) -> None:
+    folder = os.fsencode(app.zoom) + b"/2024-01-15 10.00.00 R\xe9union \xff"
+    os.mkdir(folder)
+    video = Path(os.fsdecode(folder + b"/zoom_0.mp4"))
+    sha = write_random(video, 30_000)
+
+    done = subprocess.run([sys.executable, "-m", "zoomwatch", "run", "--once", "--max-wait", "20"],
+                          env=app.env, capture_output=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-3000:]
+    assert b"internal error" not in done.stderr and b"unexpected error" not in done.stderr
+    files = backed_up_files(app.backup)
+    assert [sha256_of(p) for p in files.values()] == [sha]
+    sidecars = list(app.backup.rglob("meeting.json"))
+    assert len(sidecars) == 1
+    meta = json.loads(sidecars[0].read_bytes().decode("utf-8"))  # valid UTF-8 JSON
+    assert meta["files"][0]["sha256"] == sha
+    status = subprocess.run([sys.executable, "-m", "zoomwatch", "status", "--json"], env=app.env,
+                            capture_output=True, timeout=60, check=True)
+    assert [f["state"] for f in json.loads(status.stdout)["files"]] == ["verified"]
+
+
+class SpoolHeld(LocalDestination):
+    """A destination whose `location` (asked after the file is verified) fails, as a clean-up step does
+    when an antivirus holds the spool file."""
+
+    def location(self, key: str) -> str:
+        raise PermissionError(13, "held by another process")
+
+
+def test_a_failing_step_after_verification_leaves_the_file_verified(app) -> None:
+    video = app.zoom / f"{START} Team Sync/zoom_0.mp4"
+    write_random(video, 30_000)
+    cfg = app.load()
+
+    result = run_once(Engine(cfg, destination=SpoolHeld(app.backup),
+                                                                 retry=RetryPolicy(base=0.2, cap=1.0)))
+
+    assert result.ok, result.summary()
+    assert result.counts["verified"] == 1 and result.counts["failed"] == 0
