@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import backed_up_files, sha256_of, write_random
+from helpers import backed_up_files, sha256_of, wait_for, write_random
 
 from zoomwatch import config
 from zoomwatch.catalog import Catalog
@@ -187,3 +187,157 @@ def test_a_failing_step_after_verification_leaves_the_file_verified(app) -> None
 
     assert result.ok, result.summary()
     assert result.counts["verified"] == 1 and result.counts["failed"] == 0
+
+
+# -- 11.13: a file that reads (or is stored) differently every time ----------------------------------
+
+
+class Corrupting(LocalDestination):
+    """A backup drive that damages what it stores: one byte flipped, or the last byte lost."""
+
+    def __init__(self, root: Path, how: str) -> None:
+        super().__init__(root)
+        self.how = how
+        self.uploads = 0
+
+    def upload(self, source, key, size, session):  # type: ignore[no-untyped-def]
+        self.uploads += 1
+        sha = super().upload(source, key, size, session)
+        target = self._target(key)
+        data = bytearray(target.read_bytes())
+        if self.how == "flip":
+            data[len(data) // 2] ^= 0xFF
+        else:
+            del data[-1]
+        target.write_bytes(bytes(data))
+        return sha
+
+
+@pytest.mark.parametrize("how", ["flip", "truncate"])
+def test_a_destination_that_corrupts_bytes_is_retried_with_backoff_then_given_up(app, how: str) -> None:
+    video = app.zoom / f"{START} Team Sync/zoom_0.mp4"
+    write_random(video, 20_000)
+    destination = Corrupting(app.backup, how)
+    engine = Engine(app.load(), destination=destination, retry=RetryPolicy(base=0.3, cap=1.0))
+    engine.start()
+    try:
+        def given_up() -> bool:
+            row = engine.catalog.current(destination.id, video)
+            return bool(row and row.state == "failed" and row.blocked)
+
+        wait_for(given_up, timeout=60, what="the file to be given up")
+        row = engine.catalog.current(destination.id, video)
+        assert row is not None
+        assert destination.uploads == 5, "bounded: five tries, not a tight loop"
+        assert row.attempts == 5 and row.next_try_at is None
+        assert "the copy at the destination differed from the file every time" in (row.last_error or "")
+        assert "gave up after 5 tries" in (row.last_error or "")
+        assert engine.catalog.next_due(destination.id) is None, "nothing is scheduled again"
+    finally:
+        engine.stop()
+        engine.close()
+    status = subprocess.run([sys.executable, "-m", "zoomwatch", "status"], env=app.env, capture_output=True,
+                            text=True, timeout=60, check=True)
+    assert "gave up after 5 tries" in status.stdout
+
+
+class ShortReads(LocalDestination):
+    """The source reads shorter than it is listed (as a sysfs file does): the copy ends early."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.uploads = 0
+
+    def upload(self, source, key, size, session):  # type: ignore[no-untyped-def]
+        self.uploads += 1
+        return super().upload(source, key, size + 7, session)
+
+
+def test_a_source_whose_size_differs_from_its_listing_is_given_up_with_a_clear_reason(app) -> None:
+    video = app.zoom / f"{START} Team Sync/zoom_0.mp4"
+    write_random(video, 20_000)
+    destination = ShortReads(app.backup)
+    engine = Engine(app.load(), destination=destination, retry=RetryPolicy(base=0.3, cap=1.0))
+    engine.start()
+    try:
+        wait_for(lambda: (r := engine.catalog.current(destination.id, video)) and r.blocked, timeout=60,
+                 what="the file to be given up")
+        row = engine.catalog.current(destination.id, video)
+        assert row is not None and row.state == "failed" and destination.uploads == 5
+        assert "changed size every time it was read; gave up after 5 tries" in (row.last_error or "")
+    finally:
+        engine.stop()
+        engine.close()
+
+
+# -- 11.15: meeting.json once per folder ---------------------------------------------------------------
+
+
+class CountingSidecars(LocalDestination):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.sidecar_writes = 0
+
+    def write_small(self, key: str, data: bytes) -> None:
+        self.sidecar_writes += 1
+        super().write_small(key, data)
+
+
+def test_meeting_json_is_written_once_per_folder_not_after_every_file(app) -> None:
+    folder = app.zoom / f"{START} Team Sync"
+    for n in range(40):
+        write_random(folder / f"chat_{n}.txt", 100 + n, seed=n)
+    destination = CountingSidecars(app.backup)
+
+    result = run_once(Engine(app.load(), destination=destination))
+
+    assert result.ok and result.counts["verified"] == 40
+    assert destination.sidecar_writes <= 3, destination.sidecar_writes
+    meta = json.loads((app.backup / FOLDER / "meeting.json").read_text())
+    assert len(meta["files"]) == 40, "the last meeting.json lists every file"
+
+    again = CountingSidecars(app.backup)
+    assert run_once(Engine(app.load(), destination=again)).ok
+    assert again.sidecar_writes == 0, "a run that copied nothing writes nothing"
+
+
+def test_a_machine_that_uploads_nothing_does_not_rewrite_meeting_json(app, tmp_path: Path) -> None:
+    paths_b, zoom_b = second_machine(app, tmp_path)
+    name = f"{START} Team Sync/zoom_0.mp4"
+    write_random(app.zoom / name, 40_000, seed=1)
+    write_random(zoom_b / name, 40_000, seed=1)  # the same recording, on both machines
+    assert run_once(engine_for(app)).ok
+    written = (app.backup / FOLDER / "meeting.json").read_bytes()
+    destination = CountingSidecars(app.backup)
+
+    assert run_once(Engine(config.load(paths_b), destination=destination)).ok
+
+    assert destination.sidecar_writes == 0
+    assert (app.backup / FOLDER / "meeting.json").read_bytes() == written
+
+
+# -- 11.20: a renamed meeting folder keeps its backup ---------------------------------------------------
+
+
+def test_renamed_meeting_folder_is_not_copied_again(app) -> None:
+    old = app.zoom / f"{START} Team Sync"
+    sha = write_random(old / "zoom_0.mp4", 60_000)
+    write_random(old / "chat.txt", 500, seed=4)
+    assert run_once(engine_for(app)).ok
+    before = {name: p.stat().st_mtime_ns for name, p in backed_up_files(app.backup).items()}
+    new = app.zoom / f"{START} Team Sync (renamed)"
+    old.rename(new)
+
+    engine = engine_for(app)
+    dest_id = engine.destination.id
+    result = engine.run_once(30)
+    try:
+        assert result.ok, result.summary()
+        assert {n: p.stat().st_mtime_ns for n, p in backed_up_files(app.backup).items()} == before, \
+            "no second copy, nothing rewritten"
+        row = engine.catalog.current(dest_id, new / "zoom_0.mp4")
+        assert row is not None and row.state == "verified" and row.sha256 == sha
+        assert row.remote_key == f"{FOLDER}/zoom_0.mp4"
+        assert result.counts["verified"] == 2
+    finally:
+        engine.close()
