@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -341,3 +343,123 @@ def test_renamed_meeting_folder_is_not_copied_again(app) -> None:
         assert result.counts["verified"] == 2
     finally:
         engine.close()
+
+
+# -- 11.19: an unfinished upload of a file deleted while zoomwatch was stopped ---------------------------
+
+
+class HoldingUploads(LocalDestination):
+    """Records discard calls; with `hold`, an upload stores its resume state and waits to be stopped,
+    as a long multipart upload does."""
+
+    def __init__(self, root: Path, *, hold: bool = False) -> None:
+        super().__init__(root)
+        self.hold = hold
+        self.holding = threading.Event()
+        self.discarded: list[dict | None] = []  # type: ignore[type-arg]
+
+    def upload(self, source, key, size, session):  # type: ignore[no-untyped-def]
+        if self.hold:
+            session.save_resume({"upload_id": "multipart-1", "parts": {"1": "etag-1"}})
+            self.holding.set()
+            session.stop.wait(60)
+            session.check_stop()
+        return super().upload(source, key, size, session)
+
+    def discard(self, resume):  # type: ignore[no-untyped-def]
+        self.discarded.append(resume)
+
+
+def test_upload_of_a_file_deleted_while_stopped_is_discarded_once_at_start(app) -> None:
+    video = app.zoom / f"{START} Team Sync/zoom_0.mp4"
+    write_random(video, 20_000)
+    holding = HoldingUploads(app.backup, hold=True)
+    engine = Engine(app.load(), destination=holding)
+    engine.start()
+    try:
+        wait_for(holding.holding.is_set, what="the upload to start")
+    finally:
+        engine.stop()
+        engine.close()
+    video.unlink()  # deleted while zoomwatch is stopped
+
+    recording = HoldingUploads(app.backup)
+    engine = Engine(app.load(), destination=recording)
+    try:
+        engine.run_once(10)
+        row = engine.catalog.current(recording.id, video)
+        assert recording.discarded == [{"upload_id": "multipart-1", "parts": {"1": "etag-1"}}]
+        assert row is not None and row.state == "missing" and row.resume is None
+    finally:
+        engine.close()
+    again = HoldingUploads(app.backup)
+    engine = Engine(app.load(), destination=again)
+    try:
+        engine.run_once(10)
+        assert again.discarded == [], "discarded once, not at every start"
+    finally:
+        engine.close()
+
+
+# -- a backup folder emptied (or re-created empty) while its files were verified ---------------------------
+
+
+def test_recordings_whose_backup_vanished_are_copied_again_at_start(app) -> None:
+    video = app.zoom / f"{START} Team Sync/zoom_0.mp4"
+    sha = write_random(video, 30_000)
+    assert run_once(engine_for(app)).ok
+    shutil.rmtree(app.backup)
+
+    missing = run_once(engine_for(app))  # the folder itself is gone: wait for it, copy nothing yet
+    assert not missing.ok and "Backup folder is missing" in missing.summary()
+    assert missing.counts["verified"] == 1
+
+    app.backup.mkdir()  # the user re-creates it, empty
+    result = run_once(engine_for(app))
+
+    assert result.ok, result.summary()
+    assert result.counts["verified"] == 1
+    assert [sha256_of(p) for p in backed_up_files(app.backup).values()] == [sha]
+
+
+# -- 11.16: a damaged catalog --------------------------------------------------------------------------
+
+
+def zoomwatch(app, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    return subprocess.run([sys.executable, "-m", "zoomwatch", *args], env=app.env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "zero bytes"])
+def test_damaged_catalog_is_set_aside_and_rebuilt_without_copying_again(app, damage: str) -> None:
+    for n in range(30):
+        write_random(app.zoom / f"{START} Team Sync" / f"chat_{n}.txt", 3_000, seed=n)
+    first = zoomwatch(app, "run", "--once", "--max-wait", "20")
+    assert first.returncode == 0, first.stderr[-2000:]
+    stamps = {name: p.stat().st_mtime_ns for name, p in backed_up_files(app.backup).items()}
+    assert len(stamps) == 30
+    catalog = app.paths.catalog_file
+    size = catalog.stat().st_size
+    with open(catalog, "r+b") as out:
+        if damage == "garbage":
+            out.seek(size // 2)
+            out.write(b"\xde\xad\xbe\xef" * (size // 16))
+        else:
+            out.truncate(0)
+
+    status = zoomwatch(app, "status")
+    assert "Traceback" not in status.stderr, status.stderr
+    assert status.returncode == 0
+    if damage == "garbage":
+        assert "The catalog is damaged" in status.stderr and "zoomwatch run" in status.stderr
+
+    again = zoomwatch(app, "run", "--once", "--max-wait", "20")
+    assert "Traceback" not in again.stderr, again.stderr[-3000:]
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "30 verified" in again.stdout
+    aside = list(catalog.parent.glob("catalog.sqlite3.corrupt-*"))
+    if damage == "garbage":
+        assert "is damaged" in again.stderr and len(aside) == 1 and aside[0].stat().st_size == size
+    assert {name: p.stat().st_mtime_ns for name, p in backed_up_files(app.backup).items()} == stamps, \
+        "nothing copied again"
+    assert "30 verified" in zoomwatch(app, "status").stdout
