@@ -127,6 +127,8 @@ class Transfers:
         while not self._stopping.is_set():
             row = None
             with self._cond:
+                if self._stopping.is_set():  # checked under the lock stop() notifies with: never waits after it
+                    break
                 if not self.paused and self.clock() >= self.blocked_until:
                     row = self.catalog.claim(self.destination.id)
                 if row is None and not self._dirty:
