@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_by_path ON files(dest, path, id);
 CREATE INDEX IF NOT EXISTS files_by_state ON files(dest, state, next_try_at);
 CREATE INDEX IF NOT EXISTS files_by_key ON files(dest, remote_key);
-CREATE INDEX IF NOT EXISTS files_by_stat ON files(dest, size, mtime_ns);
+CREATE INDEX IF NOT EXISTS files_in_queue ON files(dest, state, id);
 CREATE TABLE IF NOT EXISTS keys (
     dest       TEXT NOT NULL,
     remote_key TEXT NOT NULL,
@@ -98,9 +98,22 @@ def _add_folded_keys(db: sqlite3.Connection) -> None:
                     "case they were one file (new recordings now get distinct names)", clashes)
 
 
+def _file_name(path: bytes) -> bytes:
+    return path.rpartition(os.sep.encode())[2]
+
+
+def _add_file_names(db: sqlite3.Connection) -> None:
+    """Each row's file name, indexed with its size and mtime: how a moved file finds its old row."""
+    if "name" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
+        db.execute("ALTER TABLE files ADD COLUMN name BLOB")
+    for row_id, path in db.execute("SELECT id, path FROM files WHERE name IS NULL").fetchall():
+        db.execute("UPDATE files SET name = ? WHERE id = ?", (_file_name(bytes(path)), row_id))
+    db.execute("CREATE INDEX IF NOT EXISTS files_by_stat ON files(dest, size, mtime_ns, name)")
+
+
 # Changes to a catalog made by an earlier release, applied once each, in order; PRAGMA user_version
 # counts the steps applied. A new catalog is made by SCHEMA followed by the same steps.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys, _add_file_names)
 
 
 class CatalogDamaged(ZoomwatchError):
@@ -340,9 +353,9 @@ class Catalog:
                 return Row.from_sql(r)  # the worker sees the change when it re-checks the file
             else:
                 cur = db.execute(
-                    "INSERT INTO files (dest, path, display, size, mtime_ns, state, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'settling', ?, ?)",
-                    (dest, raw, display_path(path), size, mtime_ns, now, now),
+                    "INSERT INTO files (dest, path, name, display, size, mtime_ns, state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?)",
+                    (dest, raw, _file_name(raw), display_path(path), size, mtime_ns, now, now),
                 )
                 row_id = cur.lastrowid
             return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (row_id,)).fetchone())
@@ -359,12 +372,15 @@ class Catalog:
         """Take the next file to back up (queued, or failed and due) and mark it uploading."""
         now = self.clock()
         with self._tx() as db:
-            r = db.execute(
-                "SELECT * FROM files WHERE dest = ? AND (state = 'queued' OR "
-                "(state = 'failed' AND blocked = 0 AND next_try_at <= ? AND meeting IS NOT NULL)) "
-                "ORDER BY state = 'failed', id LIMIT 1",
-                (dest, now),
-            ).fetchone()
+            # queued files first, oldest first (one step down an index: a claim must not read every row)
+            r = db.execute("SELECT * FROM files WHERE dest = ? AND state = 'queued' ORDER BY id LIMIT 1",
+                           (dest,)).fetchone()
+            if r is None:
+                r = db.execute(
+                    "SELECT * FROM files WHERE dest = ? AND state = 'failed' AND blocked = 0 AND next_try_at <= ?"
+                    " AND meeting IS NOT NULL ORDER BY id LIMIT 1",
+                    (dest, now),
+                ).fetchone()
             if r is None:
                 return None
             db.execute("UPDATE files SET state = 'uploading', updated_at = ? WHERE id = ?", (now, r["id"]))
@@ -500,11 +516,18 @@ class Catalog:
         with self._lock:
             return [Row.from_sql(r) for r in self._db.execute(sql, (dest, dest))]
 
-    def verified_like(self, dest: str, size: int, mtime_ns: int) -> list[Row]:
-        """Verified rows with this size and mtime: where a moved or renamed file may have been before."""
-        sql = "SELECT * FROM files WHERE dest = ? AND size = ? AND mtime_ns = ? AND state = 'verified' ORDER BY id"
+    def verified_like(self, dest: str, path: bytes, size: int, mtime_ns: int, limit: int) -> list[Row]:
+        """Verified rows of other paths with this size and mtime, where a moved or renamed file may have
+        been before: those with the same file name first (a renamed folder), at most `limit` in all."""
+        base = "SELECT * FROM files WHERE dest = ? AND size = ? AND mtime_ns = ? AND state = 'verified' AND path != ?"
         with self._lock:
-            return [Row.from_sql(r) for r in self._db.execute(sql, (dest, size, mtime_ns))]
+            found = [Row.from_sql(r) for r in self._db.execute(
+                base + " AND name = ? ORDER BY id LIMIT ?", (dest, size, mtime_ns, path, _file_name(path), limit))]
+            if len(found) < limit:
+                found += [Row.from_sql(r) for r in self._db.execute(
+                    base + " AND name != ? LIMIT ?",
+                    (dest, size, mtime_ns, path, _file_name(path), limit - len(found)))]
+        return found
 
     def adopt_moved(self, row_id: int, old_id: int, sha256: str) -> None:
         """`row_id` is the file of `old_id` under a new path: it takes over its verified backup and key,

@@ -35,6 +35,7 @@ SIDECAR_NAME = "meeting.json"
 SIDECAR_EVERY_SECONDS = 5.0   # a folder's meeting.json is written when the queue drains, or this often
 PROGRESS_SAVE_BYTES = 16 * 1024 * 1024
 MAX_TRIES = 5                 # for a file that reads or stores differently every time
+MOVED_CANDIDATES = 16         # verified rows of the same size and mtime looked at for a moved file
 MAX_FOREIGN_KEYS = 50         # numbered names tried when another machine's files hold the names
 
 
@@ -325,8 +326,10 @@ class Transfers:
     def _adopt_moved(self, row: Row, stop: threading.Event) -> bool:
         """A file renamed or moved after it was backed up (its meeting folder renamed) keeps its backup:
         same size, mtime and sha256 as a verified row whose path is gone, and still at the destination."""
-        candidates = [old for old in self.catalog.verified_like(self.destination.id, row.size, row.mtime_ns)
-                      if old.path != row.path and old.remote_key and not os.path.lexists(old.fs_path)]
+        # the same file name first (a renamed meeting folder); bounded, as a copied-in batch of files
+        # can share one size and mtime
+        alike = self.catalog.verified_like(self.destination.id, row.path, row.size, row.mtime_ns, MOVED_CANDIDATES)
+        candidates = [old for old in alike if old.remote_key and not os.path.lexists(old.fs_path)]
         if not candidates:
             return False
         sha = self._hash(row, stop)
