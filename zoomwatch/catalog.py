@@ -443,7 +443,7 @@ class Catalog:
     def save_progress(self, row_id: int, *, sha256: str | None = None, remote_key: str | None = None,
                       resume: dict[str, Any] | None = None, bytes_done: int | None = None) -> None:
         """Record facts learned during an upload (hash, key, resume point) as soon as they are known."""
-        sets, args = ["updated_at = ?"], [self.clock()]
+        sets, args = ["updated_at = ?"], [self.clock()]  # type: list[str], list[Any]
         for column, value in (("sha256", sha256), ("remote_key", remote_key), ("bytes_done", bytes_done)):
             if value is not None:
                 sets.append(f"{column} = ?")

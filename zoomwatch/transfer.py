@@ -205,7 +205,7 @@ class Transfers:
         """Tidy up after a verified backup. Nothing here may change the verified row: a failure is logged."""
         path = row.fs_path
         try:
-            if (row.meeting or {}).get("source") == "cloud":
+            if _is_cloud(row):
                 path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
         except OSError as exc:
             log.warning("backed up, but could not remove the downloaded copy %s: %s", row.display,
@@ -326,10 +326,13 @@ class Transfers:
     def _adopt_moved(self, row: Row, stop: threading.Event) -> bool:
         """A file renamed or moved after it was backed up (its meeting folder renamed) keeps its backup:
         same size, mtime and sha256 as a verified row whose path is gone, and still at the destination."""
+        if _is_cloud(row):
+            return False  # a cloud download is identified by Zoom's ids, not by where it was spooled
         # the same file name first (a renamed meeting folder); bounded, as a copied-in batch of files
         # can share one size and mtime
         alike = self.catalog.verified_like(self.destination.id, row.path, row.size, row.mtime_ns, MOVED_CANDIDATES)
-        candidates = [old for old in alike if old.remote_key and not os.path.lexists(old.fs_path)]
+        candidates = [old for old in alike
+                      if old.remote_key and not _is_cloud(old) and not os.path.lexists(old.fs_path)]
         if not candidates:
             return False
         sha = self._hash(row, stop)
@@ -447,3 +450,7 @@ class Transfers:
             return
         self.destination.write_small(key, data)
         self._sidecar_written[folder] = digest
+
+
+def _is_cloud(row: Row) -> bool:
+    return (row.meeting or {}).get("source") == "cloud"
