@@ -6,8 +6,13 @@ settling -> queued -> uploading -> verified, with `failed` (attempts, last error
 Every transition is one committed transaction, so a process killed at any instant resumes where it was.
 
 Remote keys are reserved once per (destination, source path) in their own table with a unique index,
-so a template change can never make one recording land twice and two recordings never share a key.
+so a template change can never make one recording land twice and two recordings never share a key,
+not even on a store that ignores case and Unicode normalisation (keys are unique once folded).
 Paths are stored as the raw bytes the OS gave (os.fsencode), so non-UTF-8 names survive.
+
+A catalog written by an earlier release is migrated in place (PRAGMA user_version counts the steps).
+A damaged catalog file is moved aside as `<name>.corrupt-<time>`, never deleted, and a new one started:
+recordings already at the destination are then found there by size and SHA-256, not copied again.
 """
 
 from __future__ import annotations

@@ -3,7 +3,14 @@
 One retry policy for everything (exponential backoff with jitter, capped). The next try time lives in
 the catalog, not in a sleeping thread, so it survives restarts. Errors come in two families:
 an ItemError concerns one file and only that file waits; a DestinationError concerns every file, so
-all workers hold off (and, when it is not retryable, wait for the settings to change).
+all workers hold off (and, when it is not retryable, wait for the settings to change). A file that
+reads or is stored differently every time is given up after MAX_TRIES, with the reason kept.
+
+Before a first upload to a key, what the destination holds there is checked: the same bytes are not
+copied again; another file that this catalog never verified there (another machine's) is kept, and
+this recording takes the next numbered name. A file moved or renamed after its backup keeps that
+backup. Each meeting folder's meeting.json is written when the queue drains (or every few seconds),
+and only when it changed; nothing done after a file was verified can make it unverified.
 """
 
 from __future__ import annotations
