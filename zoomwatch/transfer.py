@@ -46,6 +46,10 @@ MOVED_CANDIDATES = 16         # verified rows of the same size and mtime looked 
 MAX_FOREIGN_KEYS = 50         # numbered names tried when another machine's files hold the names
 
 
+class StoredDifferently(FileChanged):
+    """The destination holds other bytes than were sent (or the file changed meanwhile)."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     base: float = 5.0
@@ -251,8 +255,8 @@ class Transfers:
         if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
             self._back_to_settling(row, exc)
             return
-        why = (f"{row.display} changed size every time it was read" if exc.title != "Backup check failed"
-               else f"{row.display}: the copy at the destination differed from the file every time")
+        why = (f"{row.display}: the copy at the destination differed from the file every time"
+               if isinstance(exc, StoredDifferently) else f"{row.display} changed size every time it was read")
         self._item_failed(row, ItemError(exc.title, exc.message), give_up=why)
 
     def _discard(self, row: Row) -> None:
@@ -377,10 +381,10 @@ class Transfers:
     def _verify(self, row: Row, key: str, sha: str) -> None:
         stored = self.destination.stat(key)
         if stored is None or stored.size != row.size:
-            raise FileChanged("Backup check failed", f"{key}: stored size {stored and stored.size} != {row.size}")
+            raise StoredDifferently("Backup check failed", f"{key}: stored size {stored and stored.size} != {row.size}")
         remote = stored.sha256 or self.destination.checksum(key)
         if remote != sha:
-            raise FileChanged("Backup check failed", f"{key}: stored sha256 differs from the file's")
+            raise StoredDifferently("Backup check failed", f"{key}: stored sha256 differs from the file's")
 
     def _back_to_settling(self, row: Row, exc: ZoomwatchError) -> None:
         try:
