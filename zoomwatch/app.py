@@ -24,6 +24,7 @@ from zoomwatch.core.catalog import Catalog
 from zoomwatch.core.status import Snapshot, StatusBoard
 from zoomwatch.core.transfer import RetryPolicy, Transfers
 from zoomwatch.destinations import Destination, open_destination
+from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.printable import printable
@@ -177,8 +178,47 @@ class Engine:
             log.info("%d interrupted backup(s) will resume", resumed)
         if self.config.folder_overlap():
             return  # nothing is backed up until the folders are fixed: a destination problem would hide that one
-        self.check_destination()
+        self._discard_abandoned_uploads()
+        if self.check_destination() and isinstance(self.destination, LocalDestination):
+            self._recheck_local_backups()
         abort_unknown_uploads(self.destination, self.catalog)  # S3: forgotten multipart uploads under the prefix
+
+    def _discard_abandoned_uploads(self) -> None:
+        """Unfinished uploads of files that went away (or were replaced) while zoomwatch was stopped are
+        thrown away at the store once, so no partial upload stays stored (and billed) for ever."""
+        if self.config.watch_folder.is_dir():  # a Zoom folder on a drive unplugged deleted nothing
+            for row in self.catalog.rows(self.destination.id):
+                if row.state in ("settling", "queued", "failed") and row.resume and not os.path.lexists(row.fs_path):
+                    self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+        for row in self.catalog.abandoned_uploads(self.destination.id):
+            try:
+                self.destination.discard(row.resume)
+            except ZoomwatchError as exc:
+                log.warning("could not clean up the unfinished upload of %s: %s (tried again at the next start)",
+                            row.display, exc.message)
+                continue
+            self.catalog.clear_resume(row.id)
+            log.info("threw away the unfinished upload of %s (the file is gone)", row.display)
+
+    def _recheck_local_backups(self) -> None:
+        """A backup folder emptied or re-created while its files were verified: every verified file whose
+        backup is gone and whose recording is still there unchanged is copied again (a stat each)."""
+        lost = 0
+        for row in self.catalog.rows(self.destination.id):
+            if row.state != "verified" or not row.remote_key:
+                continue
+            try:
+                if self.destination.stat(row.remote_key) is not None:
+                    continue
+                st = os.stat(row.fs_path)
+            except (OSError, ZoomwatchError):
+                continue
+            if (st.st_size, st.st_mtime_ns) == (row.size, row.mtime_ns):
+                self.catalog.requeue_lost(row.id)
+                lost += 1
+        if lost:
+            log.warning("%d verified recording(s) are no longer in %s; they are copied again", lost,
+                        self.destination.label)
 
     def check_destination(self) -> bool:
         try:

@@ -479,3 +479,75 @@ def test_rows_are_plain_values(cat: Catalog) -> None:
     assert isinstance(row, Row)
     with pytest.raises(AttributeError):
         row.state = "verified"  # type: ignore[misc]
+
+
+# -- names on stores that ignore case or Unicode normalisation ------------------------------------
+
+
+def test_reserve_key_keeps_names_distinct_after_case_folding_and_normalisation(cat: Catalog) -> None:
+    # exFAT/FAT drives, macOS, Windows and SMB shares take these for one name: each must get its own
+    nfc, nfd = "Caf\u00e9 sync", "Cafe\u0301 sync"
+    titles = ["Team Sync", "TEAM SYNC", "team sync", nfc, nfd, "CAF\u00c9 SYNC", "Stra\u00dfe", "STRASSE"]
+    keys = [cat.reserve_key(DEST, os.fsencode(f"/zoom/{n}/zoom_0.mp4"), f"2023/10/{t}/zoom_0.mp4",
+                            with_suffix_number) for n, t in enumerate(titles)]
+
+    folded = [k.casefold() for k in keys]
+    assert len(set(folded)) == len(keys), keys
+    assert keys[:3] == ["2023/10/Team Sync/zoom_0.mp4", "2023/10/Team Sync/zoom_0 (2).mp4",
+                        "2023/10/Team Sync/zoom_0 (3).mp4"], "one folder, three distinct files"
+    assert keys[3] == f"2023/10/{nfc}/zoom_0.mp4"
+    assert keys[4:6] == [f"2023/10/{nfc}/zoom_0 (2).mp4", f"2023/10/{nfc}/zoom_0 (3).mp4"]
+    assert keys[6:] == ["2023/10/Stra\u00dfe/zoom_0.mp4", "2023/10/Stra\u00dfe/zoom_0 (2).mp4"]
+
+
+def test_rekey_picks_a_free_numbered_name_avoiding_keys_held_elsewhere(cat: Catalog) -> None:
+    wanted = "2023/10/m/zoom_0.mp4"
+    a, b = os.fsencode("/zoom/a/zoom_0.mp4"), os.fsencode("/zoom/b/zoom_0.mp4")
+    assert cat.reserve_key(DEST, a, wanted, with_suffix_number) == wanted
+    moved = cat.rekey(DEST, a, wanted, with_suffix_number, avoid=(wanted, "2023/10/m/ZOOM_0 (2).mp4"))
+    assert moved == "2023/10/m/zoom_0 (3).mp4"
+    assert cat.reserve_key(DEST, a, wanted, with_suffix_number) == moved, "the new key is the path's key now"
+    assert cat.reserve_key(DEST, b, wanted, with_suffix_number) == wanted
+
+
+OLD_SCHEMA_KEYS = """
+CREATE TABLE keys (dest TEXT NOT NULL, remote_key TEXT NOT NULL, path BLOB NOT NULL, PRIMARY KEY (dest, remote_key));
+CREATE UNIQUE INDEX keys_by_path ON keys(dest, path);
+"""
+
+
+def test_catalog_of_the_previous_release_is_migrated_in_place(tmp_path: Path, clock: FakeClock) -> None:
+    from zoomwatch.core.catalog import MIGRATIONS, SCHEMA
+
+    file = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(file)
+    # the DDL as the previous release wrote it (its keys table had no folded column)
+    old.executescript(SCHEMA.split("CREATE TABLE IF NOT EXISTS keys")[0] + OLD_SCHEMA_KEYS)
+    old.executemany("INSERT INTO keys VALUES (?, ?, ?)", [
+        (DEST, "2023/10/Team Sync/zoom_0.mp4", b"/zoom/a/zoom_0.mp4"),
+        (DEST, "2023/10/TEAM SYNC/zoom_0.mp4", b"/zoom/b/zoom_0.mp4"),  # already one file on a FAT drive
+        (DEST, "2023/10/other/zoom_0.mp4", b"/zoom/c/zoom_0.mp4"),
+    ])
+    old.execute("INSERT INTO files (dest, path, display, size, mtime_ns, state, remote_key, created_at, updated_at,"
+                " verified_at) VALUES (?, ?, 'a', 1, 1, 'verified', ?, 1, 1, 1)",
+                (DEST, b"/zoom/a/zoom_0.mp4", "2023/10/Team Sync/zoom_0.mp4"))
+    old.commit()
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 0
+    old.close()
+
+    cat = Catalog(file, clock=clock)
+    try:
+        assert [r.state for r in cat.rows(DEST)] == ["verified"]
+        # the existing reservations are kept as they were
+        assert cat.reserve_key(DEST, b"/zoom/b/zoom_0.mp4", "x", with_suffix_number) == "2023/10/TEAM SYNC/zoom_0.mp4"
+        # a new recording never takes a name that folds like a reserved one
+        new = cat.reserve_key(DEST, b"/zoom/d/zoom_0.mp4", "2023/10/team sync/zoom_0.mp4", with_suffix_number)
+        assert new == "2023/10/Team Sync/zoom_0 (2).mp4"
+    finally:
+        cat.close()
+    again = Catalog(file, clock=clock)  # opening again changes nothing
+    try:
+        assert again.reserve_key(DEST, b"/zoom/d/zoom_0.mp4", "y", with_suffix_number) == new
+        assert again._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    finally:
+        again.close()

@@ -6,22 +6,31 @@ settling -> queued -> uploading -> verified, with `failed` (attempts, last error
 Every transition is one committed transaction, so a process killed at any instant resumes where it was.
 
 Remote keys are reserved once per (destination, source path) in their own table with a unique index,
-so a template change can never make one recording land twice and two recordings never share a key.
+so a template change can never make one recording land twice and two recordings never share a key,
+not even on a store that ignores case and Unicode normalisation (keys are unique once folded).
 Paths are stored as the raw bytes the OS gave (os.fsencode), so non-UTF-8 names survive.
+
+A catalog written by an earlier release is migrated in place (PRAGMA user_version counts the steps).
+A damaged catalog file is moved aside as `<name>.corrupt-<time>`, never deleted, and a new one started:
+recordings already at the destination are then found there by size and SHA-256, not copied again.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from zoomwatch.errors import ZoomwatchError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -48,6 +57,7 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_by_path ON files(dest, path, id);
 CREATE INDEX IF NOT EXISTS files_by_state ON files(dest, state, next_try_at);
 CREATE INDEX IF NOT EXISTS files_by_key ON files(dest, remote_key);
+CREATE INDEX IF NOT EXISTS files_in_queue ON files(dest, state, id);
 CREATE TABLE IF NOT EXISTS keys (
     dest       TEXT NOT NULL,
     remote_key TEXT NOT NULL,
@@ -57,8 +67,81 @@ CREATE TABLE IF NOT EXISTS keys (
 CREATE UNIQUE INDEX IF NOT EXISTS keys_by_path ON keys(dest, path);
 """
 
+
+log = logging.getLogger(__name__)
+
 ACTIVE = ("settling", "queued", "uploading", "failed")
 STATES = ("settling", "queued", "uploading", "verified", "failed", "superseded", "missing")
+
+
+def fold_key(key: str) -> str:
+    """The form two keys share when a store that ignores case and Unicode normalisation (exFAT and FAT
+    drives, macOS, Windows, most SMB shares) would take them for one name: NFD, case folding, then NFC."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", key).casefold())
+
+
+def _add_folded_keys(db: sqlite3.Connection) -> None:
+    """Keys become unique after folding (`Team Sync` and `TEAM SYNC` are one file on many drives).
+
+    An earlier release may already have given two paths keys that fold alike: both rows are kept (their
+    files are verified where they are); the first holds the folded form, so no new key can take it."""
+    if "folded" not in {r[1] for r in db.execute("PRAGMA table_info(keys)")}:
+        db.execute("ALTER TABLE keys ADD COLUMN folded TEXT")
+    taken: set[tuple[str, str]] = set()
+    clashes = 0
+    for rowid, dest, key in db.execute("SELECT rowid, dest, remote_key FROM keys ORDER BY rowid").fetchall():
+        folded = fold_key(key)
+        if (dest, folded) in taken:
+            clashes += 1
+            db.execute("UPDATE keys SET folded = NULL WHERE rowid = ?", (rowid,))
+            continue
+        taken.add((dest, folded))
+        db.execute("UPDATE keys SET folded = ? WHERE rowid = ?", (folded, rowid))
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS keys_by_folded ON keys(dest, folded)")
+    if clashes:
+        log.warning("%d backup name(s) differ from another only in upper/lower case; on a drive that ignores "
+                    "case they were one file (new recordings now get distinct names)", clashes)
+
+
+def _file_name(path: bytes) -> bytes:
+    return path.rpartition(os.sep.encode())[2]
+
+
+def _add_file_names(db: sqlite3.Connection) -> None:
+    """Each row's file name, indexed with its size and mtime: how a moved file finds its old row."""
+    if "name" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
+        db.execute("ALTER TABLE files ADD COLUMN name BLOB")
+    for row_id, path in db.execute("SELECT id, path FROM files WHERE name IS NULL").fetchall():
+        db.execute("UPDATE files SET name = ? WHERE id = ?", (_file_name(bytes(path)), row_id))
+    db.execute("CREATE INDEX IF NOT EXISTS files_by_stat ON files(dest, size, mtime_ns, name)")
+
+
+# Changes to a catalog made by an earlier release, applied once each, in order; PRAGMA user_version
+# counts the steps applied. A new catalog is made by SCHEMA followed by the same steps.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys, _add_file_names)
+
+
+class CatalogDamaged(ZoomwatchError):
+    """The catalog file is not a readable SQLite database."""
+
+
+def _check_intact(db: sqlite3.Connection) -> None:
+    problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(problems[:3]))
+
+
+def _move_aside(file: Path, exc: sqlite3.DatabaseError) -> Path:
+    """Keep a damaged catalog (never delete it) as `<name>.corrupt-<time>`, with its WAL files."""
+    aside = file.with_name(f"{file.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        part = file.with_name(file.name + suffix)
+        if part.exists():
+            os.replace(part, aside.with_name(aside.name + suffix))
+    log.error("The catalog %s is damaged (%s): it was moved aside as %s and a new catalog started. Recordings "
+              "already in the backup are found there (same size and SHA-256) and not copied again.",
+              file, exc, aside.name)
+    return aside
 
 
 def path_bytes(path: Path | str) -> bytes:
@@ -111,20 +194,66 @@ class Catalog:
     def __init__(self, file: Path, *, clock: Callable[[], float] = time.time, readonly: bool = False) -> None:
         self.file = file
         self.clock = clock
+        self.set_aside: Path | None = None  # where a damaged catalog was moved, when it was
         if readonly:
-            uri = f"{file.resolve().as_uri()}?mode=ro"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+            self._db = self._open_readonly(file)
         else:
-            file.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None, timeout=30)
+            try:
+                self._db = self._open(file)
+            except sqlite3.DatabaseError as exc:
+                self.set_aside = _move_aside(file, exc)
+                self._db = self._open(file)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+
+    def _open(self, file: Path) -> sqlite3.Connection:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None, timeout=30)
+        try:
+            _check_intact(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: every commit is in the log before the call returns, so a killed process
             # (SIGKILL) loses nothing; only a power cut can drop the last commits, and then the files
             # are checked again (an identical copy at the destination is found, not re-sent).
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
+            self._migrate()
+        except sqlite3.DatabaseError:
+            self._db.close()
+            raise
+        return self._db
+
+    @staticmethod
+    def _open_readonly(file: Path) -> sqlite3.Connection:
+        uri = f"{file.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        try:
+            _check_intact(db)
+            empty = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'files'").fetchone() is None
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise CatalogDamaged(
+                "The catalog is damaged",
+                f"{file} cannot be read ({exc}). The next `zoomwatch run` moves it aside and starts a new one; "
+                "recordings already in the backup are found there and not copied again",
+            ) from None
+        if empty:  # a new (or emptied) catalog: nothing recorded yet
+            db.close()
+            db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            db.executescript(SCHEMA)
+        return db
+
+    def _migrate(self) -> None:
+        for step_number, step in enumerate(MIGRATIONS, start=1):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < step_number:
+                    step(self._db)
+                    self._db.execute(f"PRAGMA user_version = {step_number}")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -229,9 +358,9 @@ class Catalog:
                 return Row.from_sql(r)  # the worker sees the change when it re-checks the file
             else:
                 cur = db.execute(
-                    "INSERT INTO files (dest, path, display, size, mtime_ns, state, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'settling', ?, ?)",
-                    (dest, raw, display_path(path), size, mtime_ns, now, now),
+                    "INSERT INTO files (dest, path, name, display, size, mtime_ns, state, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'settling', ?, ?)",
+                    (dest, raw, _file_name(raw), display_path(path), size, mtime_ns, now, now),
                 )
                 row_id = cur.lastrowid
             return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (row_id,)).fetchone())
@@ -248,31 +377,73 @@ class Catalog:
         """Take the next file to back up (queued, or failed and due) and mark it uploading."""
         now = self.clock()
         with self._tx() as db:
-            r = db.execute(
-                "SELECT * FROM files WHERE dest = ? AND (state = 'queued' OR "
-                "(state = 'failed' AND blocked = 0 AND next_try_at <= ? AND meeting IS NOT NULL)) "
-                "ORDER BY state = 'failed', id LIMIT 1",
-                (dest, now),
-            ).fetchone()
+            # queued files first, oldest first (one step down an index: a claim must not read every row)
+            r = db.execute("SELECT * FROM files WHERE dest = ? AND state = 'queued' ORDER BY id LIMIT 1",
+                           (dest,)).fetchone()
+            if r is None:
+                r = db.execute(
+                    "SELECT * FROM files WHERE dest = ? AND state = 'failed' AND blocked = 0 AND next_try_at <= ?"
+                    " AND meeting IS NOT NULL ORDER BY id LIMIT 1",
+                    (dest, now),
+                ).fetchone()
             if r is None:
                 return None
             db.execute("UPDATE files SET state = 'uploading', updated_at = ? WHERE id = ?", (now, r["id"]))
             return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (r["id"],)).fetchone())
 
     def reserve_key(self, dest: str, path: bytes, wanted: str, numbered: Callable[[str, int], str]) -> str:
-        """The remote key for a recording: the one reserved before, else `wanted`, numbered on a clash."""
+        """The remote key for a recording: the one reserved before, else `wanted`, numbered on a clash.
+
+        Keys are compared folded (case and Unicode normalisation ignored), and a folder that differs from
+        an existing one only that way takes the existing spelling, so every store holds distinct files in
+        one folder whatever its file system."""
         with self._tx() as db:
             found = db.execute("SELECT remote_key FROM keys WHERE dest = ? AND path = ?", (dest, path)).fetchone()
             if found:
                 return str(found[0])
-            candidate, n = wanted, 1
-            while db.execute(
-                "SELECT 1 FROM keys WHERE dest = ? AND remote_key = ?", (dest, candidate)
-            ).fetchone():
-                n += 1
-                candidate = numbered(wanted, n)
-            db.execute("INSERT INTO keys (dest, remote_key, path) VALUES (?, ?, ?)", (dest, candidate, path))
-            return candidate
+            return self._insert_key(db, dest, path, self._same_folder(db, dest, wanted), numbered, ())
+
+    def rekey(self, dest: str, path: bytes, wanted: str, numbered: Callable[[str, int], str],
+              avoid: tuple[str, ...]) -> str:
+        """A new numbered key for `path`, none of `avoid` (keys found holding another machine's file)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM keys WHERE dest = ? AND path = ?", (dest, path))
+            return self._insert_key(db, dest, path, self._same_folder(db, dest, wanted), numbered,
+                                    tuple(fold_key(k) for k in avoid))
+
+    @staticmethod
+    def _same_folder(db: sqlite3.Connection, dest: str, wanted: str) -> str:
+        folder, sep, name = wanted.rpartition("/")
+        if not folder:
+            return wanted
+        prefix = fold_key(folder) + "/"
+        other = db.execute("SELECT remote_key FROM keys WHERE dest = ? AND folded >= ? AND folded < ? LIMIT 1",
+                           (dest, prefix, prefix + "\U0010ffff")).fetchone()
+        if other is None:
+            return wanted
+        depth = folder.count("/") + 1
+        existing = "/".join(str(other[0]).split("/")[:depth])
+        return f"{existing}/{name}" if fold_key(existing) == fold_key(folder) else wanted
+
+    @staticmethod
+    def _insert_key(db: sqlite3.Connection, dest: str, path: bytes, wanted: str,
+                    numbered: Callable[[str, int], str], avoid: tuple[str, ...]) -> str:
+        candidate, n = wanted, 1
+        while fold_key(candidate) in avoid or db.execute(
+            "SELECT 1 FROM keys WHERE dest = ? AND folded = ?", (dest, fold_key(candidate))
+        ).fetchone():
+            n += 1
+            candidate = numbered(wanted, n)
+        db.execute("INSERT INTO keys (dest, remote_key, path, folded) VALUES (?, ?, ?, ?)",
+                   (dest, candidate, path, fold_key(candidate)))
+        return candidate
+
+    def wrote_key(self, dest: str, path: bytes, key: str) -> bool:
+        """Whether this catalog once verified a version of `path` at `key` (so it may be replaced)."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM files WHERE dest = ? AND path = ? AND remote_key = ? AND verified_at IS NOT NULL"
+                " LIMIT 1", (dest, path, key)).fetchone() is not None
 
     def save_progress(self, row_id: int, *, sha256: str | None = None, remote_key: str | None = None,
                       resume: dict[str, Any] | None = None, bytes_done: int | None = None) -> None:
@@ -329,11 +500,63 @@ class Catalog:
             )
 
     def mark_missing(self, row_id: int, reason: str) -> None:
+        """The file went away before it was backed up. Its resume state is kept until the unfinished
+        upload is thrown away at the store (abandoned_uploads, clear_resume)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE files SET state = 'missing', last_error = ?, resume = NULL, updated_at = ? WHERE id = ?",
+                "UPDATE files SET state = 'missing', last_error = ?, updated_at = ? WHERE id = ?",
                 (reason, self.clock(), row_id),
             )
+
+    def clear_resume(self, row_id: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE files SET resume = NULL, updated_at = ? WHERE id = ?", (self.clock(), row_id))
+
+    def abandoned_uploads(self, dest: str) -> list[Row]:
+        """Rows whose file is gone or replaced but whose unfinished upload (multipart, TUS, partial file)
+        may still be at the store; not one whose resume state an active row shares."""
+        sql = ("SELECT * FROM files WHERE dest = ? AND state IN ('missing', 'superseded') AND resume IS NOT NULL"
+               " AND resume NOT IN (SELECT resume FROM files WHERE dest = ? AND resume IS NOT NULL"
+               " AND state NOT IN ('missing', 'superseded')) ORDER BY id")
+        with self._lock:
+            return [Row.from_sql(r) for r in self._db.execute(sql, (dest, dest))]
+
+    def verified_like(self, dest: str, path: bytes, size: int, mtime_ns: int, limit: int) -> list[Row]:
+        """Verified rows of other paths with this size and mtime, where a moved or renamed file may have
+        been before: those with the same file name first (a renamed folder), at most `limit` in all."""
+        base = "SELECT * FROM files WHERE dest = ? AND size = ? AND mtime_ns = ? AND state = 'verified' AND path != ?"
+        with self._lock:
+            found = [Row.from_sql(r) for r in self._db.execute(
+                base + " AND name = ? ORDER BY id LIMIT ?", (dest, size, mtime_ns, path, _file_name(path), limit))]
+            if len(found) < limit:
+                found += [Row.from_sql(r) for r in self._db.execute(
+                    base + " AND name != ? LIMIT ?",
+                    (dest, size, mtime_ns, path, _file_name(path), limit - len(found)))]
+        return found
+
+    def adopt_moved(self, row_id: int, old_id: int, sha256: str) -> None:
+        """`row_id` is the file of `old_id` under a new path: it takes over its verified backup and key,
+        and the old row (whose path is gone) is superseded."""
+        now = self.clock()
+        with self._tx() as db:
+            old = db.execute("SELECT * FROM files WHERE id = ?", (old_id,)).fetchone()
+            new = db.execute("SELECT dest, path FROM files WHERE id = ?", (row_id,)).fetchone()
+            db.execute("DELETE FROM keys WHERE dest = ? AND path = ?", (new["dest"], new["path"]))
+            db.execute("UPDATE keys SET path = ? WHERE dest = ? AND path = ?", (new["path"], old["dest"], old["path"]))
+            db.execute(
+                "UPDATE files SET state = 'verified', sha256 = ?, remote_key = ?, resume = NULL, last_error = NULL,"
+                " next_try_at = NULL, bytes_done = size, verified_at = ?, updated_at = ? WHERE id = ?",
+                (sha256, old["remote_key"], old["verified_at"], now, row_id),
+            )
+            db.execute("UPDATE files SET state = 'superseded', last_error = ?, updated_at = ? WHERE id = ?",
+                       (f"moved to {display_path(os.fsdecode(bytes(new['path'])))}", now, old_id))
+
+    def requeue_lost(self, row_id: int) -> None:
+        """A verified file's backup is gone from the destination: back it up again (same key)."""
+        with self._tx() as db:
+            db.execute("UPDATE files SET state = 'queued', attempts = 0, blocked = 0, last_error = ?,"
+                       " updated_at = ? WHERE id = ? AND state = 'verified'",
+                       ("its backup was missing from the destination; copying it again", self.clock(), row_id))
 
     def requeue_row(self, row_id: int) -> None:
         """An upload stopped on request (pause, shutdown): back to the queue with its resume point."""

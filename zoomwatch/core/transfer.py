@@ -3,11 +3,19 @@
 One retry policy for everything (exponential backoff with jitter, capped). The next try time lives in
 the catalog, not in a sleeping thread, so it survives restarts. Errors come in two families:
 an ItemError concerns one file and only that file waits; a DestinationError concerns every file, so
-all workers hold off (and, when it is not retryable, wait for the settings to change).
+all workers hold off (and, when it is not retryable, wait for the settings to change). A file that
+reads or is stored differently every time is given up after MAX_TRIES, with the reason kept.
+
+Before a first upload to a key, what the destination holds there is checked: the same bytes are not
+copied again; another file that this catalog never verified there (another machine's) is kept, and
+this recording takes the next numbered name. A file moved or renamed after its backup keeps that
+backup. Each meeting folder's meeting.json is written when the queue drains (or every few seconds),
+and only when it changed; nothing done after a file was verified can make it unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,7 +39,15 @@ from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError,
 log = logging.getLogger(__name__)
 
 SIDECAR_NAME = "meeting.json"
+SIDECAR_EVERY_SECONDS = 5.0   # a folder's meeting.json is written when the queue drains, or this often
 PROGRESS_SAVE_BYTES = 16 * 1024 * 1024
+MAX_TRIES = 5                 # for a file that reads or stores differently every time
+MOVED_CANDIDATES = 16         # verified rows of the same size and mtime looked at for a moved file
+MAX_FOREIGN_KEYS = 50         # numbered names tried when another machine's files hold the names
+
+
+class StoredDifferently(FileChanged):
+    """The destination holds other bytes than were sent (or the file changed meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,8 @@ class Transfers:
         self._dest_failures = 0
         self._dest_problem: str | None = None
         self._sidecar_lock = threading.Lock()
+        self._dirty: dict[str, tuple[float, bool]] = {}  # folder -> (first verified at, anything uploaded)
+        self._sidecar_written: dict[str, str] = {}        # folder -> sha256 of the meeting.json last written
         self.throttle = Throttle(int(config["transfer.bandwidth_limit"]))
 
     # -- control ----------------------------------------------------------------------------------
@@ -100,6 +118,7 @@ class Transfers:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
+        self.flush_sidecars()
 
     def busy(self) -> bool:
         with self._cond:
@@ -120,13 +139,19 @@ class Transfers:
         while not self._stopping.is_set():
             row = None
             with self._cond:
+                if self._stopping.is_set():  # checked under the lock stop() notifies with: never waits after it
+                    break
                 if not self.paused and self.clock() >= self.blocked_until:
                     row = self.catalog.claim(self.destination.id)
-                if row is None:
+                if row is None and not self._dirty:
                     self._cond.wait(self._idle_timeout())
                     continue
-                stop = threading.Event()
-                self._in_flight[row.id] = stop
+                if row is not None:
+                    stop = threading.Event()
+                    self._in_flight[row.id] = stop
+            if row is None:  # the queue drained: the meeting.json files waiting are written now
+                self.flush_sidecars()
+                continue
             try:
                 self.process(row, stop)
             except Exception:  # a bug must not kill the worker; the row is retried later
@@ -137,6 +162,7 @@ class Transfers:
                     self._in_flight.pop(row.id, None)
                 self.board.transfer_ended(row.id)
                 self.on_change()  # after the transfer left the board, so the status is no longer "uploading"
+            self.flush_sidecars(older_than=SIDECAR_EVERY_SECONDS)
 
     def _idle_timeout(self) -> float:
         now = self.clock()
@@ -151,10 +177,14 @@ class Transfers:
         path = row.fs_path
         try:
             self._check_unchanged(row)
+            if row.remote_key is None and self._adopt_moved(row, stop):
+                return
             key = row.remote_key or self._reserve_key(row)
             self.catalog.save_progress(row.id, remote_key=key)
             self.board.transfer_started(row.id, path.name, row.size)
-            sha = self._already_there(row, key, stop) or self._upload(row, key, stop)
+            key, sha = self._free_key(row, key, stop)
+            uploaded = sha is None
+            sha = sha or self._upload(row, key, stop)
             self.catalog.mark_verified(row.id, sha, key)
         except Cancelled:
             self.catalog.requeue_row(row.id)
@@ -167,38 +197,80 @@ class Transfers:
             return
         except FileChanged as exc:
             self._discard(row)
-            self._back_to_settling(row, exc)
+            self._changed(row, exc)
             return
         except DestinationError as exc:
             self._destination_failed(row, exc)
             return
         except ItemError as exc:
-            if not exc.retryable:  # e.g. a name the store refuses: waits for a settings change
-                self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=None, blocked=True)
-                log.error("%s: %s", exc.title, exc.message)
-                return
-            delay = self.retry.delay(row.attempts + 1)
-            self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=self.clock() + delay)
-            log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, row.attempts + 1, delay)
+            self._item_failed(row, exc)
             return
         self._dest_failures = 0
         if self._dest_problem is not None:  # the destination works again (other problems stay shown)
             self.board.clear_problem(self._dest_problem)
             self._dest_problem = None
         log.info("backed up and verified: %s -> %s", row.display, key)
-        if (row.meeting or {}).get("source") == "cloud":
-            path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
-        self.board.add_recent(f"{(row.meeting or {}).get('title', path.name)} — {path.name}",
-                              self.destination.location(key), key)
-        self._write_sidecar(key)
+        self._after_verified(row, key, uploaded)
+
+    def _after_verified(self, row: Row, key: str, uploaded: bool) -> None:
+        """Tidy up after a verified backup. Nothing here may change the verified row: a failure is logged."""
+        path = row.fs_path
+        try:
+            if _is_cloud(row):
+                path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
+        except OSError as exc:
+            log.warning("backed up, but could not remove the downloaded copy %s: %s", row.display,
+                        exc.strerror or exc)
+        try:
+            self.board.add_recent(f"{(row.meeting or {}).get('title', path.name)} — {path.name}",
+                                  self.destination.location(key), key)
+            self._sidecar_due(key, uploaded)
+        except Exception:  # the backup is verified whatever happens to the bookkeeping around it
+            log.exception("backed up and verified %s, but a follow-up step failed", row.display)
+
+    def _item_failed(self, row: Row, exc: ItemError, *, give_up: str | None = None) -> None:
+        """One file failed: tried again after the retry policy's delay, up to MAX_TRIES when `give_up`
+        says why retrying is unlikely to help; not retryable errors wait for a settings change."""
+        attempts = row.attempts + 1
+        if not exc.retryable or (give_up is not None and attempts >= MAX_TRIES):
+            reason = f"{exc.title}: {exc.message}"
+            if give_up is not None and exc.retryable:
+                reason = f"{exc.title}: {give_up}; gave up after {attempts} tries"
+            self.catalog.mark_failed(row.id, reason, retry_at=None, blocked=True)
+            log.error("%s", reason)
+            return
+        delay = self.retry.delay(attempts)
+        self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=self.clock() + delay)
+        log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, attempts, delay)
+
+    def _changed(self, row: Row, exc: FileChanged) -> None:
+        """The file changed: it settles again. If its size and mtime did not change, it is not being
+        written: it reads differently each time (a special file) or the destination stores other bytes
+        than it was sent; that is retried with backoff and given up after a few tries."""
+        try:
+            st = os.stat(row.fs_path)
+        except OSError:
+            self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+            return
+        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+            self._back_to_settling(row, exc)
+            return
+        why = (f"{row.display}: the copy at the destination differed from the file every time"
+               if isinstance(exc, StoredDifferently) else f"{row.display} changed size every time it was read")
+        self._item_failed(row, ItemError(exc.title, exc.message), give_up=why)
 
     def _discard(self, row: Row) -> None:
         """An upload that will not resume (the file changed or went away) is cleaned up at the store."""
         fresh = self.catalog.get(row.id)
+        resume = fresh.resume if fresh else row.resume
+        if not resume:
+            return
         try:
-            self.destination.discard(fresh.resume if fresh else row.resume)
-        except ZoomwatchError as exc:
+            self.destination.discard(resume)
+        except ZoomwatchError as exc:  # kept: tried again at the next start
             log.warning("could not clean up the unfinished upload of %s: %s", row.display, exc)
+            return
+        self.catalog.clear_resume(row.id)
 
     def _check_unchanged(self, row: Row) -> None:
         try:
@@ -211,6 +283,9 @@ class Transfers:
             raise FileChanged("File changed", f"{row.display} changed after it looked finished")
 
     def _reserve_key(self, row: Row) -> str:
+        return self.catalog.reserve_key(self.destination.id, row.path, self._wanted_key(row), naming.with_suffix_number)
+
+    def _wanted_key(self, row: Row) -> str:
         meeting = row.meeting or {}
         info = naming.Meeting(
             title=meeting.get("title") or row.fs_path.stem,
@@ -220,24 +295,67 @@ class Transfers:
         )
         wanted = naming.render_key(self.config["naming.template"], info, os.fsdecode(row.fs_path.name),
                                    source=meeting.get("source", "local"), locale=self.config["naming.locale"])
-        wanted = self.destination.adapt_key(wanted)
-        return self.catalog.reserve_key(self.destination.id, row.path, wanted, naming.with_suffix_number)
+        return self.destination.adapt_key(wanted)
 
-    def _already_there(self, row: Row, key: str, stop: threading.Event) -> str | None:
-        """The sha256 when the destination already holds exactly this file (same size and hash)."""
-        existing = self.destination.stat(key)
-        if existing is None or existing.size != row.size:
-            return None
+    def _hash(self, row: Row, stop: threading.Event) -> str:
         try:
             sha = sha256_file(row.fs_path, stop)
         except FileNotFoundError:
             raise FileGone("File vanished", f"{row.display} was deleted before it was backed up") from None
-        remote = existing.sha256 or self.destination.checksum(key)
-        if remote != sha:
-            return None
+        except OSError as exc:
+            raise ItemError("Cannot read recording", f"{row.display}: {exc.strerror or exc}") from None
         self._check_unchanged(row)
-        log.info("already in the backup, not copied again: %s", key)
         return sha
+
+    def _free_key(self, row: Row, key: str, stop: threading.Event) -> tuple[str, str | None]:
+        """The key to upload to, and the sha256 when the destination already holds exactly this file.
+
+        A key holding a different file is replaced only when this catalog verified a version of the same
+        recording there (a new version of it); otherwise another machine backs up to the same place, and
+        this recording takes the next free numbered name instead."""
+        sha: str | None = None
+        foreign: list[str] = []
+        for _ in range(MAX_FOREIGN_KEYS):
+            existing = self.destination.stat(key)
+            if existing is None:
+                return key, None
+            if existing.size == row.size:
+                sha = sha or self._hash(row, stop)
+                if (existing.sha256 or self.destination.checksum(key)) == sha:
+                    log.info("already in the backup, not copied again: %s", key)
+                    return key, sha
+            if self.catalog.wrote_key(self.destination.id, row.path, key):
+                return key, None
+            foreign.append(key)
+            key = self.catalog.rekey(self.destination.id, row.path, self._wanted_key(row), naming.with_suffix_number,
+                                     avoid=tuple(foreign))
+            self.catalog.save_progress(row.id, remote_key=key)
+            log.warning("%s already holds another file (not written by this catalog: another machine?); "
+                        "%s is backed up as %s instead", foreign[-1], row.display, key)
+        raise ItemError("No free backup name", f"{len(foreign)} numbered names for {row.display} are taken")
+
+    def _adopt_moved(self, row: Row, stop: threading.Event) -> bool:
+        """A file renamed or moved after it was backed up (its meeting folder renamed) keeps its backup:
+        same size, mtime and sha256 as a verified row whose path is gone, and still at the destination."""
+        if _is_cloud(row):
+            return False  # a cloud download is identified by Zoom's ids, not by where it was spooled
+        # the same file name first (a renamed meeting folder); bounded, as a copied-in batch of files
+        # can share one size and mtime
+        alike = self.catalog.verified_like(self.destination.id, row.path, row.size, row.mtime_ns, MOVED_CANDIDATES)
+        candidates = [old for old in alike
+                      if old.remote_key and not _is_cloud(old) and not os.path.lexists(old.fs_path)]
+        if not candidates:
+            return False
+        sha = self._hash(row, stop)
+        for old in candidates:
+            assert old.remote_key is not None
+            stored = self.destination.stat(old.remote_key)
+            if old.sha256 == sha and stored is not None and stored.size == row.size:
+                self.catalog.adopt_moved(row.id, old.id, sha)
+                log.info("%s was moved from %s; its backup %s is kept, not copied again", row.display,
+                         old.display, old.remote_key)
+                return True
+        return False
 
     def _upload(self, row: Row, key: str, stop: threading.Event) -> str:
         last_saved = [row.bytes_done]
@@ -263,10 +381,10 @@ class Transfers:
     def _verify(self, row: Row, key: str, sha: str) -> None:
         stored = self.destination.stat(key)
         if stored is None or stored.size != row.size:
-            raise ItemError("Backup check failed", f"{key}: stored size {stored and stored.size} != {row.size}")
+            raise StoredDifferently("Backup check failed", f"{key}: stored size {stored and stored.size} != {row.size}")
         remote = stored.sha256 or self.destination.checksum(key)
         if remote != sha:
-            raise FileChanged("Backup check failed", f"{key}: stored sha256 differs from the file's")
+            raise StoredDifferently("Backup check failed", f"{key}: stored sha256 differs from the file's")
 
     def _back_to_settling(self, row: Row, exc: ZoomwatchError) -> None:
         try:
@@ -286,16 +404,39 @@ class Transfers:
         else:
             self.catalog.mark_failed(row.id, message, retry_at=None, blocked=True, count_attempt=False)
 
-    def _write_sidecar(self, key: str) -> None:
-        """Rewrite the meeting folder's meeting.json from the catalog (serialised, so the last writer
-        always saw every verified file)."""
+    # -- meeting.json -----------------------------------------------------------------------------
+
+    def _sidecar_due(self, key: str, uploaded: bool) -> None:
+        """A file of this folder was verified: its meeting.json is written when the queue drains (or
+        within SIDECAR_EVERY_SECONDS), not after every file."""
         folder = key.rpartition("/")[0]
         if not folder:
             return
         with self._sidecar_lock:
-            self._write_sidecar_locked(folder)
+            since, any_uploaded = self._dirty.get(folder, (self.clock(), False))
+            self._dirty[folder] = (since, any_uploaded or uploaded)
 
-    def _write_sidecar_locked(self, folder: str) -> None:
+    def flush_sidecars(self, older_than: float | None = None) -> None:
+        """Write the meeting.json of every folder waiting for one (those waiting longer than
+        `older_than` seconds, when given)."""
+        with self._sidecar_lock:
+            now = self.clock()
+            due = [(folder, uploaded) for folder, (since, uploaded) in self._dirty.items()
+                   if older_than is None or now - since >= older_than]
+            for folder, _ in due:
+                del self._dirty[folder]
+            for folder, uploaded in due:
+                try:
+                    self._write_sidecar(folder, uploaded)
+                except ZoomwatchError as exc:
+                    log.warning("could not write %s/%s: %s", folder, SIDECAR_NAME, exc)
+                except Exception:  # a sidecar never costs a backup
+                    log.exception("could not write %s/%s", folder, SIDECAR_NAME)
+
+    def _write_sidecar(self, folder: str, uploaded: bool) -> None:
+        key = f"{folder}/{SIDECAR_NAME}"
+        if not uploaded and self.destination.stat(key) is not None:
+            return  # everything was already there (another machine's, or ours before a rebuild)
         rows = [r for r in self.catalog.verified_in_folder(self.destination.id, folder)
                 if not r.remote_key or not r.remote_key.endswith("/" + SIDECAR_NAME)]
         if not rows:
@@ -312,8 +453,15 @@ class Transfers:
             ],
             "written_by": f"zoomwatch {__version__}",
         }
-        data = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        try:
-            self.destination.write_small(f"{folder}/{SIDECAR_NAME}", data)
-        except ZoomwatchError as exc:
-            log.warning("could not write %s/%s: %s", folder, SIDECAR_NAME, exc)
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        # names that are not valid UTF-8 (kept as surrogates) are shown with U+FFFD, as in the log
+        data = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        if self._sidecar_written.get(folder) == digest:
+            return
+        self.destination.write_small(key, data)
+        self._sidecar_written[folder] = digest
+
+
+def _is_cloud(row: Row) -> bool:
+    return (row.meeting or {}).get("source") == "cloud"

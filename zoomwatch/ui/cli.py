@@ -488,7 +488,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     from zoomwatch.core.catalog import STATES, Catalog
     from zoomwatch.destinations import open_destination
-    from zoomwatch.errors import ConfigError
+    from zoomwatch.errors import ConfigError, ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
         """What a pending resumable upload holds: S3 multipart parts, or a Supabase (TUS) upload's bytes."""
@@ -508,11 +508,15 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         return Exit.BAD_CONFIG
     rows = []
     if paths.catalog_file.exists():
-        catalog = Catalog(paths.catalog_file, readonly=True)
         try:
-            rows = catalog.rows(dest.id)
-        finally:
-            catalog.close()
+            catalog = Catalog(paths.catalog_file, readonly=True)
+        except ZoomwatchError as exc:  # a damaged catalog: say so, show the rest
+            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        else:
+            try:
+                rows = catalog.rows(dest.id)
+            finally:
+                catalog.close()
     counts = {s: 0 for s in STATES if s != "superseded"}
     for row in rows:
         counts[row.state] += 1
