@@ -186,7 +186,7 @@ class Engine:
     def _discard_abandoned_uploads(self) -> None:
         """Unfinished uploads of files that went away (or were replaced) while zoomwatch was stopped are
         thrown away at the store once, so no partial upload stays stored (and billed) for ever."""
-        if self.config.watch_folder.is_dir():  # a Zoom folder on a drive unplugged deleted nothing
+        if folder_problem(self.config.watch_folder) is None:  # a Zoom folder on a drive unplugged deleted nothing
             for row in self.catalog.rows(self.destination.id):
                 if row.state in ("settling", "queued", "failed") and row.resume and not os.path.lexists(row.fs_path):
                     self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
@@ -462,9 +462,13 @@ class Engine:
     def run_once(self, max_wait: float) -> OnceResult:
         """Scan, wait for what is still being written (up to `max_wait` s), back up, and report."""
         root = self.config.watch_folder
-        if not root.is_dir():
-            raise ConfigError("Zoom folder not found",
-                              f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH")
+        problem = folder_problem(root)  # never raises (macOS refuses even a stat of a protected Documents)
+        if problem is not None:
+            title, message = problem
+            if title == "missing":
+                title, message = "Zoom folder not found", \
+                    f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH"
+            raise ConfigError(title, message)
         self._prepare()
         self.settler.scan(root)
         self.transfers.start()

@@ -284,9 +284,11 @@ def remember(app, upload_id: str, key: str) -> None:
     dest = open_destination(app.load()).id
     from zoomwatch.core.catalog import Catalog
 
+    recording = app.zoom / "2024-05-06 14.00.00 Board meeting" / "zoom_0.mp4"
+    write_random(recording, 10)  # still there: an upload whose file went away would be aborted at start
     catalog = Catalog(app.paths.catalog_file)
     try:
-        row = catalog.note_seen(dest, app.zoom / "2024-05-06 14.00.00 Board meeting" / "zoom_0.mp4", 10, 1)
+        row = catalog.note_seen(dest, recording, 10, 1)
         catalog.save_progress(row.id, remote_key=key, resume={"upload_id": upload_id, "key": key, "parts": {}})
     finally:
         catalog.close()
