@@ -49,6 +49,7 @@ class Backend:
     read: Callable[[str], bytes | None]         # what the store holds at a location(), None when absent
     stored: Callable[[], list[str]]             # every object or file the store lists
     unfinished: Callable[[], list[str]]         # unfinished uploads the store still keeps
+    broken: Callable[[], Destination]           # the same kind, set up so that nothing can be stored
 
 
 def settings(tmp: Path, **values: str) -> configmod.Config:
@@ -102,7 +103,11 @@ def local_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
     def unfinished() -> list[str]:
         return [name for name in stored() if name.endswith(PARTIAL_SUFFIX)]
 
-    return Backend("local", dest, 3 * MIB + 17, read, stored, unfinished)
+    def broken() -> Destination:  # a chosen folder that is not there (a drive not plugged in)
+        return open_destination(settings(tmp, destination__kind="local",
+                                         destination__local__path=str(tmp / "unplugged" / "backup")))
+
+    return Backend("local", dest, 3 * MIB + 17, read, stored, unfinished, broken)
 
 
 def s3_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
@@ -129,7 +134,10 @@ def s3_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
     def unfinished() -> list[str]:
         return [u["Key"] for u in client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])]
 
-    return Backend("s3", dest, 11 * MIB + 17, read, stored, unfinished)
+    def broken() -> Destination:  # credentials the server does not know
+        return open_destination(cfg, secrets={"s3.access_key_id": "nobody", "s3.secret_access_key": "wrong-secret"})
+
+    return Backend("s3", dest, 11 * MIB + 17, read, stored, unfinished, broken)
 
 
 def supabase_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
@@ -152,7 +160,10 @@ def supabase_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
     def unfinished() -> list[str]:
         return [u.name for u in list(fake.uploads.values()) if u.bucket == bucket and not u.finished]
 
-    return Backend("supabase", dest, 13 * MIB + 17, read, stored, unfinished)
+    def broken() -> Destination:  # a key the project does not accept
+        return open_destination(cfg, secrets={"supabase.key": "not-a-supabase-key"})
+
+    return Backend("supabase", dest, 13 * MIB + 17, read, stored, unfinished, broken)
 
 
 BACKENDS = {"local": local_backend, "s3": s3_backend, "supabase": supabase_backend}
@@ -210,6 +221,18 @@ def test_check_passes_and_leaves_nothing_behind(backend: Backend) -> None:
     backend.dest.check()
     assert backend.stored() == []
     assert backend.dest.id and backend.dest.label
+
+
+def test_a_destination_that_cannot_store_says_so_and_never_answers_absent(backend: Backend) -> None:
+    """check() raises DestinationError; stat() raises too, rather than saying "absent" (which would make
+    the workers upload again, or take a missing drive for an empty one)."""
+    dest = backend.broken()
+    with pytest.raises(DestinationError) as raised:
+        dest.check()
+    assert raised.value.title and raised.value.message
+    assert "wrong-secret" not in str(raised.value) and "not-a-supabase-key" not in str(raised.value)
+    with pytest.raises(DestinationError):
+        dest.stat(dest.adapt_key(KEY))
 
 
 def test_stat_and_checksum_of_an_absent_key_are_none(backend: Backend) -> None:
