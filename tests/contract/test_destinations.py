@@ -32,7 +32,7 @@ from zoomwatch import config as configmod
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.destinations.base import Cancelled, UploadSession
 from zoomwatch.destinations.local import PARTIAL_SUFFIX
-from zoomwatch.errors import DestinationError, ItemError, ZoomwatchError
+from zoomwatch.errors import DestinationError, FileGone, ItemError, ZoomwatchError
 from zoomwatch.paths import AppPaths
 
 KEY = "2024/05/2024-05-06 14.00.00 Board meeting/zoom_0.mp4"
@@ -333,6 +333,18 @@ def test_adapt_key_is_idempotent(backend: Backend, key: str) -> None:
     once = backend.dest.adapt_key(key)
     assert backend.dest.adapt_key(once) == once
     assert once.count("/") == key.count("/")
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_a_source_deleted_before_its_upload_is_file_gone(backend: Backend, tmp_path: Path, size: str) -> None:
+    source = tmp_path / "zoom_0.mp4"
+    length = 3000 if size == "small" else backend.large
+    write_random(source, length, seed=19)
+    source.unlink()
+    with pytest.raises(FileGone) as raised:
+        backend.dest.upload(source, backend.dest.adapt_key(KEY), length, Recorder().session)
+    assert str(source) in raised.value.message
+    assert backend.dest.stat(backend.dest.adapt_key(KEY)) is None
 
 
 # -- a source file the OS will not let zoomwatch read ----------------------------------------------------
