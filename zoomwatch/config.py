@@ -9,6 +9,7 @@ A key with a bad value is reported and its default used; the rest of the file st
 A backup folder inside the watched folder (or the other way round) is refused: zoomwatch would back up
 its own backups.
 Secrets never live here: they go to the OS keyring (see `secrets.py`).
+The destination keys (`destination.s3.bucket`, ...) are declared with their kind in `destination_kinds.py`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from typing import Any
 
 import tomlkit
 
-from zoomwatch import naming
+from zoomwatch import naming, validators
+from zoomwatch.destination_kinds import DEFAULT_KIND, KINDS
+from zoomwatch.destination_kinds import settings as destination_settings
 from zoomwatch.errors import ConfigError
 from zoomwatch.paths import AppPaths, default_zoom_folder
 
@@ -41,7 +44,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INCLUDE = ["*.mp4", "*.m4a", "*.mp3", "*.wav", "*.webm", "*.txt", "*.vtt", "*.srt", "*.cc"]
 DEFAULT_EXCLUDE = ["*.zoom", "*.conf", "*.tmp", "*.part", ".*", "~*"]
-DESTINATION_KINDS = ("local", "s3", "supabase")
+DESTINATION_KINDS = tuple(KINDS)
+
+# checks shared with the destination kinds' declarations (destination_kinds.py)
+_as_int, _as_path, _rate, _url, _text, _choice = (validators.as_int, validators.as_path, validators.rate,
+                                                   validators.url, validators.text, validators.choice)
 
 
 def _as_float(low: float, high: float) -> Callable[[Any], float]:
@@ -54,21 +61,6 @@ def _as_float(low: float, high: float) -> Callable[[Any], float]:
             raise ValueError(f"expected a number, got {value!r}") from None
         if not low <= number <= high:
             raise ValueError(f"must be between {low:g} and {high:g}, got {number:g}")
-        return number
-
-    return check
-
-
-def _as_int(low: int, high: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        if isinstance(value, bool):
-            raise ValueError("expected a whole number")
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {value!r}") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}, got {number}")
         return number
 
     return check
@@ -97,71 +89,6 @@ def _as_globs(value: Any) -> list[str]:
     return list(value)
 
 
-def _as_path(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("expected a folder path")
-    text = value.strip()
-    if text and not Path(os.path.expanduser(text)).is_absolute():
-        raise ValueError(f"must be an absolute path (or start with ~), got {text!r}")
-    return text
-
-
-def _rate(value: Any) -> int:
-    from zoomwatch.bandwidth import parse_rate
-
-    try:
-        return parse_rate(value)
-    except (ValueError, OverflowError):
-        raise ValueError(f"expected bytes per second like 0 (no limit), 500K or 10M, got {value!r}") from None
-
-
-def _bucket(value: Any) -> str:
-    """S3's bucket naming rules."""
-    text = str(value).strip()
-    if text and not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", text):
-        raise ValueError(f"{text!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)")
-    return text
-
-
-# Supabase Storage's own rule (storage-api `isValidBucketName`): S3-safe characters, capitals and
-# underscores allowed, no "/"; at most 63 characters here, the shorter limit older servers apply. "?" is
-# valid there too but would end the URL path zoomwatch builds, so it is refused here.
-_SUPABASE_BUCKET = re.compile(r"[A-Za-z0-9_!.*'() &$@=;:+,\-]{1,63}")
-
-
-def _supabase_bucket(value: Any) -> str:
-    text = str(value).strip()
-    if text and (not _SUPABASE_BUCKET.fullmatch(text) or set(text) == {"."}):
-        raise ValueError(f"{text!r} is not a valid Supabase bucket name (1-63 letters, digits, spaces and "
-                         "_ - . ! * ' ( ) & $ @ = ; : + ,; no \"/\" or \"?\")")
-    return text
-
-
-def _url(value: Any) -> str:
-    text = str(value).strip().rstrip("/")
-    if text and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
-        raise ValueError(f"expected a URL like https://s3.example.com, got {value!r}")
-    return text
-
-
-def _prefix(value: Any) -> str:
-    text = str(value).strip().strip("/")
-    if any(part in (".", "..") for part in text.split("/")) or "//" in text:
-        raise ValueError(f"{value!r} is not a usable key prefix (no empty, '.' or '..' parts)")
-    return text
-
-
-def _part_size(value: Any) -> int:
-    size = _rate(value)
-    if not 5 * 1024**2 <= size <= 5 * 1024**3:
-        raise ValueError("must be between 5M and 5G (S3's limits for a part)")
-    return size
-
-
-def _text(value: Any) -> str:
-    return str(value).strip()
-
-
 def _date(value: Any) -> str:
     text = str(value).strip()
     if text:
@@ -184,16 +111,6 @@ def _emails(value: Any) -> list[str]:
 
 def _words(value: Any) -> list[str]:
     return _as_globs(value) if value not in ("", [], None) else []
-
-
-def _choice(*choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        text = str(value).strip().lower()
-        if text not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
-        return text
-
-    return check
 
 
 MAX_FORMAT_NUMBER = 255  # widths and precisions in the template: a key segment holds 255 bytes anyway
@@ -245,29 +162,9 @@ KEYS: dict[str, Key] = {
             "a file counts as finished when its size and mtime have not changed for this long"),
         Key("watch.include", DEFAULT_INCLUDE, _as_globs, "file name patterns to back up"),
         Key("watch.exclude", DEFAULT_EXCLUDE, _as_globs, "file name patterns never backed up (wins over include)"),
-        Key("destination.kind", "local", _choice(*DESTINATION_KINDS), "where backups go: local, s3 or supabase"),
-        Key("destination.s3.bucket", "", _bucket, "S3 bucket name"),
-        Key("destination.s3.prefix", "", _prefix, "key prefix (folder) inside the bucket, e.g. zoom/alice"),
-        Key("destination.s3.region", "", _text, "bucket region, e.g. eu-west-1; empty = the SDK's default"),
-        Key("destination.s3.endpoint_url", "", _url,
-            "endpoint of an S3-compatible store (MinIO, R2, B2, Wasabi...); empty for AWS"),
-        Key("destination.s3.addressing_style", "auto", _choice("auto", "path", "virtual"),
-            "bucket in the host name (virtual) or in the path (path)"),
-        Key("destination.s3.storage_class", "", _choice("", "standard", "standard_ia", "onezone_ia",
-                                                        "intelligent_tiering", "glacier_ir", "glacier",
-                                                        "deep_archive", "reduced_redundancy"),
-            "storage class for new objects; empty = the bucket's default"),
-        Key("destination.s3.sse", "none", _choice("none", "aes256", "aws:kms"), "server-side encryption"),
-        Key("destination.s3.kms_key_id", "", _text, "KMS key id when destination.s3.sse is aws:kms"),
-        Key("destination.s3.part_size", 8 * 1024**2, _part_size,
-            "smallest multipart part (grown for huge files so 5 TiB fits in 10,000 parts)"),
-        Key("destination.s3.concurrency", 4, _as_int(1, 32), "parts uploaded at the same time per file"),
-        Key("destination.supabase.url", "", _url, "Supabase project URL, e.g. https://abcd.supabase.co"),
-        Key("destination.supabase.bucket", "", _supabase_bucket,
-            "Supabase Storage bucket (created private if missing)"),
-        Key("destination.supabase.prefix", "", _prefix, "folder inside the bucket, e.g. zoom/ana"),
-        Key("destination.local.path", "", _as_path,
-            "backup folder (local disk, USB drive, NAS mount); empty = a folder in the user data dir"),
+        Key("destination.kind", DEFAULT_KIND, _choice(*DESTINATION_KINDS),
+            f"where backups go: {', '.join(DESTINATION_KINDS[:-1])} or {DESTINATION_KINDS[-1]}"),
+        *(Key(s.key, s.default, s.check, s.help) for s in destination_settings()),
         Key("naming.template", naming.DEFAULT_TEMPLATE, _template, "where each file goes in the backup"),
         Key("naming.locale", "en", _locale, "language of {month_name} and {weekday}, e.g. en, es, de"),
         Key("transfer.workers", 2, _as_int(1, 16), "files backed up at the same time"),

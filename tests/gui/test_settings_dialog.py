@@ -144,3 +144,21 @@ def test_start_at_login_from_a_disk_image_is_refused_in_words_and_the_window_sta
         assert root.winfo_exists()
     finally:
         root.destroy()
+
+
+def test_choosing_a_kind_shows_exactly_its_registered_fields(dialog):
+    """The fields shown follow the destination registry: the chosen kind's settings and secrets, none of
+    another kind's (the dialog has no list of its own)."""
+    from zoomwatch.destination_kinds import KINDS
+
+    def shown(key: str) -> bool:
+        return all(widget.grid_info() for widget in dialog.rows[key])
+
+    for kind in ("s3", "supabase", "local"):
+        dialog.vars["destination.kind"].set(kind)
+        dialog.root.update()
+        for other in KINDS.values():
+            in_tab = [s.key for s in other.settings if s.label and s.section == "Destination"]
+            for key in in_tab + [secret.name for secret in other.secrets]:
+                assert shown(key) == (other.name == kind), (kind, key)
+        assert shown("destination.kind") and shown("destination.s3.concurrency") and shown("watch.folder")

@@ -143,6 +143,56 @@ def test_s3_with_an_invalid_bucket_name_says_the_name_is_invalid_not_missing(app
     assert "not a valid bucket name" in errors["destination.s3.bucket"]
 
 
+# -- destination fields come from the registry (zoomwatch/destination_kinds.py) ---------------------
+
+
+def test_the_destination_fields_are_the_registry_s_labelled_settings_and_secrets() -> None:
+    from zoomwatch.destination_kinds import KINDS
+
+    for kind in KINDS.values():
+        declared = {s.key for s in kind.settings if s.label} | {secret.name for secret in kind.secrets}
+        assert {f.key for f in form.FIELDS if f.owner == kind.name} == declared
+    assert next(f for f in form.FIELDS if f.key == "destination.kind").choices == tuple(KINDS)
+    assert {"s3.access_key_id", "s3.secret_access_key", "supabase.key"} <= set(form.SECRET_KEYS)
+
+
+def test_a_kind_declared_in_the_registry_gets_its_fields_without_touching_the_form(monkeypatch) -> None:
+    from zoomwatch import destination_kinds as dk
+
+    webdav = dk.DestinationKind("webdav", "a WebDAV folder", (
+        dk.Setting("destination.webdav.url", "", str, "server URL", label="WebDAV URL", required="needed"),
+        dk.Setting("destination.webdav.timeout", 30, int, "seconds"),  # no label: config only
+    ), (dk.Secret("webdav.password", "WebDAV password"),))
+    monkeypatch.setattr(form, "KINDS", {**dk.KINDS, "webdav": webdav})
+
+    fields = form.destination_fields("Destination")
+
+    added = [(f.key, f.kind, f.owner, f.required) for f in fields if f.owner == "webdav"]
+    assert added == [("destination.webdav.url", "text", "webdav", "needed"),
+                     ("webdav.password", "secret", "webdav", "")]
+
+
+@pytest.mark.parametrize("kind", ["local", "s3", "supabase"])
+def test_each_kind_requires_exactly_what_the_registry_says(app, kind: str) -> None:
+    from zoomwatch.destination_kinds import KINDS
+
+    required = {s.key: s.required for s in KINDS[kind].settings if s.required}
+    emptied = {key: "" for other in KINDS.values() for key in (s.key for s in other.settings if s.required)}
+    values = {**values_of(app), **emptied, "destination.kind": kind}
+
+    assert form.validate(values)[1] == required
+
+
+@pytest.mark.parametrize("kind", ["local", "s3", "supabase"])
+def test_the_dialog_shows_only_the_chosen_kind_s_destination_fields(kind: str) -> None:
+    shown = {f.key for f in form.FIELDS if f.section == "Destination" and form.shown_for(f, kind)}
+    others = {f.key for f in form.FIELDS if f.owner and f.owner != kind and f.section == "Destination"}
+    assert "destination.kind" in shown and not shown & others
+    assert {f.key for f in form.FIELDS if f.owner == kind and f.section == "Destination"} <= shown
+    assert form.shown_for(next(f for f in form.FIELDS if f.key == "destination.s3.concurrency"), kind), \
+        "S3's parts setting stays under Transfers whatever the kind (as before)"
+
+
 def test_secret_with_spaces_around_it_is_refused(app) -> None:
     values = {**values_of(app), "s3.secret_access_key": " wJalrXUtnFEMI/K7MDENG "}
 

@@ -123,12 +123,9 @@ class SettingsDialog:
 
     def show_destination_fields(self) -> None:
         kind = self.vars["destination.kind"].get()
-        owners = {"destination.s3.": "s3", "s3.": "s3", "destination.supabase.": "supabase", "supabase.": "supabase",
-                  "destination.local.": "local"}
-        for key, widgets in self.rows.items():
-            owner = next((k for prefix, k in owners.items() if key.startswith(prefix)), kind)
-            wanted = owner == kind or key == "destination.s3.concurrency"
-            for widget in widgets:
+        for field in form.FIELDS:
+            wanted = form.shown_for(field, kind)
+            for widget in self.rows[field.key]:
                 widget.grid() if wanted else widget.grid_remove()
 
     def values(self) -> dict[str, str]:

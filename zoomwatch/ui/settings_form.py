@@ -11,6 +11,7 @@ from typing import Any
 
 from zoomwatch import config as configmod
 from zoomwatch import naming, secrets
+from zoomwatch.destination_kinds import DESTINATION_SECTION, KINDS
 from zoomwatch.errors import ConfigError, ZoomwatchError
 from zoomwatch.paths import AppPaths
 
@@ -22,23 +23,27 @@ class Field:
     section: str
     kind: str = "text"  # text | folder | choice | secret
     choices: tuple[str, ...] = ()
+    owner: str = ""     # the destination kind this field belongs to ("" = every kind's)
+    required: str = ""  # said beside the field when its kind is chosen and it is left empty
+
+
+def destination_fields(section: str) -> tuple[Field, ...]:
+    """Each destination kind's fields in `section`, as destination_kinds.py declares them: its labelled
+    settings, then (in the Destination tab) its secrets."""
+    fields: list[Field] = []
+    for kind in KINDS.values():
+        fields += [Field(s.key, s.label, s.section, s.widget, owner=kind.name, required=s.required)
+                   for s in kind.settings if s.label and s.section == section]
+        if section == DESTINATION_SECTION:
+            fields += [Field(secret.name, secret.label, section, "secret", owner=kind.name) for secret in kind.secrets]
+    return tuple(fields)
 
 
 FIELDS = (
     Field("watch.folder", "Zoom recordings folder", "Recordings", "folder"),
     Field("watch.settle_seconds", "Finished after quiet for (seconds)", "Recordings"),
-    Field("destination.kind", "Back up to", "Destination", "choice", ("local", "s3", "supabase")),
-    Field("destination.local.path", "Backup folder", "Destination", "folder"),
-    Field("destination.s3.bucket", "S3 bucket", "Destination"),
-    Field("destination.s3.prefix", "S3 folder (prefix)", "Destination"),
-    Field("destination.s3.region", "S3 region", "Destination"),
-    Field("destination.s3.endpoint_url", "S3 endpoint (not AWS)", "Destination"),
-    Field("s3.access_key_id", "S3 access key ID", "Destination", "secret"),
-    Field("s3.secret_access_key", "S3 secret access key", "Destination", "secret"),
-    Field("destination.supabase.url", "Supabase project URL", "Destination"),
-    Field("destination.supabase.bucket", "Supabase bucket", "Destination"),
-    Field("destination.supabase.prefix", "Supabase folder", "Destination"),
-    Field("supabase.key", "Supabase key", "Destination", "secret"),
+    Field("destination.kind", "Back up to", DESTINATION_SECTION, "choice", tuple(KINDS)),
+    *destination_fields(DESTINATION_SECTION),
     Field("naming.template", "Backup name template", "Naming"),
     Field("naming.locale", "Month and day names in", "Naming"),
     Field("zoom.mode", "Zoom cloud recordings", "Zoom account", "choice", ("off", "user", "s2s")),
@@ -49,11 +54,17 @@ FIELDS = (
     Field("zoom.s2s_client_id", "Server-to-Server client ID", "Zoom account", "secret"),
     Field("zoom.s2s_client_secret", "Server-to-Server client secret", "Zoom account", "secret"),
     Field("transfer.workers", "Files at the same time", "Transfers"),
-    Field("destination.s3.concurrency", "S3 parts at the same time", "Transfers"),
+    *destination_fields("Transfers"),
     Field("transfer.bandwidth_limit", "Bandwidth limit (e.g. 10M, 0 = none)", "Transfers"),
 )
 SECRET_KEYS = tuple(f.key for f in FIELDS if f.kind == "secret")
 SAMPLE_FILE = "zoom_0.mp4"
+
+
+def shown_for(field: Field, kind: str) -> bool:
+    """Whether the dialog shows `field` while `kind` is chosen: a destination field of another kind is
+    hidden in the Destination tab (elsewhere, e.g. S3's parts under Transfers, it stays)."""
+    return not field.owner or field.owner == kind or field.section != DESTINATION_SECTION
 
 
 def _as_text(value: Any) -> str:
@@ -82,13 +93,10 @@ def validate(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             checked[field.key] = configmod.check_value(field.key, values.get(field.key, ""))
         except ConfigError as exc:
             errors[field.key] = exc.message
-    if checked.get("destination.kind") == "s3" and "destination.s3.bucket" not in errors \
-            and not checked.get("destination.s3.bucket"):
-        errors["destination.s3.bucket"] = "a bucket name is needed to back up to S3"
-    if checked.get("destination.kind") == "supabase":
-        for key in ("destination.supabase.url", "destination.supabase.bucket"):
-            if key not in errors and not checked.get(key):
-                errors[key] = "needed to back up to Supabase"
+    for field in FIELDS:  # what the chosen destination cannot work without
+        if field.required and field.owner == checked.get("destination.kind") and field.key not in errors \
+                and not checked.get(field.key):
+            errors[field.key] = field.required
     for key in SECRET_KEYS:
         if values.get(key, "") != values.get(key, "").strip():
             errors[key] = "remove the spaces around the value"
