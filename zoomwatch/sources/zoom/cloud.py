@@ -26,11 +26,9 @@ import requests
 
 from zoomwatch.config import Config
 from zoomwatch.core.catalog import Catalog
-from zoomwatch.errors import ItemError, ZoomwatchError
+from zoomwatch.errors import Cancelled, ItemError, KeyringUnavailable, RateLimited, SignedOut, ZoomwatchError
 from zoomwatch.naming import sanitize_segment
-from zoomwatch.secrets import KeyringUnavailable
-from zoomwatch.sources.zoom.api import RateLimited, ZoomApi
-from zoomwatch.sources.zoom.oauth import SignedOut
+from zoomwatch.sources.zoom.api import ZoomApi
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +56,6 @@ class SyncResult:
 
     def recovered(self, key: str) -> None:
         self.problems.pop(key, None)
-
-
-class Cancelled(ZoomwatchError):
-    """The sync was asked to stop (zoomwatch is stopping or reloading its settings)."""
 
 
 class TokenExpired(ItemError):
