@@ -300,3 +300,14 @@ def test_no_module_decides_on_an_exception_class_name_or_its_words() -> None:
              for path in sorted(PACKAGE.rglob("*.py"))
              for line, what in decisions_on_words(ast.parse(path.read_text(encoding="utf-8")))]
     assert wrong == []
+
+
+def test_a_cloud_download_zoom_does_not_answer_is_that_file_s_error_without_the_url_s_token(tmp_path) -> None:
+    from zoomwatch.sources.zoom.cloud import download
+
+    with pytest.raises(ItemError) as caught:
+        download(requests.Session(), "http://127.0.0.1:9/rec/download/abc?access_token=SECRET-TOKEN", "bearer",
+                 tmp_path / "zoom_0.mp4", 1000)
+    error = caught.value
+    assert error.title == "Zoom download failed: Zoom unreachable" and error.retryable
+    assert "127.0.0.1:9" in error.message and "SECRET" not in str(error)
