@@ -311,3 +311,19 @@ def test_a_cloud_download_zoom_does_not_answer_is_that_file_s_error_without_the_
     error = caught.value
     assert error.title == "Zoom download failed: Zoom unreachable" and error.retryable
     assert "127.0.0.1:9" in error.message and "SECRET" not in str(error)
+
+
+def test_a_device_code_that_expires_unapproved_is_a_sign_in_time_out(app, monkeypatch) -> None:
+    from fakes.zoom_api import DEVICE_CODE_TTL, FakeZoom
+
+    from zoomwatch.sources.zoom import accounts
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    with FakeZoom() as zoom:
+        monkeypatch.setenv("ZOOM_CLIENT_ID", zoom.client_id)
+        monkeypatch.setenv("ZOOM_CLIENT_SECRET", zoom.client_secret)  # Zoom's device grant wants Basic auth
+        app.set("zoom.oauth_base", zoom.url)
+        shown: list[str] = []
+        with pytest.raises(SignInTimedOut) as caught:  # Zoom answers expired_token: nobody approved the code
+            accounts.device_login(app.load(), shown.append, sleep=lambda s: zoom.advance(DEVICE_CODE_TTL + s))
+    assert "zoomwatch login" in caught.value.message and shown and exit_code_for(caught.value) is Exit.INCOMPLETE

@@ -113,6 +113,8 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
         error = payload.get("error", "")
         if error == "slow_down":
             interval += 5
+        elif error == "expired_token":  # RFC 8628: the code expired before it was approved
+            break
         elif error != "authorization_pending":
             raise BadSetting("Zoom device sign-in failed", oauth.printable(str(error)) or f"HTTP {answer.status_code}")
     raise SignInTimedOut("Zoom device sign-in timed out",
