@@ -92,7 +92,7 @@ class SupabaseDestination:
     def headers(self) -> dict[str, str]:
         if not self.key:
             raise DestinationDown("No Supabase key", "set it with: zoomwatch secret set supabase.key "
-                                   "(or SUPABASE_KEY in the environment)", retryable=False)
+                                  "(or SUPABASE_KEY in the environment)", retryable=False)
         return {"apikey": self.key, "Authorization": f"Bearer {self.key}"}
 
     @property
@@ -227,11 +227,11 @@ class SupabaseDestination:
         limit = self.bucket_size_limit()
         if limit is not None and size > limit:
             return TooLarge("File too large for this Supabase bucket",
-                             f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
-                             f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
-                             f"{self.bucket} › Edit bucket)", retryable=False)
+                            f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
+                            f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
+                            f"{self.bucket} › Edit bucket)", retryable=False)
         return TooLarge(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
-                         "raise it under Storage settings", retryable=False)
+                        "raise it under Storage settings", retryable=False)
 
     def _standard(self, source: Path, full: str, content_type: str, session: UploadSession) -> str:
         try:
@@ -325,7 +325,7 @@ class SupabaseDestination:
             answer = http.delete(tus_url, headers={"Tus-Resumable": "1.0.0"}, timeout=self.tus_timeout)
         except requests.RequestException as exc:
             raise DestinationDown("Supabase unreachable", f"{self.url} does not answer — the unfinished upload "
-                                   f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
+                                  f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
         if answer.status_code in (200, 204):
             log.info("removed the unfinished resumable upload of %s from Supabase", key)
         elif answer.status_code in (404, 410):
@@ -494,32 +494,32 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
                            | requests.Timeout) or (isinstance(exc, TusCommunicationError) and not status)
     if transport:
         return DestinationDown("Supabase unreachable", f"{url} does not answer — check the network or "
-                                "destination.supabase.url; uploads resume when it is back", retryable=True)
+                               "destination.supabase.url; uploads resume when it is back", retryable=True)
     if _foreign(body) and not (status.startswith("5") or status in ("429", "423")):
         return DestinationDown("Not a Supabase Storage endpoint", f"{url} does not look like a Supabase Storage "
-                                "endpoint (it answered with a web page, not Storage's API) — check "
-                                "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
-                                retryable=True)
+                               "endpoint (it answered with a web page, not Storage's API) — check "
+                               "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
+                               retryable=True)
     # the name checks come first: an InvalidKey message repeats the refused name, which may hold any word
     if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
         return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
     if status == "413" or "maximum size exceeded" in body:
         return TooLarge(TOO_LARGE, f"{where} exceeds the project's upload size limit — raise it under Storage "
-                         "settings", retryable=False)
+                        "settings", retryable=False)
     if any(p in body for p in ("signature verification failed", "invalid compact jws",
                                "claim timestamp check failed", "invalid jwt")) or status == "401":
         return DestinationDown("Supabase key rejected", "the key is malformed, expired or for another project — "
-                                "set the right one with: zoomwatch secret set supabase.key", retryable=False)
+                               "set the right one with: zoomwatch secret set supabase.key", retryable=False)
     if "row-level security" in body:
         return DestinationDown("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
-                                "use the service-role key or allow inserts for this bucket", retryable=False)
+                               "use the service-role key or allow inserts for this bucket", retryable=False)
     if status == "404" and "bucket" in body:
         return BucketMissing(BUCKET_NOT_FOUND, f"bucket {bucket} does not exist and the key may not "
-                                "create it — create it in the dashboard or fix destination.supabase.bucket",
-                                retryable=False)
+                             "create it — create it in the dashboard or fix destination.supabase.bucket",
+                             retryable=False)
     if status.startswith("5") or status in ("429", "423"):
         return DestinationDown("Supabase is busy or failing", f"{where}: HTTP {status}; retrying with backoff",
-                                retryable=True)
+                               retryable=True)
     if status == "404" and key:
         return ItemError("Supabase lost the upload", f"{where}: {body[:160]}; it is sent again")
     return ItemError("Supabase error", f"{where}: {status} {body[:200]}")
