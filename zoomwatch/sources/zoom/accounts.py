@@ -26,7 +26,7 @@ def client_credentials() -> tuple[str, str | None]:
     client_id = secrets.get_secret("zoom.client_id", strict=True)
     if not client_id:
         raise BadSetting("No Zoom client ID", "create a Zoom OAuth app (public PKCE recommended) and set its client "
-                          "ID with: zoomwatch secret set zoom.client_id")
+                         "ID with: zoomwatch secret set zoom.client_id")
     return client_id, secrets.get_secret("zoom.client_secret", strict=True)
 
 
@@ -59,7 +59,7 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
     mode = config["zoom.mode"]
     if config["zoom.users"] and config["zoom.account_ids"]:
         raise BadSetting("zoom.users and zoom.account_ids exclude each other",
-                          "back up either chosen users or whole sub-accounts: clear one of them")
+                         "back up either chosen users or whole sub-accounts: clear one of them")
 
     def user_targets() -> Iterator[tuple[str, ZoomApi]]:
         yield "me", user_api(config)
@@ -97,7 +97,7 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
     response = _post(f"{base}/oauth/devicecode", body, auth)
     if response.status_code != 200:
         raise BadSetting("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
-                          f"the device grant for private apps); HTTP {response.status_code}")
+                         f"the device grant for private apps); HTTP {response.status_code}")
     start = response.json()
     show(f"On any device, open {start['verification_uri']} and enter the code {start['user_code']}")
     interval = float(start.get("interval", 5))

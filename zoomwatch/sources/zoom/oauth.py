@@ -184,7 +184,7 @@ def _token_request(oauth_base: str, data: dict[str, str], client_id: str, client
     reason = str(body.get("reason", body.get("error_description", "")))
     if error == "invalid_client":
         raise BadSetting("Zoom rejected the client ID or secret",
-                          "check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id")
+                         "check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id")
     if error == "invalid_grant" and data.get("grant_type") == "refresh_token":
         raise SignedOut("Signed out of Zoom", "Zoom no longer accepts this sign-in (app removed, or signed in "
                         "elsewhere) — sign in again: zoomwatch login")
@@ -295,7 +295,7 @@ class LoopbackReceiver:
             self.server = _LoopbackServer(("127.0.0.1", port), Handler)
         except OSError:
             raise BadSetting(f"Port {port} is busy", "another program uses it; close it, or let zoomwatch pick "
-                              "a free port: zoomwatch config set zoom.redirect_port 0") from None
+                             "a free port: zoomwatch config set zoom.redirect_port 0") from None
         self.port = self.server.server_address[1]
         self.redirect_uri = f"http://127.0.0.1:{self.port}{path}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -337,7 +337,7 @@ def login(oauth_base: str, client_id: str, client_secret: str | None, port: int,
     answer = receiver.wait(timeout)
     if answer.get("error"):
         raise BadSetting("Zoom sign-in was declined",
-                          f"Zoom answered {printable(answer['error'])}; nothing was stored")
+                         f"Zoom answered {printable(answer['error'])}; nothing was stored")
     if not answer.get("code"):
         raise BadSetting("Zoom sign-in failed", "the answer carried no authorization code")
     return exchange_code(oauth_base, client_id, client_secret, answer["code"], verifier, receiver.redirect_uri)
@@ -415,7 +415,7 @@ def validate_s2s(account_id: str, client_id: str, client_secret: str) -> None:
                                           ("client secret", "zoom.s2s_client_secret", client_secret, 16)):
         if not value or value != value.strip() or " " in value:
             raise BadSetting(f"Zoom Server-to-Server {name} is missing or has spaces",
-                              f"set it with: zoomwatch secret set {secret_name}")
+                             f"set it with: zoomwatch secret set {secret_name}")
         if not low <= len(value) <= 128:
             raise BadSetting(f"Zoom Server-to-Server {name} looks wrong",
-                              f"it should be {low} to 128 characters long; copy it again from the Zoom app page")
+                             f"it should be {low} to 128 characters long; copy it again from the Zoom app page")
