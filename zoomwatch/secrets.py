@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from zoomwatch.errors import ConfigError
+from zoomwatch.errors import BadSetting, KeyringUnavailable
+
+__all__ = ["KeyringUnavailable", "delete_secret", "get_secret", "set_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +43,9 @@ ENVIRONMENT = {  # fallbacks for headless servers
 }
 
 
-class KeyringUnavailable(ConfigError):
-    """The OS keyring is there but refused (locked, denied, or the value too long for it). Retryable; a
-    ConfigError so that every face that reports a refused `secret set` reports this one too."""
-
-    retryable = True
-
-    def __init__(self, title: str, message: str, *, locked: bool = False) -> None:
-        super().__init__(title, message)
-        self.locked = locked
-
-
 def _check_name(name: str) -> None:
     if name not in KNOWN and name not in INTERNAL and not name.startswith(INTERNAL_PREFIXES):
-        raise ConfigError(f"Unknown secret {name!r}", f"known secrets: {', '.join(KNOWN)}")
+        raise BadSetting(f"Unknown secret {name!r}", f"known secrets: {', '.join(KNOWN)}")
 
 
 def _refused(exc: BaseException, doing: str) -> KeyringUnavailable:
@@ -68,7 +59,7 @@ def _refused(exc: BaseException, doing: str) -> KeyringUnavailable:
     detail = f"{type(exc).__name__}{f' {code}' if code is not None else ''}"
     if code == WINDOWS_BLOB_TOO_LONG:
         return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}): the value is too long "
-                                  "for Windows Credential Manager (at most 1,280 characters)")
+                                  "for Windows Credential Manager (at most 1,280 characters)", retryable=False)
     return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}); check that the keyring "
                               "(Credential Manager, Keychain, Secret Service) is unlocked and works")
 
@@ -102,14 +93,14 @@ def _environment(name: str) -> str | None:
 def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None:
     _check_name(name)
     if not value.strip():
-        raise ConfigError(f"Empty value for {name}", "nothing was stored; pass the value on stdin")
+        raise BadSetting(f"Empty value for {name}", "nothing was stored; pass the value on stdin")
     import keyring
     from keyring.errors import NoKeyringError
 
     try:
         keyring.set_password(SERVICE, name, value.strip())
     except NoKeyringError as exc:
-        raise ConfigError(
+        raise BadSetting(
             "No OS keyring available",
             f"could not store {name} ({type(exc).__name__}); on a server without a keyring use the "
             "environment instead (for S3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an AWS profile)",
@@ -130,7 +121,7 @@ def delete_secret(name: str, changed_stamp: Path | None = None) -> bool:
     except PasswordDeleteError:
         return False
     except NoKeyringError as exc:
-        raise ConfigError("No OS keyring available", f"could not delete {name} ({type(exc).__name__})") from None
+        raise BadSetting("No OS keyring available", f"could not delete {name} ({type(exc).__name__})") from None
     except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
         raise _refused(exc, f"deleting {name}") from None
     _touch(changed_stamp)

@@ -14,7 +14,7 @@ import pytest
 import requests
 from fakes.zoom_api import FakeZoom
 
-from zoomwatch.errors import ConfigError
+from zoomwatch.errors import ConfigError, SignInTimedOut
 from zoomwatch.sources.zoom import oauth
 
 
@@ -109,7 +109,7 @@ def test_the_timeout_is_honoured_even_with_an_idle_connection_open(zoom, idle):
 
     login = Login(zoom, show, timeout=2)
     took = login.finish(within=20)
-    assert isinstance(login.error, ConfigError) and login.error.title == "Zoom sign-in timed out"
+    assert isinstance(login.error, SignInTimedOut) and login.error.title == "Zoom sign-in timed out"
     assert "cross-site request forgery" in login.error.message  # the ignored answer is mentioned
     assert took < 12
 

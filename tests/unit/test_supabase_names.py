@@ -19,7 +19,7 @@ from storage3.exceptions import StorageApiError
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
 from zoomwatch.destinations.supabase import supabase_key_name, translate
-from zoomwatch.errors import DestinationError, ItemError
+from zoomwatch.errors import BucketMissing, DestinationError, ItemError, TooLarge
 
 URL = "https://abcdefghijklmnop.supabase.co"
 BUCKET = "recordings"
@@ -226,7 +226,7 @@ def test_row_level_security_refusal(exc):
     tus_create_error(404, b"Bucket not found"),
 ], ids=["storage3", "tus"])
 def test_missing_bucket(exc):
-    error = check(exc, DestinationError, "Supabase bucket not found", False)
+    error = check(exc, BucketMissing, "Supabase bucket not found", False)
     assert BUCKET in error.message
 
 
@@ -236,7 +236,7 @@ def test_missing_bucket(exc):
     tus_patch_error(413, b"upload's size exceeded\n"),
 ], ids=["storage3", "tus-create", "tus-patch"])
 def test_file_over_the_project_limit_holds_only_that_file(exc):
-    error = check(exc, ItemError, "File too large for this Supabase project", False)
+    error = check(exc, TooLarge, "File too large for this Supabase project", False)
     assert KEY in error.message
 
 

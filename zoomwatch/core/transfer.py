@@ -35,6 +35,7 @@ from zoomwatch.core.catalog import Catalog, Row
 from zoomwatch.core.status import StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
+from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
 
@@ -275,10 +276,8 @@ class Transfers:
     def _check_unchanged(self, row: Row) -> None:
         try:
             st = os.stat(row.fs_path)
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{row.display} was deleted or renamed before it was backed up") from None
         except OSError as exc:
-            raise ItemError("Cannot read recording", f"{row.display}: {exc.strerror or exc}") from None
+            raise source_error(exc, row.display) from None
         if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
             raise FileChanged("File changed", f"{row.display} changed after it looked finished")
 
@@ -300,10 +299,8 @@ class Transfers:
     def _hash(self, row: Row, stop: threading.Event) -> str:
         try:
             sha = sha256_file(row.fs_path, stop)
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{row.display} was deleted before it was backed up") from None
         except OSError as exc:
-            raise ItemError("Cannot read recording", f"{row.display}: {exc.strerror or exc}") from None
+            raise source_error(exc, row.display) from None
         self._check_unchanged(row)
         return sha
 

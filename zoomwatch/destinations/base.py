@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from zoomwatch.errors import Cancelled  # an upload asked to stop (its resume point is saved); one type for all
+
 CHUNK = 1024 * 1024
 
 
@@ -22,10 +24,6 @@ CHUNK = 1024 * 1024
 class RemoteObject:
     size: int
     sha256: str | None = None  # None where the store cannot say without reading it back
-
-
-class Cancelled(Exception):
-    """The upload was asked to stop (shutdown, pause); its resume point is saved."""
 
 
 @dataclass
@@ -82,7 +80,7 @@ def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
-    with open(path, "rb") as handle:
+    with open_source(path) as handle:
         while n := handle.readinto(buffer):
             digest.update(view[:n])
             if stop is not None and stop.is_set():

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from zoomwatch.destinations.base import CHUNK, RemoteObject, UploadSession, open_source
-from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
+from zoomwatch.errors import DestinationError, FileChanged, ItemError, ZoomwatchError
+from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
 
@@ -352,10 +353,8 @@ class LocalDestination:
         session.save_resume({"partial": partial.name, "key": key})
         try:
             src = open_source(source)
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{source} was deleted or renamed before it was backed up") from None
         except OSError as exc:
-            raise ItemError("Cannot read recording", f"{source}: {exc.strerror or exc}") from None
+            raise source_error(exc, source) from None
         with src:
             digest = _hash_prefix(src, offset, session) if offset else hashlib.sha256()
             try:
@@ -427,7 +426,7 @@ class LocalDestination:
             try:
                 n = src.readinto(buffer)
             except OSError as exc:
-                raise ItemError("Cannot read recording", f"{source}: {exc.strerror or exc}") from None
+                raise source_error(exc, source, doing="while it was being copied") from None
             if not n:
                 return done
             digest.update(view[:n])

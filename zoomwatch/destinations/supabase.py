@@ -28,9 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatch.config import Config
-from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession, sha256_file
-from zoomwatch.errors import ConfigError, DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
+from zoomwatch.destinations import base
+from zoomwatch.destinations.base import RemoteObject, UploadSession, sha256_file
+from zoomwatch.errors import (
+    BadSetting,
+    BucketMissing,
+    DestinationDown,
+    ItemError,
+    SourceChanged,
+    TooLarge,
+    ZoomwatchError,
+)
 from zoomwatch.secrets import get_secret
+from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +77,7 @@ class SupabaseDestination:
         self.url = config["destination.supabase.url"].rstrip("/")
         self.bucket = config["destination.supabase.bucket"]
         if not self.url or not self.bucket:
-            raise ConfigError("Supabase is not set up", "set destination.supabase.url and destination.supabase.bucket")
+            raise BadSetting("Supabase is not set up", "set destination.supabase.url and destination.supabase.bucket")
         prefix = config["destination.supabase.prefix"]
         self.prefix = f"{supabase_key_name(prefix)}/" if prefix else ""
         self.key = (secrets or {}).get("supabase.key") or get_secret("supabase.key") or next(
@@ -81,8 +91,8 @@ class SupabaseDestination:
 
     def headers(self) -> dict[str, str]:
         if not self.key:
-            raise DestinationError("No Supabase key", "set it with: zoomwatch secret set supabase.key "
-                                   "(or SUPABASE_KEY in the environment)", retryable=False)
+            raise DestinationDown("No Supabase key", "set it with: zoomwatch secret set supabase.key "
+                                  "(or SUPABASE_KEY in the environment)", retryable=False)
         return {"apikey": self.key, "Authorization": f"Bearer {self.key}"}
 
     @property
@@ -100,7 +110,7 @@ class SupabaseDestination:
     def errors(self, key: str = "") -> Iterator[None]:
         try:
             yield
-        except (ZoomwatchError, Cancelled):
+        except ZoomwatchError:  # ours already (Cancelled too)
             raise
         except Exception as exc:  # storage3, httpx and tuspy each raise their own families
             raise translate(exc, self.bucket, key, self.url) from None
@@ -130,13 +140,13 @@ class SupabaseDestination:
                 visible = False
         try:
             self._probe()
-        except DestinationError as exc:
-            if visible or exc.title != BUCKET_NOT_FOUND:
+        except BucketMissing as exc:
+            if visible:
                 raise
             self._create_bucket(exc)
             self._probe()
 
-    def _create_bucket(self, missing: DestinationError) -> None:
+    def _create_bucket(self, missing: DestinationDown) -> None:
         log.info("Supabase bucket %s does not exist; creating it (private)", self.bucket)
         with self.errors():
             try:
@@ -155,7 +165,7 @@ class SupabaseDestination:
             back = self.objects().download(probe)
             self.objects().remove([probe])
         if back != b"zoomwatch connection check":
-            raise DestinationError("Supabase check failed", f"bucket {self.bucket} returned other bytes")
+            raise DestinationDown("Supabase check failed", f"bucket {self.bucket} returned other bytes")
 
     def bucket_size_limit(self) -> int | None:
         """The bucket's own file_size_limit in bytes (None: none set, or this key may not see it)."""
@@ -209,27 +219,26 @@ class SupabaseDestination:
             if size <= STANDARD_LIMIT:
                 return self._standard(source, full, content_type, session)
             return self._resumable(source, full, size, content_type, session)
-        except ItemError as exc:
-            if exc.title != TOO_LARGE:
-                raise
+        except TooLarge:
             raise self._too_large(full, size) from None
 
-    def _too_large(self, full: str, size: int) -> ItemError:
+    def _too_large(self, full: str, size: int) -> TooLarge:
         """Which limit refused the file: the bucket's own file_size_limit, or else the project's."""
         limit = self.bucket_size_limit()
         if limit is not None and size > limit:
-            return ItemError("File too large for this Supabase bucket",
-                             f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
-                             f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
-                             f"{self.bucket} › Edit bucket)", retryable=False)
-        return ItemError(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
-                         "raise it under Storage settings", retryable=False)
+            return TooLarge("File too large for this Supabase bucket",
+                            f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
+                            f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
+                            f"{self.bucket} › Edit bucket)", retryable=False)
+        return TooLarge(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
+                        "raise it under Storage settings", retryable=False)
 
     def _standard(self, source: Path, full: str, content_type: str, session: UploadSession) -> str:
         try:
-            data = source.read_bytes()
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
+            with base.open_source(source) as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise source_error(exc, source) from None
         session.check_stop()
         sha = hashlib.sha256(data).hexdigest()
         session.throttle(len(data))
@@ -244,9 +253,10 @@ class SupabaseDestination:
         try:
             sha = sha256_file(source, session.stop)
             started = os.stat(source)
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
-        with open(source, "rb") as stream, self.errors(full), self._tus_session() as http:
+            stream = base.open_source(source)
+        except OSError as exc:
+            raise source_error(exc, source) from None
+        with stream, self.errors(full), self._tus_session() as http:
             uploader = self._resume_uploader(http, stream, full, size, sha, session.resume or {})
             if uploader is None:
                 uploader = self._uploader(http, stream, metadata={
@@ -314,8 +324,8 @@ class SupabaseDestination:
         try:
             answer = http.delete(tus_url, headers={"Tus-Resumable": "1.0.0"}, timeout=self.tus_timeout)
         except requests.RequestException as exc:
-            raise DestinationError("Supabase unreachable", f"{self.url} does not answer — the unfinished upload "
-                                   f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
+            raise DestinationDown("Supabase unreachable", f"{self.url} does not answer — the unfinished upload "
+                                  f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
         if answer.status_code in (200, 204):
             log.info("removed the unfinished resumable upload of %s from Supabase", key)
         elif answer.status_code in (404, 410):
@@ -351,10 +361,10 @@ def _unchanged(source: Path, started: os.stat_result) -> None:
     """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
     try:
         now = os.stat(source)
-    except FileNotFoundError:
-        raise FileGone("File vanished", f"{source} was deleted during the upload") from None
+    except OSError as exc:
+        raise source_error(exc, source, doing="during the upload") from None
     if (now.st_size, now.st_mtime_ns, now.st_ino) != (started.st_size, started.st_mtime_ns, started.st_ino):
-        raise FileChanged("File changed", f"{source} changed during the upload")
+        raise SourceChanged("File changed", f"{source} changed during the upload")
 
 
 _UPLOADER: Any = None
@@ -475,39 +485,41 @@ def _mb(size: int) -> str:
 
 def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchError:
     import httpx
+    import requests
+    from tusclient.exceptions import TusCommunicationError
 
     where = f"{bucket}/{key}" if key else f"bucket {bucket}"
     status, body = _status(exc), _body(exc)
-    transport = isinstance(exc, httpx.TransportError) or exc.__class__.__name__ in ("ConnectionError",) or (
-        exc.__class__.__module__.startswith("tusclient") and not status)
+    transport = isinstance(exc, httpx.TransportError | ConnectionError | requests.ConnectionError
+                           | requests.Timeout) or (isinstance(exc, TusCommunicationError) and not status)
     if transport:
-        return DestinationError("Supabase unreachable", f"{url} does not answer — check the network or "
-                                "destination.supabase.url; uploads resume when it is back", retryable=True)
+        return DestinationDown("Supabase unreachable", f"{url} does not answer — check the network or "
+                               "destination.supabase.url; uploads resume when it is back", retryable=True)
     if _foreign(body) and not (status.startswith("5") or status in ("429", "423")):
-        return DestinationError("Not a Supabase Storage endpoint", f"{url} does not look like a Supabase Storage "
-                                "endpoint (it answered with a web page, not Storage's API) — check "
-                                "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
-                                retryable=True)
+        return DestinationDown("Not a Supabase Storage endpoint", f"{url} does not look like a Supabase Storage "
+                               "endpoint (it answered with a web page, not Storage's API) — check "
+                               "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
+                               retryable=True)
     # the name checks come first: an InvalidKey message repeats the refused name, which may hold any word
     if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
         return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
     if status == "413" or "maximum size exceeded" in body:
-        return ItemError(TOO_LARGE, f"{where} exceeds the project's upload size limit — raise it under Storage "
-                         "settings", retryable=False)
+        return TooLarge(TOO_LARGE, f"{where} exceeds the project's upload size limit — raise it under Storage "
+                        "settings", retryable=False)
     if any(p in body for p in ("signature verification failed", "invalid compact jws",
                                "claim timestamp check failed", "invalid jwt")) or status == "401":
-        return DestinationError("Supabase key rejected", "the key is malformed, expired or for another project — "
-                                "set the right one with: zoomwatch secret set supabase.key", retryable=False)
+        return DestinationDown("Supabase key rejected", "the key is malformed, expired or for another project — "
+                               "set the right one with: zoomwatch secret set supabase.key", retryable=False)
     if "row-level security" in body:
-        return DestinationError("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
-                                "use the service-role key or allow inserts for this bucket", retryable=False)
+        return DestinationDown("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
+                               "use the service-role key or allow inserts for this bucket", retryable=False)
     if status == "404" and "bucket" in body:
-        return DestinationError(BUCKET_NOT_FOUND, f"bucket {bucket} does not exist and the key may not "
-                                "create it — create it in the dashboard or fix destination.supabase.bucket",
-                                retryable=False)
+        return BucketMissing(BUCKET_NOT_FOUND, f"bucket {bucket} does not exist and the key may not "
+                             "create it — create it in the dashboard or fix destination.supabase.bucket",
+                             retryable=False)
     if status.startswith("5") or status in ("429", "423"):
-        return DestinationError("Supabase is busy or failing", f"{where}: HTTP {status}; retrying with backoff",
-                                retryable=True)
+        return DestinationDown("Supabase is busy or failing", f"{where}: HTTP {status}; retrying with backoff",
+                               retryable=True)
     if status == "404" and key:
         return ItemError("Supabase lost the upload", f"{where}: {body[:160]}; it is sent again")
     return ItemError("Supabase error", f"{where}: {status} {body[:200]}")

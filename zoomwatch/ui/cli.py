@@ -23,11 +23,27 @@ log = logging.getLogger("zoomwatch")
 
 class Exit(IntEnum):
     OK = 0
-    INCOMPLETE = 1      # run --once: something is not backed up (yet)
+    INCOMPLETE = 1      # something is not backed up (yet), or a passing failure: try again later
     USAGE = 2           # argparse's own code for bad arguments
-    BAD_CONFIG = 3      # a setting is wrong or a folder is missing
+    BAD_CONFIG = 3      # a setting or credential is wrong or missing: change it
     ALREADY_RUNNING = 4
     NO_DISPLAY = 5
+    SIGNED_OUT = 6      # not signed in to Zoom (any more): zoomwatch login
+
+
+def exit_code_for(exc: BaseException) -> Exit:
+    """The one place where an error's type becomes the exit code: what the person (or script) does next."""
+    from zoomwatch.errors import AlreadyRunning, BadSetting, SignedOut, ZoomwatchError
+
+    if isinstance(exc, AlreadyRunning):
+        return Exit.ALREADY_RUNNING
+    if isinstance(exc, SignedOut):
+        return Exit.SIGNED_OUT
+    if isinstance(exc, BadSetting):
+        return Exit.BAD_CONFIG
+    if isinstance(exc, ZoomwatchError) and exc.retryable:  # network, a store down, a rate limit, a locked
+        return Exit.INCOMPLETE                              # keyring, a sign-in that timed out, a stop
+    return Exit.BAD_CONFIG  # the rest needs a change by the person: credentials refused, a name refused...
 
 
 def has_display() -> bool:
@@ -127,11 +143,16 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
                "autostart": cmd_autostart, "login": cmd_login, "logout": cmd_logout, "whoami": cmd_whoami,
                "sync": cmd_sync}[args.command]
+    from zoomwatch.errors import ZoomwatchError
+
     try:
         return int(handler(args, paths))
     except BrokenPipeError:  # `zoomwatch status | head`
         sys.stderr.close()
         return Exit.OK
+    except ZoomwatchError as exc:  # one a command did not expect (e.g. a locked keyring): said, not a traceback
+        print(f"zoomwatch: {exc.title}: {exc.message}" if exc.message else f"zoomwatch: {exc.title}", file=sys.stderr)
+        return exit_code_for(exc)
 
 
 # -- config ---------------------------------------------------------------------------------------
@@ -141,7 +162,7 @@ def _show(value: Any) -> str:
 
 
 def cmd_config(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.errors import ConfigError
+    from zoomwatch.errors import ZoomwatchError
 
     if args.action == "path":
         print(paths.config_file)
@@ -149,9 +170,9 @@ def cmd_config(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if args.action == "set":
         try:
             value = configmod.set_value(paths, args.key, args.value)
-        except ConfigError as exc:
+        except ZoomwatchError as exc:
             print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-            return Exit.BAD_CONFIG
+            return exit_code_for(exc)
         print(f"{args.key} = {_show(value)}")
         cfg = configmod.load(paths)
         if args.key == "watch.folder" and not cfg.watch_folder.is_dir():
@@ -180,7 +201,7 @@ def cmd_config(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
     from zoomwatch import secrets
-    from zoomwatch.errors import ConfigError
+    from zoomwatch.errors import ZoomwatchError
 
     stamp = paths.secrets_stamp
     try:
@@ -204,9 +225,9 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
         else:
             value = sys.stdin.read()
         secrets.set_secret(args.name, value, stamp)
-    except ConfigError as exc:
+    except ZoomwatchError as exc:  # a bad name or value, no keyring, a keyring that refused
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     print(f"{args.name} stored in the OS keyring")
     return Exit.OK
 
@@ -221,7 +242,7 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
         dest.check()
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     print(f"OK: {dest.label} — write, read back and delete work")
     return Exit.OK
 
@@ -240,10 +261,10 @@ def _open_engine(paths: AppPaths, *, when_running: str = "") -> Any:
         engine.acquire()
     except AlreadyRunning as exc:
         print(f"zoomwatch: {exc.title}: {when_running or exc.message}", file=sys.stderr)
-        return Exit.ALREADY_RUNNING
+        return exit_code_for(exc)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     return engine
 
 
@@ -274,7 +295,7 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
         me = accounts.user_api(cfg).me()
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     if cfg["zoom.mode"] == "off":
         configmod.set_value(paths, "zoom.mode", "user")
     print(f"Signed in to Zoom as {printable(str(me.get('email', '?')))}; cloud recordings are backed up from now on")
@@ -317,7 +338,7 @@ def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
         me = accounts.user_api(cfg).me()
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}")
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     who = f"{me.get('email')} ({me.get('first_name', '')} {me.get('last_name', '')}, account {me.get('account_id')})"
     print(printable(who))  # Zoom's answer is untrusted text: no control characters reach the terminal
     return Exit.OK
@@ -338,7 +359,7 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
         result = engine.run_cloud_once(args.start, args.end)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG if not exc.retryable else Exit.INCOMPLETE
+        return exit_code_for(exc)
     finally:
         engine.close()
     print(result.summary())
@@ -394,7 +415,7 @@ def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
             entry.enable()
         except ZoomwatchError as exc:
             print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-            return Exit.BAD_CONFIG
+            return exit_code_for(exc)
     elif args.action == "off":
         entry.disable()
     print(f"start at login: {'on' if entry.is_enabled() else 'off'} ({entry.where()})")
@@ -416,13 +437,13 @@ def cmd_run(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 
 def _run_once(engine: Any, max_wait: float) -> Exit:
-    from zoomwatch.errors import ConfigError
+    from zoomwatch.errors import ZoomwatchError
 
     try:
         result = engine.run_once(max_wait)
-    except ConfigError as exc:
+    except ZoomwatchError as exc:
         print(printable(f"zoomwatch: {exc.title}: {exc.message}"), file=sys.stderr)
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     print(result.summary())
     return Exit.OK if result.ok else Exit.INCOMPLETE
 
@@ -488,7 +509,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     from zoomwatch.core.catalog import STATES, Catalog
     from zoomwatch.destinations import open_destination
-    from zoomwatch.errors import ConfigError, ZoomwatchError
+    from zoomwatch.errors import ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
         """What a pending resumable upload holds: S3 multipart parts, or a Supabase (TUS) upload's bytes."""
@@ -503,9 +524,9 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     cfg = configmod.load(paths)
     try:
         dest = open_destination(cfg)
-    except ConfigError as exc:
+    except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        return Exit.BAD_CONFIG
+        return exit_code_for(exc)
     rows = []
     if paths.catalog_file.exists():
         try:

@@ -12,7 +12,7 @@ from typing import Any
 from zoomwatch import config as configmod
 from zoomwatch import naming, secrets
 from zoomwatch.destination_kinds import DESTINATION_SECTION, KINDS
-from zoomwatch.errors import ConfigError, ZoomwatchError
+from zoomwatch.errors import ConfigError, SignedOut, ZoomwatchError
 from zoomwatch.paths import AppPaths
 
 
@@ -136,7 +136,7 @@ def zoom_account(paths: AppPaths) -> str:
     try:
         me = accounts.user_api(configmod.load(paths)).me()
     except ZoomwatchError as exc:
-        return f"{exc.title}" if "Not signed in" in exc.title else f"⚠ {exc.title}: {exc.message}"
+        return f"{exc.title}" if isinstance(exc, SignedOut) else f"⚠ {exc.title}: {exc.message}"
     return f"Signed in as {me.get('email', '?')}"
 
 
@@ -174,6 +174,6 @@ def save(values: dict[str, str], paths: AppPaths) -> dict[str, str]:
         if values.get(key):
             try:
                 secrets.set_secret(key, values[key], paths.secrets_stamp)
-            except ConfigError as exc:
+            except ZoomwatchError as exc:  # a bad value, no keyring, or one that refused
                 errors[key] = f"{exc.title}: {exc.message}"
     return errors

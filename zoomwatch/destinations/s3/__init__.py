@@ -1,6 +1,6 @@
 """Amazon S3 and S3-compatible stores (MinIO, R2, B2, Wasabi, SeaweedFS...), through boto3.
 
-Small files: one PUT. Large files: a multipart upload (see s3_multipart.py) that survives crashes,
+Small files: one PUT. Large files: a multipart upload (see multipart.py) that survives crashes,
 restarts and network loss. Every request carries Content-MD5 and a SHA-256 checksum the store
 verifies; the file's own SHA-256 is kept in the object's metadata (`x-amz-meta-sha256`) so the
 same recording is never uploaded twice and a HEAD after the upload proves what is stored.
@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatch.config import Config
+from zoomwatch.destinations import base
 from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession
-from zoomwatch.errors import DestinationError, FileGone, ItemError, ZoomwatchError
+from zoomwatch.errors import BadSetting, DestinationError, ItemError, ZoomwatchError
 from zoomwatch.secrets import get_secret
+from zoomwatch.translate import botocore_code, botocore_error, botocore_status, source_error
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,7 @@ class S3Destination:
         self._secrets = secrets or {}
         self.bucket = config["destination.s3.bucket"]
         if not self.bucket:
-            from zoomwatch.errors import ConfigError
-
-            raise ConfigError("No S3 bucket set", "set it with: zoomwatch config set destination.s3.bucket NAME")
+            raise BadSetting("No S3 bucket set", "set it with: zoomwatch config set destination.s3.bucket NAME")
         prefix = config["destination.s3.prefix"]
         self.prefix = f"{prefix}/" if prefix else ""
         self.endpoint = config["destination.s3.endpoint_url"] or None
@@ -162,11 +162,10 @@ class S3Destination:
 
     def _put(self, source: Path, key: str, size: int, session: UploadSession) -> str:
         try:
-            data = source.read_bytes()
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{source} was deleted before it was uploaded") from None
+            with base.open_source(source) as handle:
+                data = handle.read()
         except OSError as exc:
-            raise ItemError("Cannot read recording", f"{source}: {exc.strerror or exc}") from None
+            raise source_error(exc, source) from None
         session.check_stop()
         sha = hashlib.sha256(data).hexdigest()
         md5 = hashlib.md5(data)
@@ -274,60 +273,8 @@ def abort_unknown_uploads(destination: Any, catalog: Any) -> None:
         log.info("aborted %d forgotten multipart upload(s) under %s", len(aborted), destination.label)
 
 
-# -- error translation ----------------------------------------------------------------------------
+# -- error translation: zoomwatch.translate's botocore translator ---------------------------------
 
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: BaseException) -> int:
-    response = getattr(exc, "response", None) or {}
-    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
-def translate(exc: BaseException, bucket: str, key: str, endpoint: str | None) -> ZoomwatchError:
-    """One clear message per failure, naming the bucket (and key) and what to do."""
-    from botocore import exceptions as bx
-
-    where = f"s3://{bucket}/{key}" if key else f"bucket {bucket}"
-    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return DestinationError("No S3 credentials", "set them with: zoomwatch secret set s3.access_key_id "
-                                "(and s3.secret_access_key), or use AWS_ACCESS_KEY_ID / an AWS profile",
-                                retryable=False)
-    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError
-                  | bx.ConnectionClosedError | bx.ConnectionError):
-        return DestinationError("S3 endpoint unreachable",
-                                f"{endpoint or 'AWS S3'} does not answer — check the network "
-                                "(or destination.s3.endpoint_url); uploads resume when it is back", retryable=True)
-    code, status = _code(exc), _status(exc)
-    headers = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})
-    if code == "NoSuchBucket" or (status == 404 and not key):
-        return DestinationError("S3 bucket not found", f"bucket {bucket} does not exist — create it, or fix "
-                                "destination.s3.bucket", retryable=False)
-    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "TokenRefreshRequired"):
-        return DestinationError("S3 credentials rejected", f"the store refused the access key for bucket {bucket} "
-                                f"({code}) — set the right key with: zoomwatch secret set s3.secret_access_key",
-                                retryable=False)
-    if code == "RequestTimeTooSkewed":
-        return DestinationError("Clock is wrong", f"this computer's clock differs too much from that of the store "
-                                f"holding bucket {bucket} — set the time automatically (NTP); zoomwatch retries",
-                                retryable=True)
-    if code in ("PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException") \
-            or status == 301:
-        region = headers.get("x-amz-bucket-region", "")
-        hint = f"it is in {region}: zoomwatch config set destination.s3.region {region}" if region else \
-            "set destination.s3.region to the bucket's region"
-        return DestinationError("Wrong S3 region", f"bucket {bucket} is in another region — {hint}", retryable=False)
-    if code in ("AccessDenied", "AllAccessDisabled", "AccountProblem") or status == 403:
-        return DestinationError("S3: access denied", f"the key may not write to {where} — give it s3:PutObject "
-                                "(and multipart) permission on the bucket/prefix", retryable=False)
-    if code in ("KeyTooLongError", "InvalidObjectName", "InvalidKey", "InvalidURI"):
-        return ItemError("Name refused by the store", f"{where}: {code} — change naming.template", retryable=False)
-    if code in ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling") or status >= 500:
-        return DestinationError("S3 store is busy or failing", f"{where}: {code or status} — retrying with backoff",
-                                retryable=True)
-    if code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidPart", "InvalidPartOrder",
-                "NoSuchUpload", "EntityTooSmall"):
-        return ItemError("Upload was damaged in transit", f"{where}: {code}; it is sent again")
-    return ItemError("S3 error", f"{where}: {code or type(exc).__name__} {str(exc)[:200]}")
+_code = botocore_code
+_status = botocore_status
+translate = botocore_error

@@ -22,9 +22,11 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoomwatch.destinations import base
 from zoomwatch.destinations.base import UploadSession, sha256_file
-from zoomwatch.destinations.s3 import SHA_META, _code, b64, part_size_for
-from zoomwatch.errors import FileGone, ItemError
+from zoomwatch.destinations.s3 import SHA_META, b64, part_size_for
+from zoomwatch.errors import ItemError, SourceChanged
+from zoomwatch.translate import botocore_code, source_error
 
 if TYPE_CHECKING:
     from zoomwatch.destinations.s3 import S3Destination
@@ -58,8 +60,8 @@ class MultipartUpload:
     def run(self) -> str:
         try:
             sha = sha256_file(self.source, self.session.stop)
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{self.source} was deleted before it was uploaded") from None
+        except OSError as exc:
+            raise source_error(exc, self.source) from None
         with self.dest.errors(self.full_key):
             if not self._resume(sha):
                 self._create(sha)
@@ -92,7 +94,7 @@ class MultipartUpload:
         try:
             listed = self._list_parts(old["upload_id"])
         except Exception as exc:
-            if _code(exc) == "NoSuchUpload":
+            if botocore_code(exc) == "NoSuchUpload":
                 log.info("the store no longer has upload %s of %s; starting again", old["upload_id"], self.full_key)
                 return False
             raise
@@ -137,16 +139,14 @@ class MultipartUpload:
     def _read(self, number: int) -> bytes:
         length = self._length(number)
         try:
-            fd = os.open(self.source, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError:
-            raise FileGone("File vanished", f"{self.source} was deleted during the upload") from None
-        try:
-            data = os.pread(fd, length, (number - 1) * self.part_size) if hasattr(os, "pread") else \
-                _seek_read(fd, length, (number - 1) * self.part_size)
-        finally:
-            os.close(fd)
+            with base.open_source(self.source) as handle:
+                fd = handle.fileno()
+                data = os.pread(fd, length, (number - 1) * self.part_size) if hasattr(os, "pread") else \
+                    _seek_read(fd, length, (number - 1) * self.part_size)
+        except OSError as exc:
+            raise source_error(exc, self.source, doing="during the upload") from None
         if len(data) != length:
-            raise ItemError("File changed during upload", f"{self.source} is shorter than when it was measured")
+            raise SourceChanged("File changed during upload", f"{self.source} is shorter than when it was measured")
         return data
 
     def _send(self, todo: list[int]) -> None:

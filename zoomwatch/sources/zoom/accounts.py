@@ -13,9 +13,10 @@ import requests
 
 from zoomwatch import secrets
 from zoomwatch.config import Config
-from zoomwatch.errors import ConfigError, ZoomwatchError
+from zoomwatch.errors import BadSetting, SignInTimedOut
 from zoomwatch.sources.zoom import oauth
 from zoomwatch.sources.zoom.api import ZoomApi
+from zoomwatch.translate import requests_error
 
 log = logging.getLogger(__name__)
 DEFAULT_API = "https://api.zoom.us/v2"
@@ -24,8 +25,8 @@ DEFAULT_API = "https://api.zoom.us/v2"
 def client_credentials() -> tuple[str, str | None]:
     client_id = secrets.get_secret("zoom.client_id", strict=True)
     if not client_id:
-        raise ConfigError("No Zoom client ID", "create a Zoom OAuth app (public PKCE recommended) and set its client "
-                          "ID with: zoomwatch secret set zoom.client_id")
+        raise BadSetting("No Zoom client ID", "create a Zoom OAuth app (public PKCE recommended) and set its client "
+                         "ID with: zoomwatch secret set zoom.client_id")
     return client_id, secrets.get_secret("zoom.client_secret", strict=True)
 
 
@@ -57,8 +58,8 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
     """A generator factory of (user, api) pairs for one sync pass."""
     mode = config["zoom.mode"]
     if config["zoom.users"] and config["zoom.account_ids"]:
-        raise ConfigError("zoom.users and zoom.account_ids exclude each other",
-                          "back up either chosen users or whole sub-accounts: clear one of them")
+        raise BadSetting("zoom.users and zoom.account_ids exclude each other",
+                         "back up either chosen users or whole sub-accounts: clear one of them")
 
     def user_targets() -> Iterator[tuple[str, ZoomApi]]:
         yield "me", user_api(config)
@@ -75,7 +76,7 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
         return user_targets
     if mode == "s2s":
         return admin_targets
-    raise ConfigError("Zoom cloud backup is off", "turn it on: zoomwatch config set zoom.mode user (or s2s)")
+    raise BadSetting("Zoom cloud backup is off", "turn it on: zoomwatch config set zoom.mode user (or s2s)")
 
 
 # -- the device grant, for machines without a browser ---------------------------------------------
@@ -84,8 +85,7 @@ def _post(url: str, data: dict[str, Any], auth: tuple[str, str] | None) -> reque
     try:
         return requests.post(url, data=data, auth=auth, timeout=30)
     except requests.RequestException as exc:
-        raise ZoomwatchError("Zoom unreachable", f"{url.split('/oauth/')[0]}: {type(exc).__name__}; check the "
-                             "network and try again", retryable=True) from None
+        raise requests_error(exc, service="Zoom", where=url.split("/oauth/")[0]) from None
 
 
 def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[float], None] = time.sleep,
@@ -96,8 +96,8 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
     body: dict[str, Any] = {} if client_secret else {"client_id": client_id}
     response = _post(f"{base}/oauth/devicecode", body, auth)
     if response.status_code != 200:
-        raise ConfigError("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
-                          f"the device grant for private apps); HTTP {response.status_code}")
+        raise BadSetting("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
+                         f"the device grant for private apps); HTTP {response.status_code}")
     start = response.json()
     show(f"On any device, open {start['verification_uri']} and enter the code {start['user_code']}")
     interval = float(start.get("interval", 5))
@@ -113,6 +113,9 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
         error = payload.get("error", "")
         if error == "slow_down":
             interval += 5
+        elif error == "expired_token":  # RFC 8628: the code expired before it was approved
+            break
         elif error != "authorization_pending":
-            raise ConfigError("Zoom device sign-in failed", oauth.printable(str(error)) or f"HTTP {answer.status_code}")
-    raise ConfigError("Zoom device sign-in timed out", "the code was not approved in time; run zoomwatch login again")
+            raise BadSetting("Zoom device sign-in failed", oauth.printable(str(error)) or f"HTTP {answer.status_code}")
+    raise SignInTimedOut("Zoom device sign-in timed out",
+                         "the code was not approved in time; run zoomwatch login again")

@@ -15,7 +15,10 @@ from urllib.parse import quote
 
 import requests
 
-from zoomwatch.errors import ZoomwatchError
+from zoomwatch.errors import RateLimited, ServiceDown, ZoomwatchError
+from zoomwatch.translate import requests_error
+
+__all__ = ["RateLimited", "ZoomApi", "ZoomApiError", "encode_uuid", "month_before", "windows"]
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +32,20 @@ class Auth(Protocol):
     def token(self, *, force_refresh: bool = False) -> str: ...
 
 
+NO_RECORDING = 3301          # Zoom's code: there is no (longer a) recording for this meeting
+SCOPE_CODES = (4700, 4711)   # Zoom's codes: the access token lacks a permission (scope)
+INVALID_TOKEN = 124
+
+
 class ZoomApiError(ZoomwatchError):
-    """Zoom refused a request (the message carries Zoom's own code and text, never a token)."""
+    """Zoom refused a request (the message carries Zoom's own code and text, never a token). `code` is
+    Zoom's error code (or the HTTP status when the answer had none), `status` the HTTP status."""
 
-
-class RateLimited(ZoomApiError):
-    """Zoom's daily limit is used up: sync waits until `until` (a UTC datetime)."""
-
-    retryable = True
-    TITLE = "Zoom's daily API limit is reached"
-
-    def __init__(self, until: dt.datetime) -> None:
-        super().__init__(self.TITLE, f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
-        self.until = until
+    def __init__(self, title: str, message: str = "", *, retryable: bool | None = None, code: int | None = None,
+                 status: int | None = None) -> None:
+        super().__init__(title, message, retryable=retryable)
+        self.code = code
+        self.status = status
 
 
 def encode_uuid(uuid: str) -> str:
@@ -102,8 +106,7 @@ class ZoomApi:
                                                 timeout=HTTP_TIMEOUT)
             except requests.RequestException as exc:
                 if attempt == MAX_TRIES:
-                    raise ZoomApiError("Zoom unreachable", f"{self.api_base}: {type(exc).__name__}",
-                                       retryable=True) from None
+                    raise requests_error(exc, service="Zoom", where=self.api_base) from None
                 self.sleep(min(60.0, 2.0**attempt) * random.uniform(0.5, 1.0))
                 continue
             if response.status_code == 401 and not refreshed:
@@ -124,7 +127,7 @@ class ZoomApi:
             if response.status_code >= 400:
                 raise _api_error(response, path)
             return response
-        raise ZoomApiError("Zoom keeps failing", f"{path}: gave up after {MAX_TRIES} tries", retryable=True)
+        raise ServiceDown("Zoom keeps failing", f"{path}: gave up after {MAX_TRIES} tries")
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.request("GET", path, params)
@@ -196,7 +199,7 @@ class ZoomApi:
         try:
             self.request("DELETE", f"/meetings/{encode_uuid(meeting_uuid)}/recordings", {"action": "trash"})
         except ZoomApiError as exc:
-            if "3301" in exc.message:
+            if exc.code == NO_RECORDING:
                 return False
             raise
         return True
@@ -207,10 +210,20 @@ def _api_error(response: requests.Response, path: str) -> ZoomApiError:
         body = response.json()
     except ValueError:
         body = {}
-    code, message = body.get("code", response.status_code), str(body.get("message", response.reason))[:300]
-    if "scope" in message.lower():
+    code, message = _code(body, response.status_code), str(body.get("message", response.reason))[:300]
+    status = response.status_code
+    if code in SCOPE_CODES:
         return ZoomApiError("Zoom app lacks a permission", f"{message} — add the scope to your Zoom app and sign in "
-                            "again (zoomwatch login)")
-    if code == 124 or response.status_code == 401:
-        return ZoomApiError("Zoom refused the sign-in", f"{message} — sign in again: zoomwatch login")
-    return ZoomApiError("Zoom refused a request", f"{path}: {code} {message}")
+                            "again (zoomwatch login)", code=code, status=status)
+    if code == INVALID_TOKEN or status == 401:
+        return ZoomApiError("Zoom refused the sign-in", f"{message} — sign in again: zoomwatch login", code=code,
+                            status=status)
+    return ZoomApiError("Zoom refused a request", f"{path}: {code} {message}", code=code, status=status)
+
+
+def _code(body: Any, status: int) -> int:
+    """Zoom's numeric error code from its JSON answer, else the HTTP status."""
+    try:
+        return int(body.get("code", status)) if isinstance(body, dict) else status
+    except (TypeError, ValueError):
+        return status

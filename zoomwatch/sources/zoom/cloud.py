@@ -19,18 +19,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
 from zoomwatch.config import Config
 from zoomwatch.core.catalog import Catalog
-from zoomwatch.errors import ItemError, ZoomwatchError
+from zoomwatch.errors import Cancelled, ItemError, KeyringUnavailable, RateLimited, SignedOut, ZoomwatchError
 from zoomwatch.naming import sanitize_segment
-from zoomwatch.secrets import KeyringUnavailable
-from zoomwatch.sources.zoom.api import RateLimited, ZoomApi
-from zoomwatch.sources.zoom.oauth import SignedOut
+from zoomwatch.sources.zoom.api import ZoomApi
+from zoomwatch.translate import requests_error
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +57,6 @@ class SyncResult:
 
     def recovered(self, key: str) -> None:
         self.problems.pop(key, None)
-
-
-class Cancelled(ZoomwatchError):
-    """The sync was asked to stop (zoomwatch is stopping or reloading its settings)."""
 
 
 class TokenExpired(ItemError):
@@ -104,8 +99,8 @@ def download(session: requests.Session, url: str, token: str, target: Path, size
         _download(session, url, token, partial, size, stop, progress)
         os.replace(partial, target)
     except requests.RequestException as exc:
-        raise ItemError("Zoom download failed: Zoom could not be reached",
-                        f"{type(exc).__name__}; it resumes from here at the next try") from None
+        cause = requests_error(exc, service="Zoom", where=urlsplit(url).netloc)  # the host only: no token
+        raise ItemError(f"Zoom download failed: {cause.title}", f"{cause.message}; it resumes from here") from None
     except OSError as exc:
         raise ItemError("Cannot write a Zoom download to the spool folder",
                         f"{partial.parent}: {exc.strerror or type(exc).__name__} — free some space or check "

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import requests
 
 from zoomwatch import secrets
-from zoomwatch.errors import ConfigError, ZoomwatchError
+from zoomwatch.errors import BadSetting, ServiceDown, SignedOut, SignInTimedOut
+from zoomwatch.translate import http_status_error, requests_error
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,6 @@ EARLY_REFRESH_SECONDS = 120
 HTTP_TIMEOUT = 30
 PART_CHARS = 1000  # 2,000 bytes in UTF-16: well under Windows Credential Manager's 2,560 per entry
 SOCKET_TIMEOUT = 10.0  # a connection to the loopback listener that sends nothing is dropped after this
-
-
-class SignedOut(ZoomwatchError):
-    """The user must sign in to Zoom again (`zoomwatch login`)."""
 
 
 @dataclass
@@ -176,7 +173,7 @@ def _token_request(oauth_base: str, data: dict[str, str], client_id: str, client
     try:
         response = requests.post(f"{oauth_base}/oauth/token", data=data, auth=auth, timeout=HTTP_TIMEOUT)
     except requests.RequestException as exc:
-        raise ZoomwatchError("Zoom unreachable", f"{oauth_base}: {type(exc).__name__}", retryable=True) from None
+        raise requests_error(exc, service="Zoom", where=oauth_base) from None
     try:
         body = response.json()
     except ValueError:
@@ -186,14 +183,15 @@ def _token_request(oauth_base: str, data: dict[str, str], client_id: str, client
     error = str(body.get("error", "")) or f"HTTP {response.status_code}"
     reason = str(body.get("reason", body.get("error_description", "")))
     if error == "invalid_client":
-        raise ConfigError("Zoom rejected the client ID or secret",
-                          "check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id")
+        raise BadSetting("Zoom rejected the client ID or secret",
+                         "check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id")
     if error == "invalid_grant" and data.get("grant_type") == "refresh_token":
         raise SignedOut("Signed out of Zoom", "Zoom no longer accepts this sign-in (app removed, or signed in "
                         "elsewhere) — sign in again: zoomwatch login")
     if response.status_code >= 500 or response.status_code == 429:
-        raise ZoomwatchError("Zoom sign-in service is failing", f"HTTP {response.status_code}", retryable=True)
-    raise ConfigError("Zoom sign-in failed", printable(f"{error}: {reason}".strip(": ")))
+        raise http_status_error(response.status_code, service="Zoom sign-in", where=f"{oauth_base}/oauth/token",
+                                down=ServiceDown)
+    raise BadSetting("Zoom sign-in failed", printable(f"{error}: {reason}".strip(": ")))
 
 
 def exchange_code(oauth_base: str, client_id: str, client_secret: str | None, code: str, verifier: str,
@@ -296,8 +294,8 @@ class LoopbackReceiver:
         try:
             self.server = _LoopbackServer(("127.0.0.1", port), Handler)
         except OSError:
-            raise ConfigError(f"Port {port} is busy", "another program uses it; close it, or let zoomwatch pick "
-                              "a free port: zoomwatch config set zoom.redirect_port 0") from None
+            raise BadSetting(f"Port {port} is busy", "another program uses it; close it, or let zoomwatch pick "
+                             "a free port: zoomwatch config set zoom.redirect_port 0") from None
         self.port = self.server.server_address[1]
         self.redirect_uri = f"http://127.0.0.1:{self.port}{path}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -320,8 +318,8 @@ class LoopbackReceiver:
             if not self._got.wait(timeout):
                 forged = (" An answer that did not carry the state zoomwatch sent was ignored (a possible "
                           "cross-site request forgery).") if self.ignored else ""
-                raise ConfigError("Zoom sign-in timed out", "no answer came back from the browser; check that the "
-                                  f"Zoom app's redirect URL is {self.redirect_uri} and try again.{forged}")
+                raise SignInTimedOut("Zoom sign-in timed out", "no answer came back from the browser; check that the "
+                                     f"Zoom app's redirect URL is {self.redirect_uri} and try again.{forged}")
             return self.result
         finally:
             self.server.shutdown()
@@ -338,10 +336,10 @@ def login(oauth_base: str, client_id: str, client_secret: str | None, port: int,
     show(authorize_url(oauth_base, client_id, receiver.redirect_uri, state, challenge))
     answer = receiver.wait(timeout)
     if answer.get("error"):
-        raise ConfigError("Zoom sign-in was declined",
-                          f"Zoom answered {printable(answer['error'])}; nothing was stored")
+        raise BadSetting("Zoom sign-in was declined",
+                         f"Zoom answered {printable(answer['error'])}; nothing was stored")
     if not answer.get("code"):
-        raise ConfigError("Zoom sign-in failed", "the answer carried no authorization code")
+        raise BadSetting("Zoom sign-in failed", "the answer carried no authorization code")
     return exchange_code(oauth_base, client_id, client_secret, answer["code"], verifier, receiver.redirect_uri)
 
 
@@ -416,8 +414,8 @@ def validate_s2s(account_id: str, client_id: str, client_secret: str) -> None:
                                           ("client ID", "zoom.s2s_client_id", client_id, 10),
                                           ("client secret", "zoom.s2s_client_secret", client_secret, 16)):
         if not value or value != value.strip() or " " in value:
-            raise ConfigError(f"Zoom Server-to-Server {name} is missing or has spaces",
-                              f"set it with: zoomwatch secret set {secret_name}")
+            raise BadSetting(f"Zoom Server-to-Server {name} is missing or has spaces",
+                             f"set it with: zoomwatch secret set {secret_name}")
         if not low <= len(value) <= 128:
-            raise ConfigError(f"Zoom Server-to-Server {name} looks wrong",
-                              f"it should be {low} to 128 characters long; copy it again from the Zoom app page")
+            raise BadSetting(f"Zoom Server-to-Server {name} looks wrong",
+                             f"it should be {low} to 128 characters long; copy it again from the Zoom app page")
