@@ -302,10 +302,6 @@ def test_write_small_replaces_what_was_there(backend: Backend) -> None:
 
 def test_checksum_reads_back_what_write_small_stored(backend: Backend, request: pytest.FixtureRequest) -> None:
     """Destination.checksum: "the sha256 of what is stored at key (reading it back if need be)"."""
-    if backend.name == "s3":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "S3Destination.checksum returns the x-amz-meta-sha256 metadata only: for an object stored "
-            "without it (write_small's sidecar, an object from another tool) it answers None, as if absent")))
     key = backend.dest.adapt_key("2024/05/m/meeting.json")
     backend.dest.write_small(key, b'{"t": 2}')
     assert backend.dest.checksum(key) == hashlib.sha256(b'{"t": 2}').hexdigest()
@@ -378,19 +374,11 @@ def unreadable(source: Path) -> Iterator[None]:
 
 
 # Known today (issue 12 item 2/6: the destinations' error translation is being reworked by another helper).
-_RAW_PERMISSION_ERROR = {
-    ("s3", "large"): "S3 multipart hashes the source with sha256_file and lets PermissionError escape",
-    ("supabase", "small"): "Supabase standard upload catches only FileNotFoundError around read_bytes",
-    ("supabase", "large"): "Supabase TUS upload hashes/opens the source and lets PermissionError escape",
-}
 
 
 @pytest.mark.parametrize("size", ["small", "large"])
 def test_an_unreadable_source_is_a_per_file_error_naming_it(backend: Backend, tmp_path: Path, size: str,
                                                             request: pytest.FixtureRequest) -> None:
-    known = _RAW_PERMISSION_ERROR.get((backend.name, size))
-    if known:
-        request.applymarker(pytest.mark.xfail(strict=True, raises=PermissionError, reason=known))
     source = tmp_path / "zoom_0.mp4"
     length = 3000 if size == "small" else backend.large
     write_random(source, length, seed=17)

@@ -150,8 +150,18 @@ class S3Destination:
                 raise
 
     def checksum(self, key: str) -> str | None:
+        """The SHA-256 the object carries in its metadata; an object stored without it (by another tool, or
+        a sidecar) is read back and hashed, so it is never taken for an absent one."""
         found = self.stat(key)
-        return found.sha256 if found else None
+        if found is None or found.sha256:
+            return found.sha256 if found else None
+        full_key = self.full_key(key)
+        digest = hashlib.sha256()
+        with self.errors(full_key):
+            body = self.client.get_object(Bucket=self.bucket, Key=full_key)["Body"]
+            for chunk in body.iter_chunks(base.CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
         if size < self.part_size:
