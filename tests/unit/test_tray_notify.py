@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoomwatch.app import Engine
+from zoomwatch.app import Engine, ProblemKey
 from zoomwatch.ui.tray import TrayApp
 
 
@@ -30,13 +30,13 @@ def test_each_cause_is_notified_once_and_again_after_it_cleared(app):
         tray.icon = RecordingIcon()
         tray.monitoring = True
         for _ in range(3):  # the same failure on three retries
-            engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+            engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
             tray.refresh()
-        engine.board.set_problem("Backup disk is full", "free space on /mnt/usb")
+        engine.board.set_problem(ProblemKey.DESTINATION, "Backup disk is full", "free space on /mnt/usb")
         tray.refresh()
-        engine.board.clear_problem()
+        engine.board.clear_problem(ProblemKey.DESTINATION)
         tray.refresh()
-        engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+        engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
         tray.refresh()
         assert tray.icon.notes == [("S3: access denied", "the key may not write to bucket b"),
                                    ("Backup disk is full", "free space on /mnt/usb"),

@@ -24,7 +24,7 @@ from zoomwatch import __version__, naming
 from zoomwatch.bandwidth import Throttle
 from zoomwatch.config import Config
 from zoomwatch.core.catalog import Catalog, Row
-from zoomwatch.core.status import StatusBoard
+from zoomwatch.core.status import ProblemKey, StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
 
@@ -111,7 +111,7 @@ class Transfers:
         self._dest_failures += 1
         self.blocked_until = self.clock() + self.retry.delay(self._dest_failures) if exc.retryable else float("inf")
         self._dest_problem = exc.title
-        if self.board.set_problem(exc.title, exc.message):
+        if self.board.set_problem(ProblemKey.DESTINATION, exc.title, exc.message):
             log.error("%s: %s (backups wait until this is fixed)", exc.title, exc.message)
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ class Transfers:
             return
         self._dest_failures = 0
         if self._dest_problem is not None:  # the destination works again (other problems stay shown)
-            self.board.clear_problem(self._dest_problem)
+            self.board.clear_problem(ProblemKey.DESTINATION)
             self._dest_problem = None
         log.info("backed up and verified: %s -> %s", row.display, key)
         if (row.meeting or {}).get("source") == "cloud":

@@ -439,16 +439,11 @@ def _run_forever(engine: Any) -> Exit:
     log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
              engine.destination.label)
     last = None
-    settings = configmod.SettingsWatch(engine.config.paths, on_problem=engine.board.set_problem)
-    while not stop.wait(1.0):
+    while not stop.wait(1.0):  # the engine notices changed settings itself
         line = engine.snapshot().summary()
         if line != last:
             log.info("status: %s", line)
             last = line
-        changed = settings.poll()  # only once the file is quiet and readable; never renamed here
-        if changed is not None:
-            log.info("settings changed: reloading")
-            engine.reload(changed)
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK
@@ -480,6 +475,21 @@ def _running_pid(paths: AppPaths) -> int | None:
             return -1
     lock.release()
     return None
+
+
+def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]]:
+    """Every problem the running zoomwatch shows (the board it publishes), worst first; when none runs,
+    what is wrong with the settings file."""
+    from zoomwatch.app import ProblemKey, published_status
+    from zoomwatch.printable import printable
+
+    published = published_status(paths, pid)
+    if published is not None:
+        return [p for p in published.get("problems", []) if isinstance(p, dict)]
+    if pid is None and cfg.problems:
+        return [{"key": str(ProblemKey.SETTINGS), "title": "Settings problem",
+                 "message": printable("; ".join(cfg.problems)), "at": None}]
+    return []
 
 
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
@@ -519,10 +529,12 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     pid = _running_pid(paths)
     # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
     cut_off = {r.id for r in rows if r.state == "uploading"} if pid is None else set()
+    problems = _problems(paths, pid, cfg)
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
             "watch_folder": str(cfg.watch_folder), "destination": dest.label, "counts": counts,
+            "problems": problems,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
                        "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
@@ -532,6 +544,8 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         return Exit.OK
     print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
     print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(dest.label)}")
+    for problem in problems:  # the running engine's board: already escaped (see printable)
+        print(f"problem: {problem['title']}" + (f" — {problem['message']}" if problem["message"] else ""))
     if cut_off:
         counts = {("interrupted" if state == "uploading" else state): n for state, n in counts.items()}
     print("  ".join(f"{n} {state}" for state, n in counts.items()))
