@@ -133,6 +133,7 @@ class Engine:
         self._control = threading.RLock()  # start/stop/reload from a face and from the service thread
         self._closing = threading.Event()
         self._service: threading.Thread | None = None
+        self._holding = False  # this engine owns the instance lock (so it may publish the status file)
         self._build()
 
     def _build(self) -> None:
@@ -240,6 +241,7 @@ class Engine:
                 "stop it first, or see what it does with: zoomwatch status",
             ) from None
         self.config.paths.lock_file.with_suffix(".pid").write_text(str(os.getpid()))
+        self._holding = True  # FileLock's is_locked is per thread; the service thread asks this
 
     def release(self) -> None:
         if self._lock.is_locked:
@@ -474,8 +476,9 @@ class Engine:
         service, self._service = self._service, None
         if service is not None and service is not threading.current_thread():
             service.join(timeout=30)
-        if self._lock.is_locked:
+        if self._holding:
             status_file(self.config.paths).unlink(missing_ok=True)  # ours: nothing runs any more
+            self._holding = False
         self.catalog.close()
         self.release()
 
@@ -497,7 +500,7 @@ class Engine:
         while not self._closing.is_set():
             snap = self.board.wait_for_change(published, timeout=SETTINGS_POLL_SECONDS)
             try:
-                if snap.version != published and self._lock.is_locked:
+                if snap.version != published and self._holding:
                     self._publish(snap)
                 published = snap.version
                 if time.monotonic() >= next_poll:
