@@ -51,6 +51,7 @@ RESTART_FIRST_SECONDS = 5.0
 COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
 CLOUD_FAILED = "Zoom cloud sync failed"
+THREAD_RETRY_SECONDS = (5.0, 300.0)  # a loop that failed unexpectedly starts again after this (doubling)
 PUBLISH_EVERY_SECONDS = 0.5  # the status file is written at most this often
 SETTINGS_POLL_SECONDS = 1.0
 CLOUD_RETRY_SECONDS = (60.0, 300.0)  # first retry after a failed cloud sync, and the longest (backoff between)
@@ -284,6 +285,24 @@ class Engine:
         self._refresh()
 
     def _settle_main(self) -> None:
+        """The settle thread never dies: an unexpected failure is logged and shown (keyed SETTLE_THREAD),
+        and watching starts again after a delay (doubling up to a limit); stop() ends the wait at once."""
+        failed = 0
+        while not self._stop.is_set():
+            try:
+                self._settle_loop()
+                return
+            except Exception as exc:  # noqa: BLE001 - the settle thread must never die
+                failed += 1
+                first, longest = THREAD_RETRY_SECONDS
+                delay = min(longest, first * 2.0 ** min(failed - 1, 16))
+                log.exception("watching the Zoom folder failed unexpectedly; trying again in %.0f s", delay)
+                self.board.set_problem(ProblemKey.SETTLE_THREAD, "Watching the Zoom folder failed",
+                                       f"internal error ({type(exc).__name__}); zoomwatch tries again in "
+                                       f"{delay:.0f} s — the log has the details")
+                self._stop.wait(delay)
+
+    def _settle_loop(self) -> None:
         """Watch the Zoom folder; if it vanishes (a drive unplugged) or the system refuses to show it (macOS
         privacy), say so, wait, and carry on. A backup folder inside it is refused: nothing is watched."""
         root = self.config.watch_folder
@@ -362,6 +381,7 @@ class Engine:
         self._start_watcher(root)
         started = time.monotonic()
         result = self.settler.scan(root)
+        self.board.clear_problem(ProblemKey.SETTLE_THREAD)  # watching works (again)
         log.info("start-up scan of %s: %d files, %d already backed up, %d to check (%.2f s)",
                  root, result.files, result.unchanged, result.to_check, time.monotonic() - started)
         self._refresh()

@@ -34,6 +34,9 @@ SIDECAR_NAME = "meeting.json"
 PROGRESS_SAVE_BYTES = 16 * 1024 * 1024
 
 
+WORKER_RETRY_SECONDS = 10.0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     base: float = 5.0
@@ -117,6 +120,19 @@ class Transfers:
     # -- the loop ---------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        """A worker never dies: an unexpected failure outside one file's backup (the catalog, say) is
+        logged and shown (keyed UPLOAD_WORKER), and the worker carries on after a delay."""
+        while not self._stopping.is_set():
+            try:
+                self._work()
+            except Exception as exc:  # noqa: BLE001 - the worker must never die
+                log.exception("an upload worker failed unexpectedly; it carries on in %.0f s", WORKER_RETRY_SECONDS)
+                self.board.set_problem(ProblemKey.UPLOAD_WORKER, "Backing up failed",
+                                       f"internal error ({type(exc).__name__}); zoomwatch tries again — the log "
+                                       "has the details")
+                self._stopping.wait(WORKER_RETRY_SECONDS)
+
+    def _work(self) -> None:
         while not self._stopping.is_set():
             row = None
             with self._cond:
@@ -182,6 +198,7 @@ class Transfers:
             log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, row.attempts + 1, delay)
             return
         self._dest_failures = 0
+        self.board.clear_problem(ProblemKey.UPLOAD_WORKER)
         if self._dest_problem is not None:  # the destination works again (other problems stay shown)
             self.board.clear_problem(ProblemKey.DESTINATION)
             self._dest_problem = None
