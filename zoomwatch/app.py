@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 from zoomwatch import config as configmod
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import Catalog
+from zoomwatch.core.catalog import STATES, Catalog, Row
 from zoomwatch.core.status import Activity, Problem, ProblemKey, Snapshot, StatusBoard
 from zoomwatch.core.transfer import RetryPolicy, Transfers
 from zoomwatch.destinations import Destination, open_destination
@@ -43,7 +43,9 @@ from zoomwatch.sources.zoom.oauth import SignedOut
 log = logging.getLogger(__name__)
 
 # what the faces use: the engine and the values it hands out
-__all__ = ["Activity", "Engine", "OnceResult", "Problem", "ProblemKey", "Snapshot", "published_status", "status_file"]
+__all__ = ["Activity", "Engine", "FileReport", "OnceResult", "Problem", "ProblemKey", "Snapshot", "check_destination",
+           "file_report", "published_status", "recording_files", "status_file", "zoom_login", "zoom_logout",
+           "zoom_user"]
 
 FOLDER_RECHECK_SECONDS = 30.0
 POLLING = "Watching the Zoom folder by polling"
@@ -664,3 +666,93 @@ def _read_pid(path: Path) -> str | None:
         return path.read_text().strip() or None
     except OSError:
         return None
+
+
+# -- what the faces ask without a running engine (`zoomwatch check`, `status`, `login`, the settings form) --
+
+@dataclass(frozen=True)
+class FileReport:
+    """What `zoomwatch status` lists: the destination's label and each file's row (catalog.Row: path, state,
+    size, sha256, remote_key, attempts, last_error, next_try_at, bytes_done, verified_at, resume)."""
+
+    destination: str
+    states: tuple[str, ...]  # every file state a person sees, in order
+    rows: tuple[Row, ...]
+
+
+def file_report(config: Config) -> FileReport:
+    """Each file's state at the configured destination, read from the catalog without writing to it."""
+    destination = open_destination(config)
+    rows: list[Row] = []
+    if config.paths.catalog_file.exists():
+        catalog = Catalog(config.paths.catalog_file, readonly=True)
+        try:
+            rows = catalog.rows(destination.id)
+        finally:
+            catalog.close()
+    return FileReport(destination.label, tuple(s for s in STATES if s != "superseded"), tuple(rows))
+
+
+def check_destination(config: Config, *, secrets: dict[str, str] | None = None) -> str:
+    """Write, read back and delete a probe at the destination `config` names (secrets typed but not yet
+    stored win over the keyring); returns its label, raises a ZoomwatchError saying what is wrong."""
+    destination = open_destination(config, secrets=secrets)
+    destination.check()
+    return destination.label
+
+
+def recording_files(root: Path, config: Config) -> Iterator[str]:
+    """The names of the files below `root` that zoomwatch would back up (symbolic links never followed)."""
+    for entry in watch.walk_files(root, []):
+        if config.wants(entry.name):
+            yield entry.name
+
+
+def zoom_login(config: Config, show_url: Callable[[str], None], show_code: Callable[[str], None], *,
+               device: bool = False, timeout: float = 300) -> dict:
+    """Sign in to Zoom (the browser's loopback flow, or a device code), store the tokens in the keyring,
+    and return who signed in (Zoom's /users/me)."""
+    from zoomwatch.sources.zoom import accounts, oauth
+
+    if device:
+        tokens = accounts.device_login(config, show_code)
+    else:
+        client_id, client_secret = accounts.client_credentials()
+        tokens = oauth.login(config["zoom.oauth_base"], client_id, client_secret, config["zoom.redirect_port"],
+                             show_url, timeout=timeout)
+    oauth.TokenStore().save(tokens)
+    _secrets_changed(config.paths)
+    return accounts.user_api(config).me()
+
+
+def zoom_logout(config: Config) -> bool | None:
+    """Sign out of Zoom: revoke the token and remove it from the keyring. None when nobody was signed
+    in; otherwise whether Zoom could be told."""
+    from zoomwatch.sources.zoom import accounts, oauth
+
+    store = oauth.TokenStore()
+    tokens = store.load()
+    if tokens is None:
+        return None
+    try:
+        client_id, client_secret = accounts.client_credentials()
+        revoked = oauth.revoke(config["zoom.oauth_base"], client_id, client_secret,
+                               tokens.refresh_token or tokens.access_token)
+    except ZoomwatchError:
+        revoked = False
+    store.clear()
+    _secrets_changed(config.paths)
+    return revoked
+
+
+def zoom_user(config: Config) -> dict:
+    """Who zoomwatch is signed in to Zoom as (Zoom's /users/me); raises a ZoomwatchError when nobody is."""
+    from zoomwatch.sources.zoom import accounts
+
+    return accounts.user_api(config).me()
+
+
+def _secrets_changed(paths: AppPaths) -> None:
+    """A running zoomwatch reloads when this stamp changes (see config.fingerprint)."""
+    paths.secrets_stamp.parent.mkdir(parents=True, exist_ok=True)
+    paths.secrets_stamp.touch()

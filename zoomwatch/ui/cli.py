@@ -211,17 +211,16 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 
 def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.destinations import open_destination
+    from zoomwatch.app import check_destination
     from zoomwatch.errors import ZoomwatchError
 
     cfg = configmod.load(paths)
     try:
-        dest = open_destination(cfg)
-        dest.check()
+        label = check_destination(cfg)
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
         return Exit.BAD_CONFIG
-    print(f"OK: {dest.label} — write, read back and delete work")
+    print(f"OK: {label} — write, read back and delete work")
     return Exit.OK
 
 
@@ -251,8 +250,8 @@ def _open_engine(paths: AppPaths, *, when_running: str = "") -> Any:
 def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import webbrowser
 
+    from zoomwatch.app import zoom_login
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.sources.zoom import accounts, oauth
 
     cfg = configmod.load(paths)
 
@@ -262,15 +261,7 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
             webbrowser.open(url)
 
     try:
-        if args.device:
-            tokens = accounts.device_login(cfg, lambda text: print(text, flush=True))
-        else:
-            client_id, client_secret = accounts.client_credentials()
-            tokens = oauth.login(cfg["zoom.oauth_base"], client_id, client_secret, cfg["zoom.redirect_port"], show,
-                                 timeout=args.timeout)
-        oauth.TokenStore().save(tokens)
-        secrets_touch(paths)
-        me = accounts.user_api(cfg).me()
+        me = zoom_login(cfg, show, lambda text: print(text, flush=True), device=args.device, timeout=args.timeout)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
         return Exit.BAD_CONFIG
@@ -280,40 +271,24 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
     return Exit.OK
 
 
-def secrets_touch(paths: AppPaths) -> None:
-    paths.secrets_stamp.parent.mkdir(parents=True, exist_ok=True)
-    paths.secrets_stamp.touch()
-
-
 def cmd_logout(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.sources.zoom import accounts, oauth
+    from zoomwatch.app import zoom_logout
 
-    cfg = configmod.load(paths)
-    store = oauth.TokenStore()
-    tokens = store.load()
-    if tokens is None:
+    revoked = zoom_logout(configmod.load(paths))
+    if revoked is None:
         print("not signed in to Zoom")
         return Exit.OK
-    try:
-        client_id, client_secret = accounts.client_credentials()
-        revoked = oauth.revoke(cfg["zoom.oauth_base"], client_id, client_secret,
-                               tokens.refresh_token or tokens.access_token)
-    except ZoomwatchError:
-        revoked = False
-    store.clear()
-    secrets_touch(paths)
     print("signed out of Zoom" + ("" if revoked else " (Zoom could not be told; the tokens were removed here)"))
     return Exit.OK
 
 
 def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.app import zoom_user
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.sources.zoom import accounts
 
     cfg = configmod.load(paths)
     try:
-        me = accounts.user_api(cfg).me()
+        me = zoom_user(cfg)
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}")
         return Exit.BAD_CONFIG
@@ -330,9 +305,9 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if isinstance(engine, Exit):
         return engine
     try:
-        if engine.cloud is not None and sys.stderr.isatty():
-            engine.cloud.progress_bar = lambda name, size: tqdm(total=size, unit="B", unit_scale=True, desc=name,
-                                                                leave=False)
+        if sys.stderr.isatty():
+            engine.set_cloud_progress(lambda name, size: tqdm(total=size, unit="B", unit_scale=True, desc=name,
+                                                              leave=False))
         result = engine.run_cloud_once(args.start, args.end)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
@@ -436,8 +411,8 @@ def _run_forever(engine: Any) -> Exit:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     engine.start()
-    log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
-             engine.destination.label)
+    log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.watch_folder,
+             engine.destination_label)
     last = None
     while not stop.wait(1.0):  # the engine notices changed settings itself
         line = engine.snapshot().summary()
@@ -495,8 +470,7 @@ def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.core.catalog import STATES, Catalog
-    from zoomwatch.destinations import open_destination
+    from zoomwatch.app import file_report
     from zoomwatch.errors import ConfigError
     from zoomwatch.printable import json_printable, printable
 
@@ -512,18 +486,12 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     cfg = configmod.load(paths)
     try:
-        dest = open_destination(cfg)
+        report = file_report(cfg)
     except ConfigError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
         return Exit.BAD_CONFIG
-    rows = []
-    if paths.catalog_file.exists():
-        catalog = Catalog(paths.catalog_file, readonly=True)
-        try:
-            rows = catalog.rows(dest.id)
-        finally:
-            catalog.close()
-    counts = {s: 0 for s in STATES if s != "superseded"}
+    rows = report.rows
+    counts = dict.fromkeys(report.states, 0)
     for row in rows:
         counts[row.state] += 1
     pid = _running_pid(paths)
@@ -533,7 +501,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
-            "watch_folder": str(cfg.watch_folder), "destination": dest.label, "counts": counts,
+            "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
             "problems": problems,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
@@ -543,7 +511,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         }, indent=2, ensure_ascii=False)))
         return Exit.OK
     print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
-    print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(dest.label)}")
+    print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(report.destination)}")
     for problem in problems:  # the running engine's board: already escaped (see printable)
         print(f"problem: {problem['title']}" + (f" — {problem['message']}" if problem["message"] else ""))
     if cut_off:
