@@ -98,3 +98,14 @@ def test_a_settings_problem_survives_the_destination_check_and_solving_one_probl
     finally:
         engine.stop()
         engine.close()
+
+
+def test_run_once_reports_each_problem(app, tmp_path):
+    app.paths.config_file.write_text(app.paths.config_file.read_text(encoding="utf-8")
+                                     + '\n[mystery]\nknob = "on"\n', encoding="utf-8")
+    app.set("destination.local.path", str(tmp_path / "unplugged-drive" / "backup"))
+    write_random(app.zoom / MEETING / "zoom_0.mp4", 20_000)
+    done = zw(app, "run", "--once", "--max-wait", "5")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "held: Backup folder is missing" in done.stdout, done.stdout
+    assert "problem: Settings problem — unknown setting 'mystery.knob'" in done.stdout, done.stdout
