@@ -109,3 +109,17 @@ def test_run_once_reports_each_problem(app, tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "held: Backup folder is missing" in done.stdout, done.stdout
     assert "problem: Settings problem — unknown setting 'mystery.knob'" in done.stdout, done.stdout
+
+
+def test_the_status_file_of_a_killed_zoomwatch_is_not_shown(app, tmp_path):
+    app.set("destination.local.path", str(tmp_path / "unplugged-drive" / "backup"))
+    run = subprocess.Popen([sys.executable, "-m", "zoomwatch", "run"], env=app.env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: [p for p in status_json(app)["problems"] if p["key"] == "destination"], timeout=60,
+                 what="the destination problem published")
+    finally:
+        stop_process(run, signal.SIGKILL)
+    assert (app.paths.state_dir / "status.json").exists(), "a killed process leaves its file behind"
+    after = status_json(app)
+    assert after["running"] is False and after["problems"] == []

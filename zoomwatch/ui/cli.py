@@ -1,5 +1,6 @@
 """The headless command line: `zoomwatch run`, `status`, `config`. One small function per command;
-`main(argv)` returns an exit code so tests run the real thing in-process."""
+`main(argv)` returns an exit code. It reaches the engine through the facade (zoomwatch.app) only; `status`
+shows a running zoomwatch's problems from the board it publishes (app.status_file)."""
 
 from __future__ import annotations
 
