@@ -123,3 +123,43 @@ def test_the_status_file_of_a_killed_zoomwatch_is_not_shown(app, tmp_path):
     assert (app.paths.state_dir / "status.json").exists(), "a killed process leaves its file behind"
     after = status_json(app)
     assert after["running"] is False and after["problems"] == []
+
+
+def test_overlapping_folders_stay_shown_beside_a_destination_problem(app):
+    """The destination is checked at start-up even when the folders overlap (the one problem slot used to
+    hide the overlap behind the destination's problem, so the check was skipped)."""
+    inside = app.zoom / "My backups"  # not created: the destination check fails as well
+    text = app.paths.config_file.read_text(encoding="utf-8").replace(str(app.backup), str(inside))
+    app.paths.config_file.write_text(text, encoding="utf-8")
+    engine = Engine(app.load())
+    engine.acquire()
+    try:
+        engine.start()
+        wait_for(lambda: {p.key for p in engine.snapshot().problems}
+                 >= {ProblemKey.FOLDER_OVERLAP, ProblemKey.DESTINATION, ProblemKey.SETTINGS},
+                 what="the overlap, the missing backup folder and the settings problem shown together")
+        overlap = next(p for p in engine.snapshot().problems if p.key == ProblemKey.FOLDER_OVERLAP)
+        assert "inside the watched Zoom folder" in overlap.message
+        assert not inside.exists()
+    finally:
+        engine.stop()
+        engine.close()
+
+
+def test_the_engine_notices_changed_settings_itself_even_while_monitoring_is_off(app, tmp_path):
+    """The reload loop lives in the engine (it was written twice, in the CLI and in the tray)."""
+    elsewhere = tmp_path / "new-backup"
+    elsewhere.mkdir()
+    engine = Engine(app.load())
+    engine.acquire()
+    try:
+        engine.start()
+        engine.stop()  # the tray's "Monitoring" unticked
+        app.set("destination.local.path", str(elsewhere))
+        wait_for(lambda: str(elsewhere) in engine.destination_label, timeout=30, what="the new settings taken")
+        engine.start()
+        write_random(app.zoom / MEETING / "zoom_0.mp4", 20_000)
+        wait_for(lambda: backed_up_files(elsewhere), what="the file backed up to the new folder")
+    finally:
+        engine.stop()
+        engine.close()
