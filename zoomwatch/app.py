@@ -2,31 +2,36 @@
 and keeps the status board the faces read. It knows nothing of pystray or Tk.
 
 Commands: start(), stop(), pause(), resume(), sync_now(), reload(config), run_once(), run_cloud_once().
-Threads are named (`zoomwatch-settle`, `zoomwatch-upload-N`, `zoomwatch-watchdog`, `zoomwatch-cloud`)
-so a stack dump reads well.
+Threads are named (`zoomwatch-settle`, `zoomwatch-upload-N`, `zoomwatch-watchdog`, `zoomwatch-cloud`,
+`zoomwatch-service`) so a stack dump reads well. The service thread, from the first start() until close(),
+notices changed settings or secrets and reloads, and publishes the board to `status_file(paths)` so
+`zoomwatch status` in another process shows every problem.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from zoomwatch import config as configmod
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import Catalog
-from zoomwatch.core.status import Snapshot, StatusBoard
+from zoomwatch.core.catalog import STATES, Catalog, Row
+from zoomwatch.core.status import Activity, Problem, ProblemKey, Snapshot, StatusBoard
 from zoomwatch.core.transfer import RetryPolicy, Transfers
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
+from zoomwatch.paths import AppPaths
 from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
 from zoomwatch.sources import local as watch
@@ -38,12 +43,20 @@ from zoomwatch.sources.zoom.oauth import SignedOut
 
 log = logging.getLogger(__name__)
 
+# what the faces use: the engine and the values it hands out
+__all__ = ["Activity", "Engine", "FileReport", "OnceResult", "Problem", "ProblemKey", "Snapshot", "check_destination",
+           "file_report", "published_status", "recording_files", "status_file", "zoom_login", "zoom_logout",
+           "zoom_user"]
+
 FOLDER_RECHECK_SECONDS = 30.0
 POLLING = "Watching the Zoom folder by polling"
 RESTART_FIRST_SECONDS = 5.0
 COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
 CLOUD_FAILED = "Zoom cloud sync failed"
+THREAD_RETRY_SECONDS = (5.0, 300.0)  # a loop that failed unexpectedly starts again after this (doubling)
+PUBLISH_EVERY_SECONDS = 0.5  # the status file is written at most this often
+SETTINGS_POLL_SECONDS = 1.0
 CLOUD_RETRY_SECONDS = (60.0, 300.0)  # first retry after a failed cloud sync, and the longest (backoff between)
 
 
@@ -51,6 +64,30 @@ def cloud_retry_delay(failed_before: int, interval: float) -> float:
     """Seconds to the next try after a failed cloud sync: 1, 2, 4 minutes... up to 5 (never past the interval)."""
     first, longest = CLOUD_RETRY_SECONDS
     return min(interval, longest, first * 2.0 ** min(failed_before, 16))
+
+
+def status_file(paths: AppPaths) -> Path:
+    """Where a running engine publishes its board for `zoomwatch status` in another process."""
+    return paths.state_dir / "status.json"
+
+
+def published_status(paths: AppPaths, pid: int | None) -> dict | None:
+    """The board a running zoomwatch (`pid`) published, or None when there is none or it is stale
+    (written by a process that is gone)."""
+    if not pid or pid < 0:
+        return None
+    try:
+        data = json.loads(status_file(paths).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("pid") == pid else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 @dataclass(frozen=True)
@@ -66,6 +103,7 @@ class OnceResult:
     problem: str = ""
     held: tuple[str, ...] = ()
     waiting: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()  # every other problem on the board ("title — message"), worst first
 
     def summary(self) -> str:
         """What a person reads: one line per file or problem, every name escaped (see printable)."""
@@ -75,6 +113,7 @@ class OnceResult:
             lines += [f"  {printable(h)}" for h in self.held]
         elif self.problem:
             lines.append(f"destination problem: {printable(self.problem)}")
+        lines += [f"problem: {printable(p)}" for p in self.problems]
         lines += [f"still being written: {printable(p)}" for p in self.still_settling]
         lines += [f"waiting: {printable(w)}" for w in self.waiting]
         lines += [f"failed: {printable(f)}" for f in self.failures]
@@ -95,6 +134,10 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._watcher: FolderWatcher | None = None
         self._counted_at = -1e9
+        self._control = threading.RLock()  # start/stop/reload from a face and from the service thread
+        self._closing = threading.Event()
+        self._service: threading.Thread | None = None
+        self._holding = False  # this engine owns the instance lock (so it may publish the status file)
         self._build()
 
     def _build(self) -> None:
@@ -113,7 +156,7 @@ class Engine:
         try:
             targets = sync_targets(self.config)
         except ConfigError as exc:
-            self.board.set_problem(exc.title, exc.message)
+            self.board.set_problem(ProblemKey.SETTINGS, exc.title, exc.message)
             return None
         return CloudSync(self.config, self.catalog, self.destination.id, targets,
                          spool=self.config.paths.spool_dir, on_queued=self._queued)
@@ -122,6 +165,43 @@ class Engine:
 
     def snapshot(self) -> Snapshot:
         return self.board.snapshot()
+
+    def wait_for_change(self, version: int, timeout: float | None = None) -> Snapshot:
+        """Block until the board differs from `version` (or the time-out passes); the new snapshot."""
+        return self.board.wait_for_change(version, timeout)
+
+    @property
+    def paths(self) -> AppPaths:
+        return self.config.paths
+
+    def setting(self, key: str) -> object:
+        """A setting in force (the engine reloads them itself when they change)."""
+        return self.config[key]
+
+    @property
+    def watch_folder(self) -> Path:
+        return self.config.watch_folder
+
+    @property
+    def destination_label(self) -> str:
+        return self.destination.label
+
+    def backup_location(self, key: str = "") -> str:
+        """Where a person finds the backup of `key` (the destination's root for ""): a path or a URL."""
+        return self.destination.location(key)
+
+    def share_link(self, key: str) -> str | None:
+        """A download link for a backup (S3, Supabase), or None where a folder is the place to look."""
+        return self.destination.share_link(key)
+
+    def can_sync_cloud(self) -> bool:
+        """Whether "Sync now" can do anything: cloud backup is on and the user is not signed out."""
+        return self.cloud is not None and not any(p.key == ProblemKey.ZOOM_SIGN_IN for p in self.snapshot().problems)
+
+    def set_cloud_progress(self, progress_bar: Callable[[str, int], object]) -> None:
+        """`zoomwatch sync` on a terminal: a progress bar per download."""
+        if self.cloud is not None:
+            self.cloud.progress_bar = progress_bar  # type: ignore[assignment]
 
     def _queued(self) -> None:
         self.transfers.wake()
@@ -165,20 +245,20 @@ class Engine:
                 "stop it first, or see what it does with: zoomwatch status",
             ) from None
         self.config.paths.lock_file.with_suffix(".pid").write_text(str(os.getpid()))
+        self._holding = True  # FileLock's is_locked is per thread; the service thread asks this
 
     def release(self) -> None:
         if self._lock.is_locked:
             self._lock.release()
 
     def _prepare(self) -> None:
-        for problem in self.config.problems:
-            self.board.set_problem("Settings problem", problem)
+        if self.config.problems:
+            self.board.set_problem(ProblemKey.SETTINGS, "Settings problem", "; ".join(self.config.problems))
         resumed = self.catalog.requeue_interrupted(self.destination.id)
         if resumed:
             log.info("%d interrupted backup(s) will resume", resumed)
-        if self.config.folder_overlap():
-            return  # nothing is backed up until the folders are fixed: a destination problem would hide that one
         self._discard_abandoned_uploads()
+        # the destination's problem has its own key: it cannot hide the settings or the overlap
         if self.check_destination() and isinstance(self.destination, LocalDestination):
             self._recheck_local_backups()
         abort_unknown_uploads(self.destination, self.catalog)  # S3: forgotten multipart uploads under the prefix
@@ -230,6 +310,11 @@ class Engine:
 
     def start(self) -> None:
         """Watch the Zoom folder and back up in the background until stop()."""
+        with self._control:
+            self._start()
+        self._start_service()
+
+    def _start(self) -> None:
         self._stop.clear()
         self._prepare()
         self.transfers.start()
@@ -243,12 +328,30 @@ class Engine:
         self._refresh()
 
     def _settle_main(self) -> None:
+        """The settle thread never dies: an unexpected failure is logged and shown (keyed SETTLE_THREAD),
+        and watching starts again after a delay (doubling up to a limit); stop() ends the wait at once."""
+        failed = 0
+        while not self._stop.is_set():
+            try:
+                self._settle_loop()
+                return
+            except Exception as exc:  # noqa: BLE001 - the settle thread must never die
+                failed += 1
+                first, longest = THREAD_RETRY_SECONDS
+                delay = min(longest, first * 2.0 ** min(failed - 1, 16))
+                log.exception("watching the Zoom folder failed unexpectedly; trying again in %.0f s", delay)
+                self.board.set_problem(ProblemKey.SETTLE_THREAD, "Watching the Zoom folder failed",
+                                       f"internal error ({type(exc).__name__}); zoomwatch tries again in "
+                                       f"{delay:.0f} s — the log has the details")
+                self._stop.wait(delay)
+
+    def _settle_loop(self) -> None:
         """Watch the Zoom folder; if it vanishes (a drive unplugged) or the system refuses to show it (macOS
         privacy), say so, wait, and carry on. A backup folder inside it is refused: nothing is watched."""
         root = self.config.watch_folder
         overlap = self.config.folder_overlap()
         if overlap:
-            self.board.set_problem("Backup folder and Zoom folder overlap",
+            self.board.set_problem(ProblemKey.FOLDER_OVERLAP, "Backup folder and Zoom folder overlap",
                                    f"{overlap}; nothing is backed up until it is fixed")
             log.error("%s; nothing is backed up until it is fixed", overlap)
             self._refresh()
@@ -262,14 +365,14 @@ class Engine:
                     title = "Zoom folder is gone" if gone else "Zoom folder not found"
                     problem = (title, f"{root} is not there — connect its drive, or choose another folder: "
                                "zoomwatch config set watch.folder PATH; zoomwatch waits for it")
-                if self.board.set_problem(*problem) and problem != shown:
+                if self.board.set_problem(ProblemKey.WATCH_FOLDER, *problem) and problem != shown:
                     log.warning("%s: %s", *problem)
                 shown = problem
                 self._refresh()
                 self._stop.wait(FOLDER_RECHECK_SECONDS)
                 continue
             if shown is not None:
-                self.board.clear_problem(shown[0])
+                self.board.clear_problem(ProblemKey.WATCH_FOLDER)
                 shown = None
             self._refresh()
             self._watch(root)
@@ -293,8 +396,7 @@ class Engine:
             watcher = FolderWatcher(root, self.settler.offer)
             watcher.start()
             self._watcher = watcher
-            self.board.clear_problem(POLLING)
-            self.board.clear_problem("Cannot watch the Zoom folder")
+            self.board.clear_problem(ProblemKey.WATCHER)
             return
         except OSError as exc:
             if watcher is not None:
@@ -307,12 +409,13 @@ class Engine:
             message = (f"the system's change notifications cannot be used for {root} ({reason}); zoomwatch "
                        f"looks for new files every {watch.POLL_SECONDS:g} s instead. On Linux, raising "
                        "fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl) fixes this")
-            if self.board.set_problem(POLLING, message):
+            if self.board.set_problem(ProblemKey.WATCHER, POLLING, message):
                 log.warning("%s: %s", POLLING, message)
         except OSError as exc:
             self._watcher = None
-            self.board.set_problem("Cannot watch the Zoom folder", f"{root}: {exc.strerror or exc}; zoomwatch "
-                                   f"looks for new files every {watch.RESCAN_SECONDS / 60:g} minutes")
+            self.board.set_problem(ProblemKey.WATCHER, "Cannot watch the Zoom folder",
+                                   f"{root}: {exc.strerror or exc}; zoomwatch looks for new files every "
+                                   f"{watch.RESCAN_SECONDS / 60:g} minutes")
 
     def _watch(self, root: Path) -> None:
         """Start the observer, scan, then settle files until stopped or the folder vanishes. The whole
@@ -321,6 +424,7 @@ class Engine:
         self._start_watcher(root)
         started = time.monotonic()
         result = self.settler.scan(root)
+        self.board.clear_problem(ProblemKey.SETTLE_THREAD)  # watching works (again)
         log.info("start-up scan of %s: %d files, %d already backed up, %d to check (%.2f s)",
                  root, result.files, result.unchanged, result.to_check, time.monotonic() - started)
         self._refresh()
@@ -378,40 +482,44 @@ class Engine:
         try:
             result = cloud.sync()
         except SignedOut as exc:
-            if self.board.set_problem("Signed out of Zoom", exc.message):
+            if self.board.set_problem(ProblemKey.ZOOM_SIGN_IN, "Signed out of Zoom", exc.message):
                 log.error("%s: %s — cloud sync stops until you sign in again", exc.title, exc.message)
             return float("inf")  # until the settings (and so the sign-in) change
         except KeyringUnavailable as exc:
             title = "Keyring is locked" if exc.locked else exc.title
             message = "unlock it; zoomwatch retries" if exc.locked else f"{exc.message}; zoomwatch retries"
             delay = cloud_retry_delay(failed, interval)
-            if self.board.set_problem(title, message):
+            if self.board.set_problem(ProblemKey.KEYRING, title, message):
                 log.warning("Zoom cloud sync cannot read the sign-in: %s: %s (retried in %.0f s)", exc.title,
                             exc.message, delay)
             return delay
         except RateLimited as exc:
-            self.board.set_problem(exc.title, exc.message)
+            self.board.set_problem(ProblemKey.ZOOM_RATE_LIMIT, exc.title, exc.message)
             return max(60.0, (exc.until - dt.datetime.now(dt.timezone.utc)).total_seconds())
         except ZoomwatchError as exc:
             log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
             return self._cloud_failed(failed, interval, f"{exc.title}: {exc.message}")
-        for title in ("Signed out of Zoom", "Keyring is locked", "The OS keyring refused", RateLimited.TITLE):
-            self.board.clear_problem(title)
+        for key in (ProblemKey.ZOOM_SIGN_IN, ProblemKey.KEYRING, ProblemKey.ZOOM_RATE_LIMIT):
+            self.board.clear_problem(key)
         failures = result.failures
         if failures and not cloud.stop.is_set():
             more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
             return self._cloud_failed(failed, interval, failures[0] + more)
-        self.board.clear_problem(CLOUD_FAILED)
+        self.board.clear_problem(ProblemKey.ZOOM_SYNC)
         return interval
 
     def _cloud_failed(self, failed: int, interval: float, cause: str) -> float:
         delay = cloud_retry_delay(failed, interval)
         at = dt.datetime.now() + dt.timedelta(seconds=delay)
-        self.board.set_problem(CLOUD_FAILED, f"{cause} — retrying at {at:%H:%M:%S}")
+        self.board.set_problem(ProblemKey.ZOOM_SYNC, CLOUD_FAILED, f"{cause} — retrying at {at:%H:%M:%S}")
         return delay
 
     def stop(self) -> None:
         """Stop watching; uploads in flight are checkpointed so they resume at the next start."""
+        with self._control:
+            self._stop_all()
+
+    def _stop_all(self) -> None:
         self._stop.set()
         if self.cloud is not None:
             self.cloud.stop.set()
@@ -427,8 +535,56 @@ class Engine:
         self._refresh()
 
     def close(self) -> None:
+        self._closing.set()
+        service, self._service = self._service, None
+        if service is not None and service is not threading.current_thread():
+            service.join(timeout=30)
+        if self._holding:
+            status_file(self.config.paths).unlink(missing_ok=True)  # ours: nothing runs any more
+            self._holding = False
         self.catalog.close()
         self.release()
+
+    # -- the service thread: settings, and the board published for `zoomwatch status` ---------------
+
+    def _start_service(self) -> None:
+        with self._control:
+            if self._service is not None or self._closing.is_set():
+                return
+            self._service = threading.Thread(target=self._service_main, name="zoomwatch-service", daemon=True)
+            self._service.start()
+
+    def _service_main(self) -> None:
+        """Until close(): reload when the settings or the secrets change (once the file is quiet and
+        readable), and write the board to the status file when it changed (at most every
+        PUBLISH_EVERY_SECONDS). A failure in one round is logged and the next round comes anyway."""
+        watch = configmod.SettingsWatch(self.config.paths, on_problem=self._settings_problem)
+        published, next_poll = -1, 0.0
+        while not self._closing.is_set():
+            snap = self.board.wait_for_change(published, timeout=SETTINGS_POLL_SECONDS)
+            try:
+                if snap.version != published and self._holding:
+                    self._publish(snap)
+                published = snap.version
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + SETTINGS_POLL_SECONDS
+                    changed = watch.poll()  # only once the file is quiet and readable; never renamed here
+                    if changed is not None:
+                        log.info("settings changed: reloading")
+                        self.reload(changed)
+            except Exception:  # noqa: BLE001 - this thread must never die
+                log.exception("the zoomwatch service thread failed; it carries on")
+            self._closing.wait(PUBLISH_EVERY_SECONDS)
+
+    def _settings_problem(self, title: str, message: str) -> None:
+        self.board.set_problem(ProblemKey.SETTINGS, title, message)
+
+    def _publish(self, snap: Snapshot) -> None:
+        _write_atomically(status_file(self.config.paths), json.dumps({
+            "pid": os.getpid(), "written_at": time.time(), "status": snap.status, "summary": snap.summary(),
+            "problems": [p.as_dict() for p in snap.problems], "settling": snap.settling,
+            "transfers": [{"name": t.name, "size": t.size, "done": t.done} for t in snap.transfers],
+        }, ensure_ascii=False))
 
     def pause(self) -> None:
         self.transfers.pause(True)
@@ -444,18 +600,20 @@ class Engine:
         try:
             destination = open_destination(config)
         except ConfigError as exc:
-            self.board.set_problem(exc.title, f"{exc.message} — keeping the previous settings until then")
+            self.board.set_problem(ProblemKey.SETTINGS, exc.title,
+                                   f"{exc.message} — keeping the previous settings until then")
             return
-        running = bool(self._threads)
-        if running:
-            self.stop()
-        self.config = config
-        self.destination = destination
-        self._build()
-        self.board.clear_problem()
-        self.catalog.unblock(self.destination.id)
-        if running:
-            self.start()
+        with self._control:
+            running = bool(self._threads)
+            if running:
+                self._stop_all()
+            self.config = config
+            self.destination = destination
+            self._build()
+            self.board.clear_problems()  # what is still wrong with the new settings is found again
+            self.catalog.unblock(self.destination.id)
+            if running:
+                self._start()
 
     # -- one pass, for `zoomwatch run --once` -----------------------------------------------------
 
@@ -494,7 +652,11 @@ class Engine:
     def _once_result(self) -> OnceResult:
         """Each file not backed up with its true reason: held by the destination's problem (named once),
         still being written (or waiting for Zoom), or failed with its own error."""
-        problem = self.board.snapshot().problem if self._destination_down() else None
+        board = self.board.snapshot()
+        problem = next((p for p in board.problems if p.key == ProblemKey.DESTINATION), None)
+        if not self._destination_down():
+            problem = None
+        others = tuple(p.text() for p in board.problems if p is not problem)
         unfinished = [r for r in self.catalog.rows(self.destination.id) if r.state in ("failed", "queued", "uploading")]
         held: tuple[str, ...] = ()
         failures: tuple[str, ...] = ()
@@ -509,13 +671,13 @@ class Engine:
         waiting = tuple(f"{p} — {why}" for p, why in reasons.items() if why)
         counts = self.catalog.counts(self.destination.id)
         ok = not unfinished and not reasons and problem is None
-        shown = "" if problem is None else f"{problem.title} — {problem.message}" if problem.message else problem.title
-        return OnceResult(ok, counts, settling, failures, shown, held, waiting)
+        shown = "" if problem is None else problem.text()
+        return OnceResult(ok, counts, settling, failures, shown, held, waiting, others)
 
     def run_cloud_once(self, start: dt.date | None = None, end: dt.date | None = None) -> OnceResult:
         """`zoomwatch sync`: one cloud sync in the foreground, then upload and verify what it fetched."""
         if self.cloud is None:
-            problem = self.board.snapshot().problem
+            problem = next((p for p in self.board.snapshot().problems if p.key == ProblemKey.SETTINGS), None)
             raise ConfigError(problem.title if problem else "Zoom cloud backup is off",
                               problem.message if problem else "turn it on: zoomwatch config set zoom.mode user")
         self._prepare()
@@ -549,3 +711,99 @@ def _read_pid(path: Path) -> str | None:
         return path.read_text().strip() or None
     except OSError:
         return None
+
+
+# -- what the faces ask without a running engine (`zoomwatch check`, `status`, `login`, the settings form) --
+
+@dataclass(frozen=True)
+class FileReport:
+    """What `zoomwatch status` lists: the destination's label and each file's row (catalog.Row: path, state,
+    size, sha256, remote_key, attempts, last_error, next_try_at, bytes_done, verified_at, resume)."""
+
+    destination: str
+    states: tuple[str, ...]  # every file state a person sees, in order
+    rows: tuple[Row, ...]
+    damaged: str = ""  # why the catalog could not be read (damaged: the next run sets it aside)
+
+
+def file_report(config: Config) -> FileReport:
+    """Each file's state at the configured destination, read from the catalog without writing to it."""
+    destination = open_destination(config)
+    rows: list[Row] = []
+    damaged = ""
+    if config.paths.catalog_file.exists():
+        try:
+            catalog = Catalog(config.paths.catalog_file, readonly=True)
+        except ZoomwatchError as exc:  # a damaged catalog: said, and the rest shown
+            damaged = f"{exc.title}: {exc.message}"
+        else:
+            try:
+                rows = catalog.rows(destination.id)
+            finally:
+                catalog.close()
+    return FileReport(destination.label, tuple(s for s in STATES if s != "superseded"), tuple(rows), damaged)
+
+
+def check_destination(config: Config, *, secrets: dict[str, str] | None = None) -> str:
+    """Write, read back and delete a probe at the destination `config` names (secrets typed but not yet
+    stored win over the keyring); returns its label, raises a ZoomwatchError saying what is wrong."""
+    destination = open_destination(config, secrets=secrets)
+    destination.check()
+    return destination.label
+
+
+def recording_files(root: Path, config: Config) -> Iterator[str]:
+    """The names of the files below `root` that zoomwatch would back up (symbolic links never followed)."""
+    for entry in watch.walk_files(root, []):
+        if config.wants(entry.name):
+            yield entry.name
+
+
+def zoom_login(config: Config, show_url: Callable[[str], None], show_code: Callable[[str], None], *,
+               device: bool = False, timeout: float = 300) -> dict:
+    """Sign in to Zoom (the browser's loopback flow, or a device code), store the tokens in the keyring,
+    and return who signed in (Zoom's /users/me)."""
+    from zoomwatch.sources.zoom import accounts, oauth
+
+    if device:
+        tokens = accounts.device_login(config, show_code)
+    else:
+        client_id, client_secret = accounts.client_credentials()
+        tokens = oauth.login(config["zoom.oauth_base"], client_id, client_secret, config["zoom.redirect_port"],
+                             show_url, timeout=timeout)
+    oauth.TokenStore().save(tokens)
+    _secrets_changed(config.paths)
+    return accounts.user_api(config).me()
+
+
+def zoom_logout(config: Config) -> bool | None:
+    """Sign out of Zoom: revoke the token and remove it from the keyring. None when nobody was signed
+    in; otherwise whether Zoom could be told."""
+    from zoomwatch.sources.zoom import accounts, oauth
+
+    store = oauth.TokenStore()
+    tokens = store.load()
+    if tokens is None:
+        return None
+    try:
+        client_id, client_secret = accounts.client_credentials()
+        revoked = oauth.revoke(config["zoom.oauth_base"], client_id, client_secret,
+                               tokens.refresh_token or tokens.access_token)
+    except ZoomwatchError:
+        revoked = False
+    store.clear()
+    _secrets_changed(config.paths)
+    return revoked
+
+
+def zoom_user(config: Config) -> dict:
+    """Who zoomwatch is signed in to Zoom as (Zoom's /users/me); raises a ZoomwatchError when nobody is."""
+    from zoomwatch.sources.zoom import accounts
+
+    return accounts.user_api(config).me()
+
+
+def _secrets_changed(paths: AppPaths) -> None:
+    """A running zoomwatch reloads when this stamp changes (see config.fingerprint)."""
+    paths.secrets_stamp.parent.mkdir(parents=True, exist_ok=True)
+    paths.secrets_stamp.touch()

@@ -99,7 +99,7 @@ def test_each_engine_state_has_its_own_icon():
         "watching": Snapshot(status="watching"),
         "uploading": Snapshot(status="uploading"),
         "paused": Snapshot(status="paused"),
-        "attention": Snapshot(status="watching", problem=Problem("S3: access denied", "open Settings", 0)),
+        "attention": Snapshot(status="watching", problems=(Problem("S3: access denied", "open Settings", 0),)),
         "stopped": Snapshot(status="stopped"),
     }
     for expected, snap in states.items():

@@ -74,3 +74,35 @@ def test_the_rule_sees_an_upward_import() -> None:
                                     "zoomwatch.core._layer_probe (core) imports zoomwatch.ui.tray (ui)"]
     finally:
         bad.unlink()
+
+
+# The faces see the engine through the facade only: zoomwatch.app and the low, pure modules. Anything a face
+# still needs from a deeper layer is listed here with the reason; the list is meant to shrink to nothing.
+FACE_ALLOWED = {"zoomwatch", "zoomwatch.app"}
+FACE_EXCEPTIONS: dict[tuple[str, str], str] = {}
+
+
+def face_imports() -> list[str]:
+    wrong = []
+    for path in sorted((PACKAGE / "ui").rglob("*.py")):
+        here = module_name(path)
+        for target in sorted(imports(path)):
+            if target in FACE_ALLOWED or layer_of(target) in (layer_of("zoomwatch.ui"), layer_of("zoomwatch.config")):
+                continue
+            if (here, target) not in FACE_EXCEPTIONS:
+                wrong.append(f"{here} imports {target}: a face goes through zoomwatch.app")
+    return wrong
+
+
+def test_faces_import_only_the_facade_and_the_low_modules() -> None:
+    assert face_imports() == []
+
+
+def test_the_face_rule_sees_a_face_reaching_past_the_facade() -> None:
+    bad = PACKAGE / "ui" / "_face_probe.py"
+    bad.write_text("def f():\n    from zoomwatch.core.status import Snapshot\n", encoding="utf-8")
+    try:
+        assert face_imports() == ["zoomwatch.ui._face_probe imports zoomwatch.core.status: a face goes through "
+                                  "zoomwatch.app"]
+    finally:
+        bad.unlink()

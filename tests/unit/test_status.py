@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from zoomwatch.core.status import RECENT_LIMIT, Problem, Snapshot, StatusBoard, Transfer
+from zoomwatch.core.status import RECENT_LIMIT, Problem, ProblemKey, Snapshot, StatusBoard, Transfer
 
 
 def test_snapshot_is_immutable_and_later_changes_make_a_new_version() -> None:
@@ -45,9 +45,9 @@ def test_every_change_bumps_the_version() -> None:
     changed()
     board.add_recent("Backed up zoom_0.mp4", "/backup/zoom_0.mp4")
     changed()
-    board.set_problem("Backup disk is full", "free space")
+    board.set_problem(ProblemKey.DESTINATION, "Backup disk is full", "free space")
     changed()
-    board.clear_problem()
+    board.clear_problem(ProblemKey.DESTINATION)
     changed()
 
     assert versions == sorted(set(versions)), f"versions must strictly increase: {versions}"
@@ -100,37 +100,57 @@ def test_wait_for_change_times_out_with_the_same_snapshot() -> None:
 
 def test_set_problem_notifies_once_per_cause() -> None:
     board = StatusBoard()
+    dest = ProblemKey.DESTINATION
 
-    assert board.set_problem("Backup folder is missing", "/mnt/usb does not exist") is True
+    assert board.set_problem(dest, "Backup folder is missing", "/mnt/usb does not exist") is True
     version = board.snapshot().version
-    assert board.set_problem("Backup folder is missing", "/mnt/usb does not exist") is False
+    assert board.set_problem(dest, "Backup folder is missing", "/mnt/usb does not exist") is False
     assert board.snapshot().version == version, "repeating a shown problem must not wake the faces"
 
-    assert board.set_problem("Backup disk is full", "free space on /mnt/usb") is True
+    assert board.set_problem(dest, "Backup disk is full", "free space on /mnt/usb") is True
     assert board.snapshot().problem is not None
     assert board.snapshot().problem.title == "Backup disk is full"  # type: ignore[union-attr]
-    assert board.set_problem("Backup disk is full", "free space on /mnt/other") is True
+    assert len(board.snapshot().problems) == 1, "a newer problem about the same thing replaces the older one"
+    assert board.set_problem(dest, "Backup disk is full", "free space on /mnt/other") is True
 
-    board.clear_problem()
+    board.clear_problem(dest)
     assert board.snapshot().problem is None
-    assert board.set_problem("Backup disk is full", "free space on /mnt/other") is True, (
+    assert board.set_problem(dest, "Backup disk is full", "free space on /mnt/other") is True, (
         "a problem that comes back after being solved is shown again"
     )
 
 
-def test_clear_problem_with_a_title_clears_only_that_problem() -> None:
+def test_clear_problem_clears_only_the_problem_about_that_key() -> None:
     board = StatusBoard()
-    board.set_problem("Backup disk is full", "free space on /mnt/usb")
+    board.set_problem(ProblemKey.DESTINATION, "Backup disk is full", "free space on /mnt/usb")
     version = board.snapshot().version
 
-    board.clear_problem("Zoom folder not found")
+    board.clear_problem(ProblemKey.WATCH_FOLDER)
 
     assert board.snapshot().problem is not None, "solving one problem must not hide another"
     assert board.snapshot().version == version
 
-    board.clear_problem("Backup disk is full")
+    board.clear_problem(ProblemKey.DESTINATION)
     assert board.snapshot().problem is None
     assert board.snapshot().version > version
+
+
+def test_problems_about_different_things_are_shown_together_and_cleared_one_by_one() -> None:
+    board = StatusBoard()
+    board.set_problem(ProblemKey.WATCHER, "Watching the Zoom folder by polling", "inotify limit")
+    board.set_problem(ProblemKey.ZOOM_SIGN_IN, "Signed out of Zoom", "run zoomwatch login")
+    board.set_problem(ProblemKey.DESTINATION, "Backup disk is full", "free space on /mnt/usb")
+
+    snap = board.snapshot()
+    assert [p.key for p in snap.problems] == ["zoom_sign_in", "destination", "watcher"], "worst, then oldest first"
+    assert snap.problem is not None and snap.problem.key == "zoom_sign_in"
+    assert snap.summary() == "Signed out of Zoom — run zoomwatch login (+2 more)"
+
+    board.clear_problem(ProblemKey.ZOOM_SIGN_IN)
+    assert [p.title for p in board.snapshot().problems] == ["Backup disk is full",
+                                                            "Watching the Zoom folder by polling"]
+    board.clear_problems()
+    assert board.snapshot().problems == ()
 
 
 def test_transfers_are_tracked_until_they_end() -> None:
@@ -185,10 +205,10 @@ def test_summary_of_an_empty_transfer_does_not_crash() -> None:
     ("snap", "expected"),
     [
         (Snapshot(status="paused", transfers=(Transfer("zoom_0.mp4", 10, 5),)), "Paused"),
-        (Snapshot(status="uploading", problem=Problem("Backup disk is full", "free space on /mnt/usb", 0.0),
+        (Snapshot(status="uploading", problems=(Problem("Backup disk is full", "free space on /mnt/usb", 0.0),),
                   transfers=(Transfer("zoom_0.mp4", 10, 5),)),
          "Backup disk is full — free space on /mnt/usb"),
-        (Snapshot(status="error", problem=Problem("Zoom folder not found", "", 0.0)), "Zoom folder not found"),
+        (Snapshot(status="error", problems=(Problem("Zoom folder not found", "", 0.0),)), "Zoom folder not found"),
         (Snapshot(status="idle", counts={"verified": 12}), "All 12 recording files backed up"),
         (Snapshot(status="watching", counts={"verified": 4}, settling=2),
          "4 backed up; waiting for 2 file(s) to finish"),
@@ -204,8 +224,8 @@ def test_names_on_the_board_are_escaped_but_locations_kept_exact() -> None:
     evil = "Evil\n\x1b]0;pwn\x07\u202egnp" + b"\xff".decode("utf-8", "surrogateescape")
     board.transfer_started(1, f"{evil}.mp4", 10)
     board.add_recent(f"{evil} — zoom_0.mp4", location=f"/backup/{evil}", key=f"k/{evil}")
-    assert board.set_problem("Cannot read recording", f"{evil}: permission denied") is True
-    assert board.set_problem("Cannot read recording", f"{evil}: permission denied") is False  # still once
+    assert board.set_problem(ProblemKey.DESTINATION, "Cannot read recording", f"{evil}: permission denied") is True
+    assert board.set_problem(ProblemKey.DESTINATION, "Cannot read recording", f"{evil}: permission denied") is False
 
     snap = board.snapshot()
     shown = "Evil\\n\\x1b]0;pwn\\x07\\u202egnp\\xff"
@@ -213,5 +233,5 @@ def test_names_on_the_board_are_escaped_but_locations_kept_exact() -> None:
     assert snap.recent[0].text == f"{shown} — zoom_0.mp4"
     assert (snap.recent[0].location, snap.recent[0].key) == (f"/backup/{evil}", f"k/{evil}")
     assert snap.summary() == f"Cannot read recording — {shown}: permission denied"
-    board.clear_problem("Cannot read recording")
+    board.clear_problem(ProblemKey.DESTINATION)
     assert board.snapshot().problem is None

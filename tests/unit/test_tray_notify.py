@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoomwatch.app import Engine
+from zoomwatch.app import Engine, ProblemKey
 from zoomwatch.ui.tray import TrayApp
 
 
@@ -30,13 +30,13 @@ def test_each_cause_is_notified_once_and_again_after_it_cleared(app):
         tray.icon = RecordingIcon()
         tray.monitoring = True
         for _ in range(3):  # the same failure on three retries
-            engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+            engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
             tray.refresh()
-        engine.board.set_problem("Backup disk is full", "free space on /mnt/usb")
+        engine.board.set_problem(ProblemKey.DESTINATION, "Backup disk is full", "free space on /mnt/usb")
         tray.refresh()
-        engine.board.clear_problem()
+        engine.board.clear_problem(ProblemKey.DESTINATION)
         tray.refresh()
-        engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+        engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
         tray.refresh()
         assert tray.icon.notes == [("S3: access denied", "the key may not write to bucket b"),
                                    ("Backup disk is full", "free space on /mnt/usb"),
@@ -61,5 +61,33 @@ def test_backed_up_notifications_only_when_turned_on(app):
         tray.refresh()
         tray.refresh()
         assert tray.icon.notes == [("Backed up", "Weekly sync — chat.txt")]
+    finally:
+        engine.close()
+
+
+def test_problems_about_different_things_are_each_notified_and_each_listed(app):
+    engine = Engine(app.load())
+    try:
+        tray = TrayApp(engine, opener=lambda p: None)
+        tray.icon = RecordingIcon()
+        tray.monitoring = True
+        engine.board.set_problem(ProblemKey.DESTINATION, "Backup folder is missing", "/mnt/usb does not exist")
+        engine.board.set_problem(ProblemKey.ZOOM_SIGN_IN, "Signed out of Zoom", "run zoomwatch login")
+        tray.refresh()
+        assert sorted(tray.icon.notes) == [("Backup folder is missing", "/mnt/usb does not exist"),
+                                           ("Signed out of Zoom", "run zoomwatch login")]
+        assert tray.shown is not None and tray.shown.image == "attention"
+        assert tray.icon.title.startswith("zoomwatch — Backup folder is missing")  # the worst (then oldest)
+        listed = tray.shown.menu[1]
+        assert listed == ("⚠ Backup folder is missing — /mnt/usb does not exist",
+                          "⚠ Signed out of Zoom — run zoomwatch login")
+        assert tray.shown.menu[0] == "2 problems need attention"
+        assert not tray.can_sync()  # signed out: "Sync now" is greyed
+
+        engine.board.clear_problem(ProblemKey.DESTINATION)  # the drive is back; still signed out
+        tray.refresh()
+        assert len(tray.icon.notes) == 2, "the problem still shown is not announced again"
+        assert tray.shown.menu[1] == ("⚠ Signed out of Zoom — run zoomwatch login",)
+        assert tray.shown.image == "attention"
     finally:
         engine.close()

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from helpers import wait_for, write_random
 
-from zoomwatch.app import Engine
+from zoomwatch.app import Engine, ProblemKey
 from zoomwatch.ui import tray as traymod
 from zoomwatch.ui.tray import TrayApp, fit_tooltip, main_thread_dispatcher
 
@@ -215,7 +215,7 @@ def test_an_exception_in_a_refresh_is_logged_and_the_loop_goes_on(engine, caplog
     running = Running(tray, icon)
     try:
         wait_for(lambda: "the menu backend failed once" in caplog.text, what="the failure to be logged")
-        engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+        engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
         wait_for(lambda: any("S3: access denied" in t for t in icon.titles), what="a later change to be shown")
         assert running.thread.is_alive()
     finally:
@@ -286,9 +286,9 @@ def test_every_icon_menu_and_tooltip_change_goes_through_the_dispatcher(engine) 
     running = Running(tray, icon)
     try:
         wait_for(lambda: tray.monitoring, what="monitoring to start")
-        engine.board.set_problem("S3: access denied", "the key may not write to bucket b")
+        engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
         wait_for(lambda: any("S3: access denied" in t for t in icon.titles), what="the problem shown")
-        engine.board.clear_problem()
+        engine.board.clear_problem(ProblemKey.DESTINATION)
         engine.board.add_recent("Weekly sync — zoom_0.mp4", "/backup/x", "x")
         tray.in_background(tray.toggle_pause)()
         wait_for(lambda: engine.snapshot().status == "paused", what="uploads paused")

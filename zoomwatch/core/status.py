@@ -1,9 +1,10 @@
 """The engine's state for the faces (tray, CLI): a thread-safe board the engine writes and anyone reads.
 
 `snapshot()` returns an immutable value; `wait_for_change()` blocks until the board changes, so a face
-never polls the catalog or scrapes the log. Text meant to be read (file names, activity, problems) is
-stored escaped with `printable()`, so no face shows a control character or a reversed name; locations
-and keys, which a face opens, are kept exact.
+never polls the catalog or scrapes the log. Problems are keyed by what they are about (`ProblemKey`): a
+Zoom sign-out and a full disk are shown together, and each is cleared by its own key, never by its words.
+Text meant to be read (file names, activity, problems) is stored escaped with `printable()`, so no face
+shows a control character or a reversed name; locations and keys, which a face opens, are kept exact.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from zoomwatch.printable import printable
@@ -33,11 +35,47 @@ class Activity:
     key: str = ""       # the backup's key at the destination
 
 
+class ProblemKey(StrEnum):
+    """What a problem is about: one problem per key is shown; a newer one of the same key replaces it."""
+
+    SETTINGS = "settings"              # the config file, or settings that could not be applied
+    FOLDER_OVERLAP = "folder_overlap"  # the backup folder inside the Zoom folder (or the other way round)
+    WATCH_FOLDER = "watch_folder"      # the Zoom folder is missing or refused by the system
+    WATCHER = "watcher"                # change notifications unavailable: polling or rescans only
+    DESTINATION = "destination"        # the backup destination cannot take files
+    ZOOM_SIGN_IN = "zoom_sign_in"
+    ZOOM_RATE_LIMIT = "zoom_rate_limit"
+    ZOOM_SYNC = "zoom_sync"            # a cloud sync failed; retried with backoff
+    KEYRING = "keyring"
+    SETTLE_THREAD = "settle_thread"    # an unexpected failure in the watch/settle loop (retried)
+    UPLOAD_WORKER = "upload_worker"    # an unexpected failure in an upload worker (retried)
+    CLOUD_THREAD = "cloud_thread"
+
+
+# how much a problem stands in the way: the worst is shown first (tooltip, icon, summary)
+SEVERITY: dict[str, int] = {
+    ProblemKey.SETTINGS: 3, ProblemKey.FOLDER_OVERLAP: 3, ProblemKey.DESTINATION: 3, ProblemKey.WATCH_FOLDER: 3,
+    ProblemKey.ZOOM_SIGN_IN: 3, ProblemKey.KEYRING: 2, ProblemKey.SETTLE_THREAD: 2, ProblemKey.UPLOAD_WORKER: 2,
+    ProblemKey.CLOUD_THREAD: 2, ProblemKey.ZOOM_SYNC: 1, ProblemKey.ZOOM_RATE_LIMIT: 1, ProblemKey.WATCHER: 0,
+}
+
+
 @dataclass(frozen=True)
 class Problem:
     title: str
     message: str
     at: float
+    key: str = ""
+
+    def text(self) -> str:
+        return f"{self.title} — {self.message}" if self.message else self.title
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "message": self.message, "at": self.at}
+
+
+def _order(problem: Problem) -> tuple[int, float]:
+    return -SEVERITY.get(problem.key, 2), problem.at
 
 
 @dataclass(frozen=True)
@@ -49,13 +87,19 @@ class Snapshot:
     settling: int = 0
     transfers: tuple[Transfer, ...] = ()
     recent: tuple[Activity, ...] = ()
-    problem: Problem | None = None
+    problems: tuple[Problem, ...] = ()  # every problem shown, the worst (then the oldest) first
     version: int = 0
+
+    @property
+    def problem(self) -> Problem | None:
+        """The worst problem (what the icon and a one-line summary show), or None."""
+        return self.problems[0] if self.problems else None
 
     def summary(self) -> str:
         """One line for a tooltip or a log: what a person wants to know at a glance."""
         if self.problem is not None:
-            return f"{self.problem.title} — {self.problem.message}" if self.problem.message else self.problem.title
+            more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+            return self.problem.text() + more
         if self.status == "paused":
             return "Paused"
         if self.transfers:
@@ -80,6 +124,7 @@ class StatusBoard:
         self._cond = threading.Condition()
         self._snap = Snapshot()
         self._transfers: dict[int, Transfer] = {}
+        self._problems: dict[str, Problem] = {}
 
     def snapshot(self) -> Snapshot:
         with self._cond:
@@ -120,19 +165,27 @@ class StatusBoard:
             recent = (Activity(time.time(), printable(text), location, key), *self._snap.recent)[:RECENT_LIMIT]
             self._set(recent=recent)
 
-    def set_problem(self, title: str, message: str) -> bool:
-        """Show a problem; returns False when the same one was already shown (notify once per cause)."""
+    def set_problem(self, key: str, title: str, message: str) -> bool:
+        """Show the problem about `key` (replacing an older one about the same thing); returns False when
+        the very same one was shown already (notify once per key and cause)."""
         title, message = printable(title), printable(message)
         with self._cond:
-            current = self._snap.problem
+            current = self._problems.get(key)
             if current is not None and (current.title, current.message) == (title, message):
                 return False
-            self._set(problem=Problem(title, message, time.time()))
+            self._problems[key] = Problem(title, message, time.time(), str(key))
+            self._set(problems=tuple(sorted(self._problems.values(), key=_order)))
             return True
 
-    def clear_problem(self, title: str | None = None) -> None:
-        """Clear the problem shown (only if it has this title, when one is given)."""
+    def clear_problem(self, key: str) -> None:
+        """The problem about `key` is solved (the others stay shown)."""
         with self._cond:
-            current = self._snap.problem
-            if current is not None and (title is None or current.title == printable(title)):
-                self._set(problem=None)
+            if self._problems.pop(key, None) is not None:
+                self._set(problems=tuple(sorted(self._problems.values(), key=_order)))
+
+    def clear_problems(self) -> None:
+        """Every problem is forgotten (new settings: what is still wrong is found again)."""
+        with self._cond:
+            if self._problems:
+                self._problems.clear()
+                self._set(problems=())

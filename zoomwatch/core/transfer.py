@@ -32,7 +32,7 @@ from zoomwatch import __version__, naming
 from zoomwatch.bandwidth import Throttle
 from zoomwatch.config import Config
 from zoomwatch.core.catalog import Catalog, Row
-from zoomwatch.core.status import StatusBoard
+from zoomwatch.core.status import ProblemKey, StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
 from zoomwatch.translate import source_error
@@ -49,6 +49,9 @@ MAX_FOREIGN_KEYS = 50         # numbered names tried when another machine's file
 
 class StoredDifferently(FileChanged):
     """The destination holds other bytes than were sent (or the file changed meanwhile)."""
+
+
+WORKER_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -131,12 +134,25 @@ class Transfers:
         self._dest_failures += 1
         self.blocked_until = self.clock() + self.retry.delay(self._dest_failures) if exc.retryable else float("inf")
         self._dest_problem = exc.title
-        if self.board.set_problem(exc.title, exc.message):
+        if self.board.set_problem(ProblemKey.DESTINATION, exc.title, exc.message):
             log.error("%s: %s (backups wait until this is fixed)", exc.title, exc.message)
 
     # -- the loop ---------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        """A worker never dies: an unexpected failure outside one file's backup (the catalog, say) is
+        logged and shown (keyed UPLOAD_WORKER), and the worker carries on after a delay."""
+        while not self._stopping.is_set():
+            try:
+                self._work()
+            except Exception as exc:  # noqa: BLE001 - the worker must never die
+                log.exception("an upload worker failed unexpectedly; it carries on in %.0f s", WORKER_RETRY_SECONDS)
+                self.board.set_problem(ProblemKey.UPLOAD_WORKER, "Backing up failed",
+                                       f"internal error ({type(exc).__name__}); zoomwatch tries again — the log "
+                                       "has the details")
+                self._stopping.wait(WORKER_RETRY_SECONDS)
+
+    def _work(self) -> None:
         while not self._stopping.is_set():
             row = None
             with self._cond:
@@ -207,8 +223,9 @@ class Transfers:
             self._item_failed(row, exc)
             return
         self._dest_failures = 0
+        self.board.clear_problem(ProblemKey.UPLOAD_WORKER)
         if self._dest_problem is not None:  # the destination works again (other problems stay shown)
-            self.board.clear_problem(self._dest_problem)
+            self.board.clear_problem(ProblemKey.DESTINATION)
             self._dest_problem = None
         log.info("backed up and verified: %s -> %s", row.display, key)
         self._after_verified(row, key, uploaded)

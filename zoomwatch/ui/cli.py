@@ -1,5 +1,6 @@
 """The headless command line: `zoomwatch run`, `status`, `config`. One small function per command;
-`main(argv)` returns an exit code so tests run the real thing in-process."""
+`main(argv)` returns an exit code. It reaches the engine through the facade (zoomwatch.app) only; `status`
+shows a running zoomwatch's problems from the board it publishes (app.status_file)."""
 
 from __future__ import annotations
 
@@ -233,17 +234,16 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 
 def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.destinations import open_destination
+    from zoomwatch.app import check_destination
     from zoomwatch.errors import ZoomwatchError
 
     cfg = configmod.load(paths)
     try:
-        dest = open_destination(cfg)
-        dest.check()
+        label = check_destination(cfg)
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
         return exit_code_for(exc)
-    print(f"OK: {dest.label} — write, read back and delete work")
+    print(f"OK: {label} — write, read back and delete work")
     return Exit.OK
 
 
@@ -273,8 +273,8 @@ def _open_engine(paths: AppPaths, *, when_running: str = "") -> Any:
 def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import webbrowser
 
+    from zoomwatch.app import zoom_login
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.sources.zoom import accounts, oauth
 
     cfg = configmod.load(paths)
 
@@ -284,15 +284,8 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
             webbrowser.open(url)
 
     try:
-        if args.device:
-            tokens = accounts.device_login(cfg, lambda text: print(printable(text), flush=True))
-        else:
-            client_id, client_secret = accounts.client_credentials()
-            tokens = oauth.login(cfg["zoom.oauth_base"], client_id, client_secret, cfg["zoom.redirect_port"], show,
-                                 timeout=args.timeout)
-        oauth.TokenStore().save(tokens)
-        secrets_touch(paths)
-        me = accounts.user_api(cfg).me()
+        me = zoom_login(cfg, show, lambda text: print(printable(text), flush=True), device=args.device,
+                        timeout=args.timeout)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
         return exit_code_for(exc)
@@ -302,40 +295,24 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
     return Exit.OK
 
 
-def secrets_touch(paths: AppPaths) -> None:
-    paths.secrets_stamp.parent.mkdir(parents=True, exist_ok=True)
-    paths.secrets_stamp.touch()
-
-
 def cmd_logout(args: argparse.Namespace, paths: AppPaths) -> Exit:
-    from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.sources.zoom import accounts, oauth
+    from zoomwatch.app import zoom_logout
 
-    cfg = configmod.load(paths)
-    store = oauth.TokenStore()
-    tokens = store.load()
-    if tokens is None:
+    revoked = zoom_logout(configmod.load(paths))
+    if revoked is None:
         print("not signed in to Zoom")
         return Exit.OK
-    try:
-        client_id, client_secret = accounts.client_credentials()
-        revoked = oauth.revoke(cfg["zoom.oauth_base"], client_id, client_secret,
-                               tokens.refresh_token or tokens.access_token)
-    except ZoomwatchError:
-        revoked = False
-    store.clear()
-    secrets_touch(paths)
     print("signed out of Zoom" + ("" if revoked else " (Zoom could not be told; the tokens were removed here)"))
     return Exit.OK
 
 
 def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.app import zoom_user
     from zoomwatch.errors import ZoomwatchError
-    from zoomwatch.sources.zoom import accounts
 
     cfg = configmod.load(paths)
     try:
-        me = accounts.user_api(cfg).me()
+        me = zoom_user(cfg)
     except ZoomwatchError as exc:
         print(f"{exc.title}: {exc.message}")
         return exit_code_for(exc)
@@ -353,9 +330,9 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if isinstance(engine, Exit):
         return engine
     try:
-        if engine.cloud is not None and sys.stderr.isatty():
-            engine.cloud.progress_bar = lambda name, size: tqdm(total=size, unit="B", unit_scale=True, desc=name,
-                                                                leave=False)
+        if sys.stderr.isatty():
+            engine.set_cloud_progress(lambda name, size: tqdm(total=size, unit="B", unit_scale=True, desc=name,
+                                                              leave=False))
         result = engine.run_cloud_once(args.start, args.end)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
@@ -458,19 +435,14 @@ def _run_forever(engine: Any) -> Exit:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     engine.start()
-    log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.config.watch_folder,
-             engine.destination.label)
+    log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.watch_folder,
+             engine.destination_label)
     last = None
-    settings = configmod.SettingsWatch(engine.config.paths, on_problem=engine.board.set_problem)
-    while not stop.wait(1.0):
+    while not stop.wait(1.0):  # the engine notices changed settings itself
         line = engine.snapshot().summary()
         if line != last:
             log.info("status: %s", line)
             last = line
-        changed = settings.poll()  # only once the file is quiet and readable; never renamed here
-        if changed is not None:
-            log.info("settings changed: reloading")
-            engine.reload(changed)
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK
@@ -504,11 +476,25 @@ def _running_pid(paths: AppPaths) -> int | None:
     return None
 
 
+def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]]:
+    """Every problem the running zoomwatch shows (the board it publishes), worst first; when none runs,
+    what is wrong with the settings file."""
+    from zoomwatch.app import ProblemKey, published_status
+    from zoomwatch.printable import printable
+
+    published = published_status(paths, pid)
+    if published is not None:
+        return [p for p in published.get("problems", []) if isinstance(p, dict)]
+    if pid is None and cfg.problems:
+        return [{"key": str(ProblemKey.SETTINGS), "title": "Settings problem",
+                 "message": printable("; ".join(cfg.problems)), "at": None}]
+    return []
+
+
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.core.catalog import STATES, Catalog
-    from zoomwatch.destinations import open_destination
+    from zoomwatch.app import file_report
     from zoomwatch.errors import ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
@@ -523,31 +509,25 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     cfg = configmod.load(paths)
     try:
-        dest = open_destination(cfg)
+        report = file_report(cfg)
     except ZoomwatchError as exc:
         print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
         return exit_code_for(exc)
-    rows = []
-    if paths.catalog_file.exists():
-        try:
-            catalog = Catalog(paths.catalog_file, readonly=True)
-        except ZoomwatchError as exc:  # a damaged catalog: say so, show the rest
-            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
-        else:
-            try:
-                rows = catalog.rows(dest.id)
-            finally:
-                catalog.close()
-    counts = {s: 0 for s in STATES if s != "superseded"}
+    if report.damaged:
+        print(f"zoomwatch: {report.damaged}", file=sys.stderr)
+    rows = report.rows
+    counts = dict.fromkeys(report.states, 0)
     for row in rows:
         counts[row.state] += 1
     pid = _running_pid(paths)
     # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
     cut_off = {r.id for r in rows if r.state == "uploading"} if pid is None else set()
+    problems = _problems(paths, pid, cfg)
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
-            "watch_folder": str(cfg.watch_folder), "destination": dest.label, "counts": counts,
+            "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
+            "problems": problems,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
                        "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
@@ -556,7 +536,9 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         }, indent=2, ensure_ascii=False)))
         return Exit.OK
     print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
-    print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(dest.label)}")
+    print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(report.destination)}")
+    for problem in problems:  # the running engine's board: already escaped (see printable)
+        print(f"problem: {problem['title']}" + (f" — {problem['message']}" if problem["message"] else ""))
     if cut_off:
         counts = {("interrupted" if state == "uploading" else state): n for state, n in counts.items()}
     print("  ".join(f"{n} {state}" for state, n in counts.items()))

@@ -118,23 +118,22 @@ def count_recordings(folder: str, cfg: configmod.Config, limit: int = 100_000) -
     root = Path(os.path.expanduser(folder)) if folder else cfg.watch_folder
     if not root.is_dir():
         return f"⚠ {root} does not exist"
-    from zoomwatch.sources.local import walk_files
+    from zoomwatch.app import recording_files
 
     count = 0
-    for entry in walk_files(root, []):
-        if cfg.wants(entry.name):
-            count += 1
-            if count > limit:
-                return f"found over {limit} recording files"
+    for _ in recording_files(root, cfg):
+        count += 1
+        if count > limit:
+            return f"found over {limit} recording files"
     return f"found {count} recording file{'s' if count != 1 else ''} in {root}"
 
 
 def zoom_account(paths: AppPaths) -> str:
     """One line for the Zoom section: who is signed in, or what to do."""
-    from zoomwatch.sources.zoom import accounts
+    from zoomwatch.app import zoom_user
 
     try:
-        me = accounts.user_api(configmod.load(paths)).me()
+        me = zoom_user(configmod.load(paths))
     except ZoomwatchError as exc:
         return f"{exc.title}" if isinstance(exc, SignedOut) else f"⚠ {exc.title}: {exc.message}"
     return f"Signed in as {me.get('email', '?')}"
@@ -150,15 +149,14 @@ def test_connection(values: dict[str, str], paths: AppPaths) -> str:
     checked, errors = validate(values)
     if errors:
         return f"⚠ fix the marked fields first ({', '.join(errors)})"
-    from zoomwatch.destinations import open_destination
+    from zoomwatch.app import check_destination
 
     typed = {key: values[key] for key in SECRET_KEYS if values.get(key)}
     try:
-        destination = open_destination(config_from(checked, paths), secrets=typed)
-        destination.check()
+        label = check_destination(config_from(checked, paths), secrets=typed)
     except ZoomwatchError as exc:
         return f"⚠ {exc.title}: {exc.message}" if exc.message else f"⚠ {exc.title}"
-    return f"OK: {destination.label} — write, read back and delete work"
+    return f"OK: {label} — write, read back and delete work"
 
 
 def save(values: dict[str, str], paths: AppPaths) -> dict[str, str]:

@@ -13,7 +13,6 @@ elsewhere (pystray's GTK backend hands its changes to the GLib loop itself).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import subprocess
@@ -25,15 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoomwatch import config as configmod
-from zoomwatch.app import Engine
-from zoomwatch.core.status import Activity, Snapshot
+from zoomwatch.app import Activity, Engine, Problem, Snapshot
 from zoomwatch.errors import ZoomwatchError
 from zoomwatch.ui import autostart, icons
 
 log = logging.getLogger(__name__)
 
 RECENT_IN_MENU = 10
+PROBLEMS_IN_MENU = 6  # one menu line per problem on the board (there are fewer kinds than this in practice)
 # Windows keeps a tooltip in NOTIFYICONDATAW.szTip, WCHAR[128] with its terminating NUL; pystray raises
 # ValueError above that. Every platform gets the same cut, so what is seen is the same everywhere.
 TOOLTIP_UNITS = 127
@@ -260,7 +258,7 @@ class TrayApp:
         self.shown: Shown | None = None
         self._refresh_lock = threading.Lock()
         self.engine = engine
-        self.paths = engine.config.paths
+        self.paths = engine.paths
         self.opener = opener
         self.autostart = starter or autostart.for_this_system()
         self.launch = launch
@@ -268,7 +266,7 @@ class TrayApp:
         self.icon: Any = None
         self.settings_process: subprocess.Popen | None = None
         self._quit = threading.Event()
-        self._notified: tuple[str, str] | None = None
+        self._notified: dict[str, tuple[str, str]] = {}  # problem key -> the cause announced
         self._announced_until = 0.0
 
     # -- menu actions (plain callables; pystray passes icon and item, tests pass nothing) ---------
@@ -299,21 +297,19 @@ class TrayApp:
         log.info("Zoom cloud sync requested from the tray")
 
     def can_sync(self) -> bool:
-        problem = self.engine.snapshot().problem
-        return self.monitoring and self.engine.cloud is not None and not (
-            problem is not None and problem.title == "Signed out of Zoom")
+        return self.monitoring and self.engine.can_sync_cloud()
 
     def open_watched_folder(self, *_: Any) -> None:
-        self.opener(str(self.engine.config.watch_folder))
+        self.opener(str(self.engine.watch_folder))
 
     def open_backup_location(self, *_: Any) -> None:
-        self.opener(self.engine.destination.location(""))
+        self.opener(self.engine.backup_location())
 
     def open_recent(self, activity: Activity) -> None:
         """A folder backup: show the file's folder. S3 or Supabase: open a 7-day download link
         (presigned or signed) in the browser, where it can also be copied."""
         try:
-            link = self.engine.destination.share_link(activity.key) if activity.key else None
+            link = self.engine.share_link(activity.key) if activity.key else None
         except ZoomwatchError as exc:
             log.warning("no link for %s: %s", activity.key, exc)
             return
@@ -375,8 +371,16 @@ class TrayApp:
                 return [item("No backups yet", None, enabled=False)]
             return [item(a.text, run(_bind(self.open_recent, a))) for a in recent]
 
+        def problem_line(n: int) -> Any:
+            def text(_: Any) -> str:
+                problems = self.engine.snapshot().problems
+                return problem_text(problems[n]) if n < len(problems) else ""
+
+            return item(text, None, enabled=False, visible=lambda _: n < len(self.engine.snapshot().problems))
+
         return pystray.Menu(
             item(lambda _: self.status_text(), None, enabled=False),
+            *(problem_line(n) for n in range(PROBLEMS_IN_MENU)),
             separator,
             item("Monitoring", run(self.toggle_monitoring), checked=lambda _: self.monitoring),
             item(lambda _: "Resume uploads" if self.engine.snapshot().status == "paused" else "Pause uploads",
@@ -395,7 +399,8 @@ class TrayApp:
 
     def menu_content(self, snap: Snapshot) -> tuple[object, ...]:
         """Everything the menu shows: when it is unchanged the menu is not rebuilt."""
-        return (menu_status(snap), self.monitoring, snap.status == "paused", self.can_sync(),
+        return (menu_status(snap), tuple(problem_text(p) for p in snap.problems[:PROBLEMS_IN_MENU]),
+                self.monitoring, snap.status == "paused", self.can_sync(),
                 self.autostart.is_enabled(), tuple(a.text for a in snap.recent[:RECENT_IN_MENU]))
 
     # -- running ----------------------------------------------------------------------------------
@@ -419,7 +424,7 @@ class TrayApp:
         newest = snap.recent[0].at if snap.recent else 0.0
         fresh = [a for a in snap.recent if a.at > self._announced_until]
         self._announced_until = max(self._announced_until, newest)
-        if not self.engine.config["notify.backups"] or not getattr(self.icon, "HAS_NOTIFICATION", False):
+        if not self.engine.setting("notify.backups") or not getattr(self.icon, "HAS_NOTIFICATION", False):
             return
         for activity in reversed(fresh):
             try:
@@ -437,17 +442,19 @@ class TrayApp:
                 log.info("could not show a notification: %s", exc)
 
     def _notify_problem(self, snap: Snapshot) -> None:
-        """A problem that needs the user is notified once per cause, not per retry."""
-        cause = (snap.problem.title, snap.problem.message) if snap.problem else None
-        if cause is None or cause == self._notified:
-            self._notified = cause if cause is None else self._notified
+        """Each problem that needs the user is notified once per key and cause, not per retry; one that
+        was solved and comes back is notified again."""
+        shown = {p.key: (p.title, p.message) for p in snap.problems}
+        fresh = [cause for key, cause in shown.items() if self._notified.get(key) != cause]
+        self._notified = shown
+        if not getattr(self.icon, "HAS_NOTIFICATION", False):
             return
-        self._notified = cause
-        if getattr(self.icon, "HAS_NOTIFICATION", False):
+        for title, message in fresh:
             try:
-                self.icon.notify(cause[1], cause[0])
+                self.icon.notify(message, title)
             except Exception as exc:  # no notification server: the icon still shows attention
                 log.info("could not show a notification: %s", exc)
+                return
 
     def run(self) -> None:
         import pystray
@@ -471,34 +478,38 @@ class TrayApp:
 
     def _status_loop(self) -> None:
         """Until Quit: show each change of the engine's state (at most every REFRESH_INTERVAL, so a
-        copy reporting every MiB does not redraw the icon each time) and notice changed settings.
-        Nothing that goes wrong in one round ends the loop."""
+        copy reporting every MiB does not redraw the icon each time) and open the settings when a second
+        launch asks for them (the engine notices changed settings itself). Nothing that goes wrong in one
+        round ends the loop; a round that fails is logged and the next one comes after a short wait."""
         version = -1
-        settings = _fingerprint(self.paths)
-        watch = configmod.SettingsWatch(self.paths, on_problem=self.engine.board.set_problem)
+        request = _settings_request(self.paths)
         while not self._quit.is_set():
-            snap = self.engine.board.wait_for_change(version, timeout=1.0)
-            if snap.version != version:
-                version = snap.version
-                _guarded("refresh the tray icon", self.refresh)
-                self._quit.wait(REFRESH_INTERVAL)
-            current = _fingerprint(self.paths)
-            requested, settings = current[1] != settings[1], current
-            if requested:
-                _guarded("open the settings", self.open_settings)
-            _guarded("apply changed settings", functools.partial(self._apply_settings, watch))
+            try:
+                snap = self.engine.wait_for_change(version, timeout=1.0)
+                if snap.version != version:
+                    version = snap.version
+                    _guarded("refresh the tray icon", self.refresh)
+                    self._quit.wait(REFRESH_INTERVAL)
+                current = _settings_request(self.paths)
+                requested, request = current != request, current
+                if requested:
+                    _guarded("open the settings", self.open_settings)
+            except Exception:
+                log.exception("the tray's status loop failed; it carries on")
+                self._quit.wait(1.0)
 
-    def _apply_settings(self, watch: configmod.SettingsWatch) -> None:
-        changed = watch.poll()  # only once the file is quiet and readable; never renamed here
-        if changed is not None:
-            log.info("settings changed: reloading")
-            self.engine.reload(changed)
-            self.refresh()
+
+def problem_text(problem: Problem) -> str:
+    """A problem's menu line ("⚠ title — message"), cut like a tooltip so a long one fits a menu."""
+    return fit_tooltip(f"⚠ {problem.text()}")
 
 
 def menu_status(snap: Snapshot) -> str:
     """The menu's status line: the tooltip's words without the percentage, which changes too often
-    to rebuild a menu that may be open (its percentage is in the tooltip)."""
+    to rebuild a menu that may be open (its percentage is in the tooltip). With several problems it
+    counts them; each has a line of its own below it."""
+    if len(snap.problems) > 1:
+        return f"{len(snap.problems)} problems need attention"
     if snap.transfers and snap.problem is None and snap.status != "paused":
         return f"Backing up {len(snap.transfers)} file(s), {snap.counts.get('queued', 0)} waiting"
     return snap.summary()
@@ -531,10 +542,9 @@ def _bind(action: Callable[[Activity], None], activity: Activity) -> Callable[[]
     return bound
 
 
-def _fingerprint(paths: Any) -> tuple[object, ...]:
-    """Settings (config file, secrets) plus the 'show settings' request a second launch leaves."""
+def _settings_request(paths: Any) -> int | None:
+    """The 'show settings' request a second launch leaves (its stamp's time)."""
     try:
-        request = paths.show_settings_stamp.stat().st_mtime_ns
+        return int(paths.show_settings_stamp.stat().st_mtime_ns)
     except OSError:
-        request = None
-    return configmod.fingerprint(paths), request
+        return None
