@@ -168,3 +168,12 @@ def test_no_bare_state_or_status_literal_is_compared_outside_the_catalog():
         wanted = states | (statuses if name in faces_and_engine else set())
         offenders += [f"{name}:{line}: {value!r}" for line, value in _compared_literals(tree, wanted)]
     assert offenders == [], "compare FileState / EngineStatus members, not strings:\n" + "\n".join(offenders)
+
+
+def test_enums_work_on_the_oldest_python_supported():
+    """pyproject says Python 3.10, which has no enum.StrEnum: enums are `str, Enum` with __str__."""
+    users = [file.relative_to(PACKAGE).as_posix() for file in sorted(PACKAGE.rglob("*.py"))
+             for node in ast.walk(ast.parse(file.read_text(encoding="utf-8")))
+             if isinstance(node, ast.ImportFrom) and node.module == "enum"
+             and any(a.name == "StrEnum" for a in node.names)]
+    assert users == []
