@@ -24,8 +24,8 @@ from filelock import FileLock, Timeout
 
 from zoomwatch import config as configmod
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import STATES, Catalog, Row
-from zoomwatch.core.status import Activity, Problem, ProblemKey, Snapshot, StatusBoard
+from zoomwatch.core.catalog import STATES, Catalog, FileState, Origin, Row
+from zoomwatch.core.status import Activity, EngineStatus, Problem, ProblemKey, Snapshot, StatusBoard
 from zoomwatch.core.transfer import RetryPolicy, Transfers
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.destinations.local import LocalDestination
@@ -35,7 +35,7 @@ from zoomwatch.paths import AppPaths
 from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
 from zoomwatch.sources import local as watch
-from zoomwatch.sources.local import TICK_SECONDS, FolderWatcher, Settler, folder_problem
+from zoomwatch.sources.local import FOLDER_MISSING, TICK_SECONDS, FolderWatcher, Settler, folder_problem
 from zoomwatch.sources.zoom.accounts import sync_targets
 from zoomwatch.sources.zoom.api import RateLimited
 from zoomwatch.sources.zoom.cloud import CloudSync
@@ -44,7 +44,8 @@ from zoomwatch.sources.zoom.oauth import SignedOut
 log = logging.getLogger(__name__)
 
 # what the faces use: the engine and the values it hands out
-__all__ = ["Activity", "Engine", "FileReport", "OnceResult", "Problem", "ProblemKey", "Snapshot", "check_destination",
+__all__ = ["Activity", "Engine", "EngineStatus", "FileReport", "FileState", "OnceResult", "Problem", "ProblemKey",
+           "Snapshot", "check_destination",
            "file_report", "published_status", "recording_files", "status_file", "zoom_login", "zoom_logout",
            "zoom_user"]
 
@@ -57,6 +58,7 @@ CLOUD_FAILED = "Zoom cloud sync failed"
 THREAD_RETRY_SECONDS = (5.0, 300.0)  # a loop that failed unexpectedly starts again after this (doubling)
 PUBLISH_EVERY_SECONDS = 0.5  # the status file is written at most this often
 SETTINGS_POLL_SECONDS = 1.0
+UNFINISHED = (FileState.FAILED, FileState.QUEUED, FileState.UPLOADING)  # what run --once and sync report
 CLOUD_RETRY_SECONDS = (60.0, 300.0)  # first retry after a failed cloud sync, and the longest (backoff between)
 
 
@@ -97,7 +99,7 @@ class OnceResult:
     being written, `waiting` the others the settle rule holds back ("path — reason", e.g. Zoom converting)."""
 
     ok: bool
-    counts: dict[str, int]
+    counts: dict[FileState, int]
     still_settling: tuple[str, ...]
     failures: tuple[str, ...]
     problem: str = ""
@@ -211,17 +213,17 @@ class Engine:
         (`recount`), when the status changed, or at most every COUNTS_EVERY_SECONDS otherwise."""
         snap = self.board.snapshot()
         if self._stop.is_set() and not self._threads:
-            status = "stopped"
+            status = EngineStatus.STOPPED
         elif self.transfers.paused:
-            status = "paused"
+            status = EngineStatus.PAUSED
         elif snap.problem is not None:
-            status = "error"
+            status = EngineStatus.ERROR
         elif self.transfers.busy():
-            status = "uploading"
+            status = EngineStatus.UPLOADING
         elif self._watcher is not None:
-            status = "watching"
+            status = EngineStatus.WATCHING
         else:
-            status = "idle"
+            status = EngineStatus.IDLE
         now = time.monotonic()
         if recount or status != snap.status or now - self._counted_at >= COUNTS_EVERY_SECONDS:
             self._counted_at = now  # counting every row on every change made big first backups quadratic
@@ -268,7 +270,7 @@ class Engine:
         thrown away at the store once, so no partial upload stays stored (and billed) for ever."""
         if folder_problem(self.config.watch_folder) is None:  # a Zoom folder on a drive unplugged deleted nothing
             for row in self.catalog.rows(self.destination.id):
-                if row.state in ("settling", "queued", "failed") and row.resume and not os.path.lexists(row.fs_path):
+                if row.state in watch.WAITING and row.resume and not os.path.lexists(row.fs_path):
                     self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
         for row in self.catalog.abandoned_uploads(self.destination.id):
             try:
@@ -285,7 +287,7 @@ class Engine:
         backup is gone and whose recording is still there unchanged is copied again (a stat each)."""
         lost = 0
         for row in self.catalog.rows(self.destination.id):
-            if row.state != "verified" or not row.remote_key:
+            if row.state is not FileState.VERIFIED or not row.remote_key:
                 continue
             try:
                 if self.destination.stat(row.remote_key) is not None:
@@ -361,7 +363,7 @@ class Engine:
         while not self._stop.is_set():
             problem = folder_problem(root)
             if problem is not None:
-                if problem[0] == "missing":
+                if problem[0] == FOLDER_MISSING:
                     title = "Zoom folder is gone" if gone else "Zoom folder not found"
                     problem = (title, f"{root} is not there — connect its drive, or choose another folder: "
                                "zoomwatch config set watch.folder PATH; zoomwatch waits for it")
@@ -623,7 +625,7 @@ class Engine:
         problem = folder_problem(root)  # never raises (macOS refuses even a stat of a protected Documents)
         if problem is not None:
             title, message = problem
-            if title == "missing":
+            if title == FOLDER_MISSING:
                 title, message = "Zoom folder not found", \
                     f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH"
             raise ConfigError(title, message)
@@ -657,7 +659,7 @@ class Engine:
         if not self._destination_down():
             problem = None
         others = tuple(p.text() for p in board.problems if p is not problem)
-        unfinished = [r for r in self.catalog.rows(self.destination.id) if r.state in ("failed", "queued", "uploading")]
+        unfinished = [r for r in self.catalog.rows(self.destination.id) if r.state in UNFINISHED]
         held: tuple[str, ...] = ()
         failures: tuple[str, ...] = ()
         if problem is not None:  # no file gets through until it is solved: that is every file's reason now
@@ -693,7 +695,7 @@ class Engine:
         rows = self.catalog.rows(self.destination.id)
         failures = tuple(synced.failures) + tuple(
             f"{r.display}: {r.last_error or 'not backed up yet'}" for r in rows
-            if r.state in ("failed", "queued", "uploading") and (r.meeting or {}).get("source") == "cloud")
+            if r.state in UNFINISHED and r.info is not None and r.info.origin is Origin.CLOUD)
         return OnceResult(not failures, counts, (), failures)
 
     def _once_busy(self, deadline: float) -> bool:
@@ -721,7 +723,7 @@ class FileReport:
     size, sha256, remote_key, attempts, last_error, next_try_at, bytes_done, verified_at, resume)."""
 
     destination: str
-    states: tuple[str, ...]  # every file state a person sees, in order
+    states: tuple[FileState, ...]  # every file state a person sees, in order
     rows: tuple[Row, ...]
     damaged: str = ""  # why the catalog could not be read (damaged: the next run sets it aside)
 
@@ -741,7 +743,8 @@ def file_report(config: Config) -> FileReport:
                 rows = catalog.rows(destination.id)
             finally:
                 catalog.close()
-    return FileReport(destination.label, tuple(s for s in STATES if s != "superseded"), tuple(rows), damaged)
+    shown = tuple(s for s in STATES if s is not FileState.SUPERSEDED)
+    return FileReport(destination.label, shown, tuple(rows), damaged)
 
 
 def check_destination(config: Config, *, secrets: dict[str, str] | None = None) -> str:

@@ -179,7 +179,7 @@ def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, tmp_path:
     is another matter): a copy checkpointed, its recording deleted, the next try cleans up."""
     import threading
 
-    from zoomwatch.core.catalog import Catalog
+    from zoomwatch.core.catalog import Catalog, FileInfo
     from zoomwatch.core.status import StatusBoard
     from zoomwatch.core.transfer import Transfers
     from zoomwatch.destinations.local import LocalDestination
@@ -192,7 +192,7 @@ def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, tmp_path:
     dest = LocalDestination(app.backup)
     transfers = Transfers(app.load(), catalog, dest, StatusBoard(), requeue=lambda path: None)
     row = catalog.note_seen(dest.id, video, st.st_size, st.st_mtime_ns)
-    catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, {"title": "Weekly sync", "start": "2024-01-15T10:00:00"})
+    catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, FileInfo(title="Weekly sync", start="2024-01-15T10:00:00"))
     try:
         stop = threading.Event()
         worker = threading.Thread(target=transfers.process, args=(catalog.claim(dest.id), stop),

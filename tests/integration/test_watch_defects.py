@@ -409,6 +409,8 @@ def test_folder_problem_says_how_to_allow_access_on_macos(tmp_path, monkeypatch)
 def test_the_periodic_rescan_opens_nothing_backed_up_and_leaves_failed_files_to_their_retry_time(app):
     """What the 10-minute rescan costs: one stat per file; a verified file is not opened, a file that failed
     keeps its backoff (the start-up scan, by contrast, retries it at once)."""
+    from zoomwatch.core.catalog import FileInfo
+
     done, failing = app.zoom / MEETING / "zoom_0.mp4", app.zoom / MEETING / "audio.m4a"
     write_random(done, 1000, seed=17)
     write_random(failing, 1000, seed=18)
@@ -418,7 +420,7 @@ def test_the_periodic_rescan_opens_nothing_backed_up_and_leaves_failed_files_to_
         for path in (done, failing):
             st = path.stat()
             row = engine.catalog.note_seen(dest, path, st.st_size, st.st_mtime_ns)
-            engine.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, {"title": "t"})
+            engine.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, FileInfo(title="t"))
         claimed = engine.catalog.claim(dest)
         engine.catalog.mark_verified(claimed.id, "0" * 64, "k/zoom_0.mp4")
         later = engine.catalog.claim(dest)

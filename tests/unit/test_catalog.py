@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from zoomwatch.core.catalog import Catalog, Row
+from zoomwatch.core.catalog import Catalog, FileInfo, Row
 from zoomwatch.naming import with_suffix_number
 
 DEST = "local:/mnt/backup"
 OTHER = "local:/mnt/other"
-MEETING = {"title": "Weekly sync"}
+MEETING = FileInfo(title="Weekly sync")
 
 
 class FakeClock:
@@ -200,7 +200,7 @@ def test_claim_takes_queued_files_only(cat: Catalog) -> None:
 
     got = cat.claim(DEST)
     assert got is not None and got.id == row_id and got.state == "uploading"
-    assert got.meeting == MEETING
+    assert got.info == MEETING
     assert cat.claim(DEST) is None
     assert state(cat, settling.id) == "settling"
     assert state(cat, other_dest) == "queued"

@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,95 @@ CREATE UNIQUE INDEX IF NOT EXISTS keys_by_path ON keys(dest, path);
 
 log = logging.getLogger(__name__)
 
-ACTIVE = ("settling", "queued", "uploading", "failed")
-STATES = ("settling", "queued", "uploading", "verified", "failed", "superseded", "missing")
+
+
+class FileState(str, Enum):
+    """Where one version of a file is in its backup; the value is what the catalog stores."""
+
+    SETTLING = "settling"
+    QUEUED = "queued"
+    UPLOADING = "uploading"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+    MISSING = "missing"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STATES = tuple(FileState)
+
+
+class Origin(str, Enum):
+    """Where a file came from: the watched Zoom folder, or a download from Zoom's cloud into the spool."""
+
+    LOCAL = "local"
+    CLOUD = "cloud"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class CloudRef:
+    """Which Zoom cloud file a spooled download is (see sources/zoom/cloud.py file_identity)."""
+
+    identity: str
+    uuid: str
+    file_type: str | None = None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What is known of a finished file beyond its path: its meeting (title, start in ISO 8601, Zoom's
+    meeting id, and how they were found: `parsed_from`), its name, where it came from, and for a cloud
+    download which Zoom file it is. Stored as JSON in the catalog's `meeting` column, in the format of
+    earlier releases (a local file's JSON carries no `source`; a cloud file's says `"source": "cloud"`)."""
+
+    title: str | None = None
+    start: str | None = None
+    meeting_id: str | None = None
+    parsed_from: str | None = None
+    name: str | None = None
+    origin: Origin = Origin.LOCAL
+    cloud: CloudRef | None = None
+
+    @property
+    def remove_after_backup(self) -> bool:
+        """Whether the file is zoomwatch's own copy (a cloud download in the spool), removed once verified;
+        a file in the user's Zoom folder never is."""
+        return self.origin is Origin.CLOUD
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {"title": self.title, "start": self.start, "meeting_id": self.meeting_id,
+                                "parsed_from": self.parsed_from}
+        if self.origin is not Origin.LOCAL:
+            data["source"] = self.origin.value
+        data["name"] = self.name
+        if self.cloud is not None:
+            data["cloud"] = {"identity": self.cloud.identity, "uuid": self.cloud.uuid,
+                             "file_type": self.cloud.file_type}
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> FileInfo:
+        """Read a row's JSON (any release's: missing keys are None, unknown keys ignored)."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            return cls()
+        cloud = data.get("cloud")
+        return cls(
+            title=_text(data.get("title")), start=_text(data.get("start")), meeting_id=_text(data.get("meeting_id")),
+            parsed_from=_text(data.get("parsed_from")), name=_text(data.get("name")),
+            origin=Origin.CLOUD if data.get("source") == Origin.CLOUD.value else Origin.LOCAL,
+            cloud=CloudRef(str(cloud.get("identity", "")), str(cloud.get("uuid", "")), _text(cloud.get("file_type")))
+            if isinstance(cloud, dict) else None,
+        )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def fold_key(key: str) -> str:
@@ -160,7 +248,7 @@ class Row:
     display: str
     size: int
     mtime_ns: int
-    state: str
+    state: FileState
     sha256: str | None
     remote_key: str | None
     attempts: int
@@ -169,7 +257,7 @@ class Row:
     blocked: bool
     resume: dict[str, Any] | None
     bytes_done: int
-    meeting: dict[str, Any] | None
+    info: FileInfo | None  # the `meeting` column
     verified_at: float | None
 
     @property
@@ -180,10 +268,10 @@ class Row:
     def from_sql(cls, r: sqlite3.Row) -> Row:
         return cls(
             id=r["id"], dest=r["dest"], path=bytes(r["path"]), display=r["display"], size=r["size"],
-            mtime_ns=r["mtime_ns"], state=r["state"], sha256=r["sha256"], remote_key=r["remote_key"],
+            mtime_ns=r["mtime_ns"], state=FileState(r["state"]), sha256=r["sha256"], remote_key=r["remote_key"],
             attempts=r["attempts"], last_error=r["last_error"], next_try_at=r["next_try_at"],
             blocked=bool(r["blocked"]), resume=json.loads(r["resume"]) if r["resume"] else None,
-            bytes_done=r["bytes_done"], meeting=json.loads(r["meeting"]) if r["meeting"] else None,
+            bytes_done=r["bytes_done"], info=FileInfo.from_json(r["meeting"]) if r["meeting"] else None,
             verified_at=r["verified_at"],
         )
 
@@ -285,14 +373,14 @@ class Catalog:
         raw = path if isinstance(path, bytes) else path_bytes(path)
         return self._one("SELECT * FROM files WHERE dest = ? AND path = ? ORDER BY id DESC LIMIT 1", dest, raw)
 
-    def current_stats(self, dest: str) -> dict[bytes, tuple[int, int, str]]:
+    def current_stats(self, dest: str) -> dict[bytes, tuple[int, int, FileState]]:
         """path -> (size, mtime_ns, state) of the newest row of each path: the start-up scan's one query."""
         sql = (
             "SELECT path, size, mtime_ns, state FROM files WHERE id IN "
             "(SELECT max(id) FROM files WHERE dest = ? GROUP BY path)"
         )
         with self._lock:
-            return {bytes(r[0]): (r[1], r[2], r[3]) for r in self._db.execute(sql, (dest,))}
+            return {bytes(r[0]): (r[1], r[2], FileState(r[3])) for r in self._db.execute(sql, (dest,))}
 
     def rows(self, dest: str | None = None, *, include_old: bool = False) -> list[Row]:
         where = [] if include_old else ["state NOT IN ('superseded')"]
@@ -304,11 +392,11 @@ class Catalog:
         with self._lock:
             return [Row.from_sql(r) for r in self._db.execute(sql, args)]
 
-    def counts(self, dest: str) -> dict[str, int]:
+    def counts(self, dest: str) -> dict[FileState, int]:
         sql = "SELECT state, count(*) FROM files WHERE dest = ? AND state != 'superseded' GROUP BY state"
         with self._lock:
             found = dict(self._db.execute(sql, (dest,)).fetchall())
-        return {state: found.get(state, 0) for state in STATES if state != "superseded"}
+        return {state: found.get(state, 0) for state in STATES if state is not FileState.SUPERSEDED}
 
     def unfinished(self, dest: str, max_attempts: int) -> int:
         """Files still to back up: queued, uploading, or failed but worth another try."""
@@ -346,15 +434,15 @@ class Catalog:
             r = db.execute(
                 "SELECT * FROM files WHERE dest = ? AND path = ? ORDER BY id DESC LIMIT 1", (dest, raw)
             ).fetchone()
-            if r is not None and (r["size"], r["mtime_ns"]) == (size, mtime_ns) and r["state"] != "missing":
+            if r is not None and (r["size"], r["mtime_ns"]) == (size, mtime_ns) and r["state"] != FileState.MISSING:
                 return Row.from_sql(r)
-            if r is not None and r["state"] in ("settling", "queued", "failed"):
+            if r is not None and r["state"] in (FileState.SETTLING, FileState.QUEUED, FileState.FAILED):
                 db.execute(
                     "UPDATE files SET size = ?, mtime_ns = ?, state = 'settling', updated_at = ? WHERE id = ?",
                     (size, mtime_ns, now, r["id"]),
                 )
                 row_id = r["id"]
-            elif r is not None and r["state"] == "uploading":
+            elif r is not None and r["state"] == FileState.UPLOADING:
                 return Row.from_sql(r)  # the worker sees the change when it re-checks the file
             else:
                 cur = db.execute(
@@ -365,12 +453,12 @@ class Catalog:
                 row_id = cur.lastrowid
             return Row.from_sql(db.execute("SELECT * FROM files WHERE id = ?", (row_id,)).fetchone())
 
-    def mark_queued(self, row_id: int, size: int, mtime_ns: int, meeting: dict[str, Any]) -> None:
+    def mark_queued(self, row_id: int, size: int, mtime_ns: int, info: FileInfo) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE files SET state = 'queued', size = ?, mtime_ns = ?, meeting = ?, updated_at = ?"
                 " WHERE id = ? AND state IN ('settling', 'failed')",
-                (size, mtime_ns, json.dumps(meeting), self.clock(), row_id),
+                (size, mtime_ns, info.to_json(), self.clock(), row_id),
             )
 
     def claim(self, dest: str) -> Row | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from enum import Enum
 from typing import Any
 
+from zoomwatch.core.catalog import FileState
 from zoomwatch.printable import printable
 
 RECENT_LIMIT = 20
@@ -35,7 +36,21 @@ class Activity:
     key: str = ""       # the backup's key at the destination
 
 
-class ProblemKey(StrEnum):
+class EngineStatus(str, Enum):
+    """What the engine is doing, as a face shows it (and the status file stores it)."""
+
+    STOPPED = "stopped"
+    WATCHING = "watching"
+    IDLE = "idle"          # running, but not watching a folder (a `run --once` or `sync` pass)
+    UPLOADING = "uploading"
+    PAUSED = "paused"
+    ERROR = "error"        # a problem is on the board (the tray shows its attention icon)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ProblemKey(str, Enum):
     """What a problem is about: one problem per key is shown; a newer one of the same key replaces it."""
 
     SETTINGS = "settings"              # the config file, or settings that could not be applied
@@ -50,6 +65,9 @@ class ProblemKey(StrEnum):
     SETTLE_THREAD = "settle_thread"    # an unexpected failure in the watch/settle loop (retried)
     UPLOAD_WORKER = "upload_worker"    # an unexpected failure in an upload worker (retried)
     CLOUD_THREAD = "cloud_thread"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # how much a problem stands in the way: the worst is shown first (tooltip, icon, summary)
@@ -80,15 +98,18 @@ def _order(problem: Problem) -> tuple[int, float]:
 
 @dataclass(frozen=True)
 class Snapshot:
-    status: str = "stopped"  # stopped | watching | idle | uploading | paused | error
+    status: EngineStatus = EngineStatus.STOPPED
     watch_folder: str = ""
     destination: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[FileState, int] = field(default_factory=dict)
     settling: int = 0
     transfers: tuple[Transfer, ...] = ()
     recent: tuple[Activity, ...] = ()
     problems: tuple[Problem, ...] = ()  # every problem shown, the worst (then the oldest) first
     version: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", EngineStatus(self.status))  # "paused" is read as PAUSED
 
     @property
     def problem(self) -> Problem | None:
@@ -100,17 +121,17 @@ class Snapshot:
         if self.problem is not None:
             more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
             return self.problem.text() + more
-        if self.status == "paused":
+        if self.status is EngineStatus.PAUSED:
             return "Paused"
         if self.transfers:
             size = sum(t.size for t in self.transfers) or 1
             done = sum(t.done for t in self.transfers)
-            waiting = self.counts.get("queued", 0)
+            waiting = self.counts.get(FileState.QUEUED, 0)
             return f"Backing up {len(self.transfers)} file(s), {waiting} waiting — {100 * done // size}%"
-        verified = self.counts.get("verified", 0)
+        verified = self.counts.get(FileState.VERIFIED, 0)
         if self.settling:
             return f"{verified} backed up; waiting for {self.settling} file(s) to finish"
-        if self.status == "stopped":
+        if self.status is EngineStatus.STOPPED:
             return "Stopped"
         if not verified:
             return "Watching — no recordings yet"

@@ -26,12 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from zoomwatch import __version__, naming
 from zoomwatch.bandwidth import Throttle
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import Catalog, Row
+from zoomwatch.core.catalog import Catalog, FileInfo, Origin, Row
 from zoomwatch.core.status import ProblemKey, StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
@@ -234,13 +233,14 @@ class Transfers:
         """Tidy up after a verified backup. Nothing here may change the verified row: a failure is logged."""
         path = row.fs_path
         try:
-            if _is_cloud(row):
-                path.unlink(missing_ok=True)  # a downloaded cloud file: the spool copy is ours to remove
+            if row.info is not None and row.info.remove_after_backup:
+                path.unlink(missing_ok=True)  # zoomwatch's own copy (a cloud download in the spool)
         except OSError as exc:
             log.warning("backed up, but could not remove the downloaded copy %s: %s", row.display,
                         exc.strerror or exc)
         try:
-            self.board.add_recent(f"{(row.meeting or {}).get('title', path.name)} — {path.name}",
+            title = row.info.title if row.info is not None and row.info.title else path.name
+            self.board.add_recent(f"{title} — {path.name}",
                                   self.destination.location(key), key)
             self._sidecar_due(key, uploaded)
         except Exception:  # the backup is verified whatever happens to the bookkeeping around it
@@ -302,15 +302,15 @@ class Transfers:
         return self.catalog.reserve_key(self.destination.id, row.path, self._wanted_key(row), naming.with_suffix_number)
 
     def _wanted_key(self, row: Row) -> str:
-        meeting = row.meeting or {}
-        info = naming.Meeting(
-            title=meeting.get("title") or row.fs_path.stem,
-            start=datetime.fromisoformat(meeting["start"]) if meeting.get("start") else datetime.now(),
-            meeting_id=meeting.get("meeting_id"),
-            source=meeting.get("parsed_from", "fallback"),
+        known = row.info or FileInfo()
+        meeting = naming.Meeting(
+            title=known.title or row.fs_path.stem,
+            start=datetime.fromisoformat(known.start) if known.start else datetime.now(),
+            meeting_id=known.meeting_id,
+            source=known.parsed_from or "fallback",
         )
-        wanted = naming.render_key(self.config["naming.template"], info, os.fsdecode(row.fs_path.name),
-                                   source=meeting.get("source", "local"), locale=self.config["naming.locale"])
+        wanted = naming.render_key(self.config["naming.template"], meeting, os.fsdecode(row.fs_path.name),
+                                   source=known.origin.value, locale=self.config["naming.locale"])
         return self.destination.adapt_key(wanted)
 
     def _hash(self, row: Row, stop: threading.Event) -> str:
@@ -455,11 +455,11 @@ class Transfers:
                 if not r.remote_key or not r.remote_key.endswith("/" + SIDECAR_NAME)]
         if not rows:
             return
-        meeting: dict[str, Any] = rows[-1].meeting or {}
+        meeting = rows[-1].info or FileInfo()
         document = {
-            "title": meeting.get("title"),
-            "start": meeting.get("start"),
-            "meeting_id": meeting.get("meeting_id"),
+            "title": meeting.title,
+            "start": meeting.start,
+            "meeting_id": meeting.meeting_id,
             "files": [
                 {"name": (r.remote_key or "").rpartition("/")[2], "size": r.size, "sha256": r.sha256,
                  "source": r.display, "backed_up_at": r.verified_at}
@@ -478,4 +478,5 @@ class Transfers:
 
 
 def _is_cloud(row: Row) -> bool:
-    return (row.meeting or {}).get("source") == "cloud"
+    """A cloud download: identified by Zoom's ids, not by where it was spooled."""
+    return row.info is not None and row.info.origin is Origin.CLOUD

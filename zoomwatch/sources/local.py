@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import Catalog, path_bytes
+from zoomwatch.core.catalog import Catalog, FileInfo, FileState, path_bytes
 from zoomwatch.errors import ConfigError
 from zoomwatch.naming import parse_meeting
 
@@ -42,6 +42,10 @@ TICK_SECONDS = 1.0
 IDLE_CHECK_SECONDS = 5.0
 RESCAN_SECONDS = 600.0  # a whole-folder scan this often: events lost (overflow, no inotify) are caught up
 POLL_SECONDS = 5.0  # the polling observer's interval when change notifications cannot be used
+FOLDER_MISSING = "missing"  # folder_problem's title for a Zoom folder that is not there (the caller words it)
+# states of a file found unchanged by a later scan, left to their own retry times
+LEFT_TO_RETRY = (FileState.QUEUED, FileState.FAILED, FileState.UPLOADING)
+WAITING = (FileState.SETTLING, FileState.QUEUED, FileState.FAILED)  # not backed up yet, nor being backed up
 
 
 @dataclass
@@ -186,13 +190,13 @@ class Settler:
                 continue
             previous = known.get(raw)
             if previous is not None and previous[:2] == (st.st_size, st.st_mtime_ns) and (
-                    previous[2] == "verified" or (rescan and previous[2] in ("queued", "failed", "uploading"))):
+                    previous[2] is FileState.VERIFIED or (rescan and previous[2] in LEFT_TO_RETRY)):
                 unchanged += 1  # a later scan leaves queued and failed files to their own retry times
                 continue
             self._consider(Path(entry.path), st)
         inside = path_bytes(root).rstrip(os.sep.encode()) + os.sep.encode()
         for raw, (_, _, state) in known.items():
-            if state in ("settling", "queued", "failed") and raw not in found and raw.startswith(inside):
+            if state in WAITING and raw not in found and raw.startswith(inside):
                 row = self.catalog.current(self.dest_id, raw)
                 if row is not None:
                     self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
@@ -250,7 +254,7 @@ class Settler:
         if item is not None and (item.size, item.mtime_ns) == (st.st_size, st.st_mtime_ns):
             return
         row = self.catalog.note_seen(self.dest_id, path, st.st_size, st.st_mtime_ns)
-        if row.state in ("verified", "uploading"):
+        if row.state in (FileState.VERIFIED, FileState.UPLOADING):
             self.pending.pop(path, None)
             return
         now = self.clock()
@@ -320,8 +324,8 @@ class Settler:
     def _queue(self, path: Path, item: Pending) -> None:
         root = self.config.watch_folder
         meeting = parse_meeting(path, root, item.mtime_ns / 1e9)
-        info = {"title": meeting.title, "start": meeting.start.isoformat(), "meeting_id": meeting.meeting_id,
-                "parsed_from": meeting.source, "name": path.name}
+        info = FileInfo(title=meeting.title, start=meeting.start.isoformat(), meeting_id=meeting.meeting_id,
+                        parsed_from=meeting.source, name=path.name)
         self.catalog.mark_queued(item.row_id, item.size, item.mtime_ns, info)
         del self.pending[path]
         log.info("finished: %s (%d bytes)", path, item.size)
@@ -354,9 +358,9 @@ def folder_problem(root: Path, platform: str = sys.platform) -> tuple[str, str] 
         with os.scandir(root):
             return None
     except FileNotFoundError:
-        return "missing", ""
+        return FOLDER_MISSING, ""
     except NotADirectoryError:
-        return "missing", ""
+        return FOLDER_MISSING, ""
     except PermissionError:
         pass
     except OSError as exc:
@@ -371,6 +375,15 @@ def folder_problem(root: Path, platform: str = sys.platform) -> tuple[str, str] 
             f"the system refuses to show {root}: {how}; zoomwatch tries again by itself")
 
 
+def reading_events() -> frozenset[str]:
+    """watchdog's event types for a file opened or closed without a write: they change nothing (and
+    zoomwatch's own reads cause them). watchdog 4 has no close-without-write event."""
+    from watchdog import events
+
+    kinds = {events.EVENT_TYPE_OPENED, getattr(events, "EVENT_TYPE_CLOSED_NO_WRITE", None)}
+    return frozenset(kind for kind in kinds if kind is not None)
+
+
 class FolderWatcher:
     """A recursive watchdog observer whose handler only hands paths to the settler; `polling` uses
     watchdog's polling observer (for when change notifications cannot be had)."""
@@ -378,9 +391,11 @@ class FolderWatcher:
     def __init__(self, root: Path, offer: Callable[[Path], None], *, polling: bool = False) -> None:
         from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
+        ignored = reading_events()
+
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event: FileSystemEvent) -> None:
-                if event.event_type in ("opened", "closed_no_write"):
+                if event.event_type in ignored:
                     return
                 offer(Path(os.fsdecode(event.src_path)))
                 dest = getattr(event, "dest_path", "")

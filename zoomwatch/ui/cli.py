@@ -494,7 +494,7 @@ def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.app import file_report
+    from zoomwatch.app import FileState, file_report
     from zoomwatch.errors import ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
@@ -521,7 +521,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         counts[row.state] += 1
     pid = _running_pid(paths)
     # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
-    cut_off = {r.id for r in rows if r.state == "uploading"} if pid is None else set()
+    cut_off = {r.id for r in rows if r.state is FileState.UPLOADING} if pid is None else set()
     problems = _problems(paths, pid, cfg)
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
@@ -539,19 +539,20 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(report.destination)}")
     for problem in problems:  # the running engine's board: already escaped (see printable)
         print(f"problem: {problem['title']}" + (f" — {problem['message']}" if problem["message"] else ""))
+    shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
-        counts = {("interrupted" if state == "uploading" else state): n for state, n in counts.items()}
-    print("  ".join(f"{n} {state}" for state, n in counts.items()))
+        shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}
+    print("  ".join(f"{n} {state}" for state, n in shown.items()))
     for row in rows:
-        if row.state == "verified" and not args.all:
+        if row.state is FileState.VERIFIED and not args.all:
             continue
-        note = f" — {printable(row.last_error)}" if row.last_error and row.state != "verified" else ""
-        state = row.state
+        note = f" — {printable(row.last_error)}" if row.last_error and row.state is not FileState.VERIFIED else ""
+        state = str(row.state)
         if row.id in cut_off:
             state, note = "interrupted", " — resumes at next start" + note
         resumable = _resumable(row)
-        if resumable and row.state != "verified":
+        if resumable and row.state is not FileState.VERIFIED:
             note += f" ({resumable})"
-        target = f" -> {printable(row.remote_key)}" if row.state == "verified" else ""
+        target = f" -> {printable(row.remote_key)}" if row.state is FileState.VERIFIED else ""
         print(f"  {state:<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
     return Exit.OK

@@ -7,19 +7,35 @@ template images (black and transparent, which macOS colours for light and dark m
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 SIZE = 256
+
+
+class Icon(str, Enum):
+    """The tray's pictures; the value names the files in assets/icons/."""
+
+    WATCHING = "watching"
+    UPLOADING = "uploading"
+    PAUSED = "paused"
+    ATTENTION = "attention"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 STATES = {
-    # state: (badge colour, badge drawing)
-    "watching": ((46, 160, 67), "check"),
-    "uploading": ((31, 111, 235), "arrow"),
-    "paused": ((110, 118, 129), "pause"),
-    "attention": ((218, 54, 51), "bang"),
-    "stopped": ((110, 118, 129), "none"),
+    # icon: (badge colour, badge drawing)
+    Icon.WATCHING: ((46, 160, 67), "check"),
+    Icon.UPLOADING: ((31, 111, 235), "arrow"),
+    Icon.PAUSED: ((110, 118, 129), "pause"),
+    Icon.ATTENTION: ((218, 54, 51), "bang"),
+    Icon.STOPPED: ((110, 118, 129), "none"),
 }
 
 
@@ -47,11 +63,11 @@ def badge(draw: ImageDraw.ImageDraw, kind: str, colour: tuple[int, ...], mark: t
 
 
 def draw_state(state: str, template: bool = False) -> Image.Image:
-    colour, kind = STATES[state]
+    colour, kind = STATES[Icon(state)]
     image = Image.new("RGBA", (SIZE, SIZE), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     body = (0, 0, 0, 255) if template else (45, 140, 255, 255)
-    if state == "stopped" and not template:
+    if state == Icon.STOPPED and not template:
         body = (140, 148, 158, 255)
     camera(draw, body)
     # cut a ring around the badge so it reads at 16 px
@@ -70,7 +86,7 @@ def assets_dir() -> Path:
 @cache
 def load(state: str) -> Image.Image:
     """The tray icon for an engine state."""
-    name = state if state in STATES else "attention"
+    name = Icon(state) if state in STATES else Icon.ATTENTION
     path = assets_dir() / "icons" / f"{name}.png"
     if path.exists():
         with Image.open(path) as image:
@@ -81,7 +97,7 @@ def load(state: str) -> Image.Image:
 @cache
 def load_template(state: str) -> Image.Image:
     """The macOS menu-bar template image for an engine state, at 2x (44 px for the 22-point bar)."""
-    name = state if state in STATES else "attention"
+    name = Icon(state) if state in STATES else Icon.ATTENTION
     path = assets_dir() / "icons" / f"{name}Template@2x.png"
     if path.exists():
         with Image.open(path) as image:

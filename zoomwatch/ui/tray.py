@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zoomwatch.app import Activity, Engine, Problem, Snapshot
+from zoomwatch.app import Activity, Engine, EngineStatus, FileState, Problem, Snapshot
 from zoomwatch.errors import ZoomwatchError
 from zoomwatch.ui import autostart, icons
+from zoomwatch.ui.icons import Icon
 
 log = logging.getLogger(__name__)
 
@@ -223,17 +224,17 @@ def open_in_file_manager(path: str) -> None:
         subprocess.Popen(["xdg-open", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def icon_state(snap: Snapshot) -> str:
+def icon_state(snap: Snapshot) -> Icon:
     """Which icon a snapshot shows: attention wins, then paused, uploading, stopped, watching."""
-    if snap.problem is not None or snap.status == "error":
-        return "attention"
-    if snap.status == "paused":
-        return "paused"
-    if snap.status == "uploading":
-        return "uploading"
-    if snap.status == "stopped":
-        return "stopped"
-    return "watching"
+    if snap.problem is not None or snap.status is EngineStatus.ERROR:
+        return Icon.ATTENTION
+    if snap.status is EngineStatus.PAUSED:
+        return Icon.PAUSED
+    if snap.status is EngineStatus.UPLOADING:
+        return Icon.UPLOADING
+    if snap.status is EngineStatus.STOPPED:
+        return Icon.STOPPED
+    return Icon.WATCHING
 
 
 def settings_command() -> list[str]:
@@ -283,7 +284,7 @@ class TrayApp:
         self.refresh()
 
     def toggle_pause(self, *_: Any) -> None:
-        if self.engine.snapshot().status == "paused":
+        if self.engine.snapshot().status is EngineStatus.PAUSED:
             self.engine.resume()
             log.info("uploads resumed from the tray")
         else:
@@ -383,8 +384,8 @@ class TrayApp:
             *(problem_line(n) for n in range(PROBLEMS_IN_MENU)),
             separator,
             item("Monitoring", run(self.toggle_monitoring), checked=lambda _: self.monitoring),
-            item(lambda _: "Resume uploads" if self.engine.snapshot().status == "paused" else "Pause uploads",
-                 run(self.toggle_pause), enabled=lambda _: self.monitoring),
+            item(lambda _: "Resume uploads" if self.engine.snapshot().status is EngineStatus.PAUSED
+                 else "Pause uploads", run(self.toggle_pause), enabled=lambda _: self.monitoring),
             item("Sync Zoom cloud now", run(self.sync_now), enabled=lambda _: self.can_sync()),
             item("Recent backups", pystray.Menu(lambda: iter(recent_items()))),
             separator,
@@ -400,7 +401,7 @@ class TrayApp:
     def menu_content(self, snap: Snapshot) -> tuple[object, ...]:
         """Everything the menu shows: when it is unchanged the menu is not rebuilt."""
         return (menu_status(snap), tuple(problem_text(p) for p in snap.problems[:PROBLEMS_IN_MENU]),
-                self.monitoring, snap.status == "paused", self.can_sync(),
+                self.monitoring, snap.status is EngineStatus.PAUSED, self.can_sync(),
                 self.autostart.is_enabled(), tuple(a.text for a in snap.recent[:RECENT_IN_MENU]))
 
     # -- running ----------------------------------------------------------------------------------
@@ -411,7 +412,7 @@ class TrayApp:
             return
         snap = self.engine.snapshot()
         with self._refresh_lock:
-            shown = Shown(icon_state(snap) if self.monitoring else "stopped",
+            shown = Shown(icon_state(snap) if self.monitoring else Icon.STOPPED,
                           fit_tooltip(f"zoomwatch — {snap.summary()}"), self.menu_content(snap))
             if shown != self.shown:
                 self.dispatch(_changes(self.icon, self.shown, shown))
@@ -466,7 +467,7 @@ class TrayApp:
         self.app_mutex = hold_app_mutex()
         self._reopen = handle_reopen(self.in_background(self.open_settings))
         icon_class = template_icon(pystray.Icon) if sys.platform == "darwin" else pystray.Icon
-        self.icon = icon_class("zoomwatch", icons.for_tray("stopped"), "zoomwatch", menu=self.menu())
+        self.icon = icon_class("zoomwatch", icons.for_tray(Icon.STOPPED), "zoomwatch", menu=self.menu())
         self.icon.run(setup=self._setup)
         log.info("tray stopped")
 
@@ -510,8 +511,8 @@ def menu_status(snap: Snapshot) -> str:
     counts them; each has a line of its own below it."""
     if len(snap.problems) > 1:
         return f"{len(snap.problems)} problems need attention"
-    if snap.transfers and snap.problem is None and snap.status != "paused":
-        return f"Backing up {len(snap.transfers)} file(s), {snap.counts.get('queued', 0)} waiting"
+    if snap.transfers and snap.problem is None and snap.status is not EngineStatus.PAUSED:
+        return f"Backing up {len(snap.transfers)} file(s), {snap.counts.get(FileState.QUEUED, 0)} waiting"
     return snap.summary()
 
 

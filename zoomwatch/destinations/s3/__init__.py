@@ -217,13 +217,6 @@ class S3Destination:
             return str(self.client.generate_presigned_url(
                 "get_object", Params={"Bucket": self.bucket, "Key": self.full_key(key)}, ExpiresIn=7 * 86400))
 
-    def uploads_in_progress(self) -> list[dict[str, Any]]:
-        """Multipart uploads the store holds under our prefix (for `zoomwatch status`)."""
-        with self.errors():
-            found = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix)
-        return [{"key": u["Key"], "upload_id": u["UploadId"], "started": str(u.get("Initiated", ""))}
-                for u in found.get("Uploads", [])]
-
 
     def abort_unknown_uploads(self, known_upload_ids: Iterable[str], *, idle_seconds: float | None = None) -> list[str]:
         """Abort the multipart uploads under our prefix (only there) whose ID the catalog does not know

@@ -94,14 +94,12 @@ class ZoomApi:
         self.auth = auth
         self.session = session or requests.Session()
         self.sleep = sleep
-        self.requests_made = 0
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None) -> requests.Response:
         refreshed = False
         for attempt in range(1, MAX_TRIES + 1):
             headers = {"Authorization": f"Bearer {self.auth.token()}"}
             try:
-                self.requests_made += 1
                 response = self.session.request(method, f"{self.api_base}{path}", params=params, headers=headers,
                                                 timeout=HTTP_TIMEOUT)
             except requests.RequestException as exc:

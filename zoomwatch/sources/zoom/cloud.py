@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import Catalog
+from zoomwatch.core.catalog import Catalog, CloudRef, FileInfo, FileState, Origin
 from zoomwatch.errors import Cancelled, ItemError, KeyringUnavailable, RateLimited, SignedOut, ZoomwatchError
 from zoomwatch.naming import sanitize_segment
 from zoomwatch.sources.zoom.api import ZoomApi
@@ -34,6 +34,8 @@ from zoomwatch.translate import requests_error
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+# a file in one of these states was downloaded already: it is not fetched again
+FETCHED = (FileState.VERIFIED, FileState.QUEUED, FileState.UPLOADING, FileState.FAILED)
 DEFAULT_SINCE_DAYS = 365
 
 
@@ -263,10 +265,10 @@ class CloudSync:
             identity = file_identity(meeting, item)
             target = self.spool / hashlib.sha256(identity.encode()).hexdigest()[:24] / file_name(item)
             row = self.catalog.current(self.dest_id, target)
-            if row is not None and row.state in ("verified", "queued", "uploading", "failed"):
+            if row is not None and row.state in FETCHED:
                 result.already += 1
                 result.recovered(identity)
-                done_here += row.state == "verified"
+                done_here += row.state is FileState.VERIFIED
                 continue
             try:
                 self._fetch(api, meeting, item, target)
@@ -305,10 +307,9 @@ class CloudSync:
 
     def _queue(self, meeting: dict[str, Any], item: dict[str, Any], identity: str, target: Path) -> None:
         st = target.stat()
-        info = {"title": meeting.get("topic") or "Zoom Meeting", "start": meeting_start(meeting).isoformat(),
-                "meeting_id": str(meeting.get("id", "")) or None, "parsed_from": "zoom-cloud", "source": "cloud",
-                "name": target.name, "cloud": {"identity": identity, "uuid": meeting["uuid"],
-                                               "file_type": item.get("file_type")}}
+        info = FileInfo(title=meeting.get("topic") or "Zoom Meeting", start=meeting_start(meeting).isoformat(),
+                        meeting_id=str(meeting.get("id", "")) or None, parsed_from="zoom-cloud", name=target.name,
+                        origin=Origin.CLOUD, cloud=CloudRef(identity, meeting["uuid"], item.get("file_type")))
         row = self.catalog.note_seen(self.dest_id, target, st.st_size, st.st_mtime_ns)
         self.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, info)
         self.on_queued()
