@@ -103,6 +103,24 @@ class SeaweedS3:
                 self.process.wait(10)
         self.process = None
 
+    def create_bucket(self, name: str, timeout: float = 60.0) -> str:
+        """Create bucket `name` and wait until it takes writes: SeaweedFS grows the volumes of a new bucket
+        on its first write, which on a loaded machine can fail or time out for a while."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self.client()
+        client.create_bucket(Bucket=name)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.put_object(Bucket=name, Key=".ready-probe", Body=b"ok")
+                client.delete_object(Bucket=name, Key=".ready-probe")
+                return name
+            except (ClientError, BotoCoreError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def client(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY):  # type: ignore[no-untyped-def]
         import boto3
         from botocore.config import Config

@@ -113,8 +113,8 @@ def local_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
 def s3_backend(request: pytest.FixtureRequest, tmp: Path) -> Backend:
     server: SeaweedS3 = request.getfixturevalue("seaweed")
     bucket = f"zw-{uuid.uuid4().hex[:12]}"
+    server.create_bucket(bucket)  # waits until the new bucket takes writes
     client = server.client()
-    client.create_bucket(Bucket=bucket)
     cfg = settings(tmp, destination__kind="s3", destination__s3__bucket=bucket,
                    destination__s3__endpoint_url=server.endpoint, destination__s3__region="us-east-1",
                    destination__s3__addressing_style="path", destination__s3__prefix=PREFIX,

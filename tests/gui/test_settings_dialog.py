@@ -115,7 +115,7 @@ def test_test_connection_reports_a_wrong_bucket_on_a_real_s3_server(dialog, tmp_
                           else "", "the connection test's answer")
         assert text.startswith("⚠ S3 bucket not found") and "bucket-that-is-not-there" in text
 
-        server.client().create_bucket(Bucket="bucket-that-is-there")
+        server.create_bucket("bucket-that-is-there")
         dialog.vars["destination.s3.bucket"].set("bucket-that-is-there")
         dialog.test_button.invoke()
         text = pump_until(dialog, lambda: dialog.message.cget("text") if dialog.message.cget("text") not in (

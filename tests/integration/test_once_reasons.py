@@ -76,7 +76,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 def test_broken_s3_destination_holds_finished_files_and_says_why(app, s3, broken, title):
     bucket = f"zw-{uuid.uuid4().hex[:12]}"
     if broken != "bucket":
-        s3.client().create_bucket(Bucket=bucket)
+        s3.create_bucket(bucket)
     for key, value in (("destination.kind", "s3"), ("destination.s3.bucket", bucket),
                        ("destination.s3.endpoint_url", s3.endpoint), ("destination.s3.region", "us-east-1"),
                        ("destination.s3.addressing_style", "path")):

@@ -33,7 +33,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
 @pytest.fixture
 def bucket(s3: SeaweedS3) -> str:
     name = f"zw-{uuid.uuid4().hex[:12]}"
-    s3.client().create_bucket(Bucket=name)
+    s3.create_bucket(name)
     return name
 
 

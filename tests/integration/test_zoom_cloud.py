@@ -235,7 +235,7 @@ def test_login_then_sync_to_a_real_s3_server(zapp, zoom, tmp_path_factory):
     server = SeaweedS3(tmp_path_factory.mktemp("seaweed-zoom"))
     server.start()
     try:
-        server.client().create_bucket(Bucket="cloud-recordings")
+        server.create_bucket("cloud-recordings")
         for key, value in (("destination.kind", "s3"), ("destination.s3.bucket", "cloud-recordings"),
                            ("destination.s3.endpoint_url", server.endpoint), ("destination.s3.region", "us-east-1"),
                            ("destination.s3.addressing_style", "path"), ("destination.s3.part_size", "5M")):
