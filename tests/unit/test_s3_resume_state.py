@@ -14,7 +14,7 @@ import pytest
 from helpers import write_random
 
 from zoomwatch.core.catalog import Catalog
-from zoomwatch.destinations.base import Cancelled, UploadSession
+from zoomwatch.destinations.base import Cancelled, SourceFile, UploadSession
 from zoomwatch.destinations.s3.multipart import MultipartUpload
 
 MIB = 1024 * 1024
@@ -66,7 +66,8 @@ def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path) -> Non
         writes.append(len(json.dumps(state)))
 
     parts = 4000
-    upload = _TinyParts(_Dest(), tmp_path / "zoom_0.mp4", "k", parts * MIB, UploadSession(save_resume=save))  # type: ignore[arg-type]
+    upload = _TinyParts(_Dest(), SourceFile(tmp_path / "zoom_0.mp4", parts * MIB), "k",  # type: ignore[arg-type]
+                        UploadSession(save_resume=save))
     upload.state = {"upload_id": "u", "key": "k", "size": upload.size, "part_size": MIB, "sha256": "0", "parts": {}}
     upload._send(list(range(1, parts + 1)))
     upload._save()
@@ -92,6 +93,6 @@ def test_an_upload_that_stops_has_every_confirmed_part_saved(tmp_path: Path, sto
 
     session.progress = progress
     with pytest.raises(Cancelled):
-        MultipartUpload(dest, source, "m/zoom_0.mp4", 40 * MIB + 5, session).run()  # type: ignore[arg-type]
+        MultipartUpload(dest, SourceFile(source, 40 * MIB + 5), "m/zoom_0.mp4", session).run()  # type: ignore[arg-type]
     assert sorted(int(n) for n in saved[-1]["parts"]) == sorted(dest.client.sent)
     assert len(dest.client.sent) == stop_after
