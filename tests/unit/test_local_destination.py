@@ -605,3 +605,22 @@ def test_upload_reads_the_recording_through_the_sharing_opener(root: Path, sourc
 
     assert LocalDestination(root).upload(SourceFile(path, SIZE), KEY, UploadSession()) == digest
     assert opened == [path]
+
+
+def test_an_upload_hashes_as_it_copies_and_leaves_the_checksum_with_the_source(
+        root: Path, source: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoomwatch.destinations import base
+
+    opened: list[Path] = []
+    sharing_open = base.open_source
+
+    def counting_open(path: Path):  # type: ignore[no-untyped-def]
+        opened.append(path)
+        return sharing_open(path)
+
+    monkeypatch.setattr(base, "open_source", counting_open)
+    path, digest = source
+    recording = SourceFile(path, SIZE)
+    assert LocalDestination(root).upload(recording, KEY, UploadSession()) == digest
+    assert recording.known_sha256 == digest and recording.sha256() == digest
+    assert opened == [path], "one pass over the recording: the copy fed the checksum"

@@ -5,6 +5,7 @@ keeps it so: no destination module opens, stats or hashes the source file on its
 from __future__ import annotations
 
 import ast
+import errno
 import hashlib
 import os
 import pwd
@@ -205,3 +206,28 @@ def test_the_rule_catches_a_destination_reading_the_source_itself() -> None:
                "data = self.source.read_range(0, 10)"]
     for code in allowed:
         assert source_reads_outside_sourcefile(code, "dest.py") == [], code
+
+
+class _FailingDisk:
+    """A reader whose disk fails under it after the open (as a dying USB stick does)."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")
+
+    readinto = read
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return offset
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_read_error_after_the_open_is_source_unreadable_naming_the_file(recording: tuple[Path, str]) -> None:
+    path, _ = recording
+    source = SourceFile.of(path, display="Zoom/m/zoom_0.mp4")
+    reader = base.SourceReader(_FailingDisk(), source)  # type: ignore[arg-type]
+    for call in (lambda: reader.read(10), lambda: reader.readinto(bytearray(10))):
+        with pytest.raises(SourceUnreadable) as caught:
+            call()
+        assert caught.value.message == "Zoom/m/zoom_0.mp4: Input/output error; retried later"
