@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatch.core.catalog import Catalog
-from zoomwatch.destinations.base import UploadSession
+from zoomwatch.destinations.base import SourceFile, UploadSession
 from zoomwatch.destinations.s3.multipart import MultipartUpload
 
 MIB = 1024 * 1024
@@ -56,7 +56,7 @@ def measure(parts: int, folder: Path) -> dict[str, float]:
         writes[0] += 1
         writes[1] += len(str(state))
 
-    upload = _Upload(_Dest(), folder / "zoom_0.mp4", "big/zoom_0.mp4", parts * 5 * MIB,  # type: ignore[arg-type]
+    upload = _Upload(_Dest(), SourceFile(folder / "zoom_0.mp4", parts * 5 * MIB), "big/zoom_0.mp4",  # type: ignore[arg-type]
                      UploadSession(save_resume=save))
     upload.state = {"upload_id": "bench", "key": "big/zoom_0.mp4", "size": upload.size,
                     "part_size": upload.part_size, "sha256": "0" * 64, "parts": {}}

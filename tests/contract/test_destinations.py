@@ -30,7 +30,7 @@ from s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
 from zoomwatch import config as configmod
 from zoomwatch.destinations import Destination, open_destination
-from zoomwatch.destinations.base import Cancelled, UploadSession
+from zoomwatch.destinations.base import Cancelled, SourceFile, UploadSession
 from zoomwatch.destinations.local import PARTIAL_SUFFIX
 from zoomwatch.errors import DestinationError, FileGone, ItemError, ZoomwatchError
 from zoomwatch.paths import AppPaths
@@ -201,7 +201,7 @@ class Recorder:
 
 def upload(backend: Backend, source: Path, key: str, recorder: Recorder | None = None) -> str:
     recorder = recorder or Recorder()
-    return backend.dest.upload(source, backend.dest.adapt_key(key), source.stat().st_size, recorder.session)
+    return backend.dest.upload(SourceFile.of(source), backend.dest.adapt_key(key), recorder.session)
 
 
 def cancelled_upload(backend: Backend, source: Path, key: str) -> Recorder:
@@ -338,7 +338,7 @@ def test_a_source_deleted_before_its_upload_is_file_gone(backend: Backend, tmp_p
     write_random(source, length, seed=19)
     source.unlink()
     with pytest.raises(FileGone) as raised:
-        backend.dest.upload(source, backend.dest.adapt_key(KEY), length, Recorder().session)
+        backend.dest.upload(SourceFile(source, length), backend.dest.adapt_key(KEY), Recorder().session)
     assert str(source) in raised.value.message
     assert backend.dest.stat(backend.dest.adapt_key(KEY)) is None
 

@@ -215,7 +215,7 @@ def test_partial_file_of_a_recording_deleted_meanwhile_is_removed(app, tmp_path:
 
 
 def test_full_disk_leaves_no_partial_file_behind(mounts: Mounts, tmp_path: Path) -> None:
-    from zoomwatch.destinations.base import UploadSession
+    from zoomwatch.destinations.base import SourceFile, UploadSession
     from zoomwatch.destinations.local import LocalDestination
     from zoomwatch.errors import DestinationError
 
@@ -226,7 +226,7 @@ def test_full_disk_leaves_no_partial_file_behind(mounts: Mounts, tmp_path: Path)
     big = tmp_path / "big.mp4"
     write_random(big, 2 * MIB)
 
-    for call in (lambda: dest.upload(big, "m/big.mp4", 2 * MIB, UploadSession()),
+    for call in (lambda: dest.upload(SourceFile(big, 2 * MIB), "m/big.mp4", UploadSession()),
                  lambda: dest.write_small("m/meeting.json", os.urandom(2 * MIB))):
         with pytest.raises(DestinationError) as caught:
             call()
@@ -235,7 +235,7 @@ def test_full_disk_leaves_no_partial_file_behind(mounts: Mounts, tmp_path: Path)
 
 
 def test_a_file_on_another_volume_is_never_reported_stored(mounts: Mounts, tmp_path: Path) -> None:
-    from zoomwatch.destinations.base import UploadSession
+    from zoomwatch.destinations.base import SourceFile, UploadSession
     from zoomwatch.destinations.local import LocalDestination
     from zoomwatch.errors import DestinationError
 
@@ -246,14 +246,14 @@ def test_a_file_on_another_volume_is_never_reported_stored(mounts: Mounts, tmp_p
     source = tmp_path / "zoom_0.mp4"
     digest = write_random(source, MIB)
     key = "2024/01/meeting/zoom_0.mp4"
-    dest.upload(source, key, MIB, UploadSession())
+    dest.upload(SourceFile(source, MIB), key, UploadSession())
     mounts.unmount(drive)
     impostor = drive / key  # the same name and bytes, but on the internal disk where the drive was
     impostor.parent.mkdir(parents=True)
     impostor.write_bytes(source.read_bytes())
 
     for call in (lambda: dest.stat(key), lambda: dest.checksum(key),
-                 lambda: dest.upload(source, "2024/01/meeting/chat.txt", MIB, UploadSession())):
+                 lambda: dest.upload(SourceFile(source, MIB), "2024/01/meeting/chat.txt", UploadSession())):
         with pytest.raises(DestinationError) as caught:
             call()
         assert caught.value.title == "Backup drive changed" and str(drive) in caught.value.message
@@ -261,5 +261,5 @@ def test_a_file_on_another_volume_is_never_reported_stored(mounts: Mounts, tmp_p
 
     mounts.tmpfs(drive, "8m")  # another drive mounted at the chosen place: it is used
     assert dest.stat(key) is None
-    dest.upload(source, key, MIB, UploadSession())
+    dest.upload(SourceFile(source, MIB), key, UploadSession())
     assert dest.checksum(key) == digest

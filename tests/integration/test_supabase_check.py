@@ -14,7 +14,7 @@ import pytest
 from fakes.supabase_storage import MIB, FakeSupabaseStorage
 from helpers import write_random
 
-from zoomwatch.destinations.base import UploadSession
+from zoomwatch.destinations.base import SourceFile, UploadSession
 from zoomwatch.destinations.supabase import SupabaseDestination
 from zoomwatch.errors import DestinationError, ItemError
 
@@ -78,7 +78,7 @@ def test_a_buckets_own_size_limit_is_named_as_such(app, fake, tmp_path: Path, si
     source = tmp_path / ("chat.txt" if size < MIB else "zoom_0.mp4")
     write_random(source, size)
     with pytest.raises(ItemError) as info:
-        dest.upload(source, f"2024/07/meeting/{source.name}", size, UploadSession())
+        dest.upload(SourceFile(source, size), f"2024/07/meeting/{source.name}", UploadSession())
     assert info.value.title == "File too large for this Supabase bucket" and not info.value.retryable
     assert "file_size_limit" in info.value.message and "project" not in info.value.message
     assert f"(file_size_limit {'2.0 KB' if size < MIB else '8.0 MB'})" in info.value.message
@@ -90,7 +90,7 @@ def test_the_project_limit_is_still_named_when_the_bucket_has_none(app, fake, tm
     dest = destination(app, fake.url, "recordings", fake.service_key)
     write_random(tmp_path / "zoom_0.mp4", 12 * MIB)
     with pytest.raises(ItemError) as info:
-        dest.upload(tmp_path / "zoom_0.mp4", "m/zoom_0.mp4", 12 * MIB, UploadSession())
+        dest.upload(SourceFile(tmp_path / "zoom_0.mp4", 12 * MIB), "m/zoom_0.mp4", UploadSession())
     assert info.value.title == "File too large for this Supabase project"
     assert "project's upload size limit" in info.value.message
 
@@ -135,8 +135,8 @@ def test_a_url_that_is_not_supabase_is_named_in_check_and_uploads(app, web_page,
     write_random(small, 500)
     write_random(large, 7 * MIB)
     calls = [dest.check, lambda: dest.stat("m/zoom_0.mp4"),
-             lambda: dest.upload(small, "m/chat.txt", 500, UploadSession()),
-             lambda: dest.upload(large, "m/zoom_0.mp4", 7 * MIB, UploadSession())]
+             lambda: dest.upload(SourceFile(small, 500), "m/chat.txt", UploadSession()),
+             lambda: dest.upload(SourceFile(large, 7 * MIB), "m/zoom_0.mp4", UploadSession())]
     for call in calls:
         with pytest.raises(DestinationError) as info:
             call()

@@ -21,6 +21,7 @@ from zoomwatch import config
 from zoomwatch.app import Engine
 from zoomwatch.core.catalog import Catalog
 from zoomwatch.core.transfer import RetryPolicy
+from zoomwatch.destinations.base import SourceFile
 from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.paths import AppPaths
 
@@ -202,9 +203,9 @@ class Corrupting(LocalDestination):
         self.how = how
         self.uploads = 0
 
-    def upload(self, source, key, size, session):  # type: ignore[no-untyped-def]
+    def upload(self, source, key, session):  # type: ignore[no-untyped-def]
         self.uploads += 1
-        sha = super().upload(source, key, size, session)
+        sha = super().upload(source, key, session)
         target = self._target(key)
         data = bytearray(target.read_bytes())
         if self.how == "flip":
@@ -250,9 +251,10 @@ class ShortReads(LocalDestination):
         super().__init__(root)
         self.uploads = 0
 
-    def upload(self, source, key, size, session):  # type: ignore[no-untyped-def]
+    def upload(self, source, key, session):  # type: ignore[no-untyped-def]
         self.uploads += 1
-        return super().upload(source, key, size + 7, session)
+        listed = SourceFile(source.path, source.size + 7, source.mtime_ns, display=source.display)
+        return super().upload(listed, key, session)
 
 
 def test_a_source_whose_size_differs_from_its_listing_is_given_up_with_a_clear_reason(app) -> None:
@@ -358,13 +360,13 @@ class HoldingUploads(LocalDestination):
         self.holding = threading.Event()
         self.discarded: list[dict | None] = []  # type: ignore[type-arg]
 
-    def upload(self, source, key, size, session):  # type: ignore[no-untyped-def]
+    def upload(self, source, key, session):  # type: ignore[no-untyped-def]
         if self.hold:
             session.save_resume({"upload_id": "multipart-1", "parts": {"1": "etag-1"}})
             self.holding.set()
             session.stop.wait(60)
             session.check_stop()
-        return super().upload(source, key, size, session)
+        return super().upload(source, key, session)
 
     def discard(self, resume):  # type: ignore[no-untyped-def]
         self.discarded.append(resume)

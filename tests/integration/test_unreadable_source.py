@@ -22,7 +22,7 @@ from fakes.supabase_storage import MIB, FakeSupabaseStorage
 from helpers import write_random
 from s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
 
-from zoomwatch.destinations.base import UploadSession
+from zoomwatch.destinations.base import SourceFile, UploadSession
 from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.destinations.s3 import S3Destination
 from zoomwatch.destinations.supabase import SupabaseDestination
@@ -69,7 +69,7 @@ def unreadable_recording(shelf: Path, size: int) -> Path:
 
 def assert_named_file_error(destination: object, source: Path, size: int) -> None:
     with as_nobody(), pytest.raises(ItemError) as caught:
-        destination.upload(source, KEY, size, UploadSession())  # type: ignore[attr-defined]
+        destination.upload(SourceFile(source, size), KEY, UploadSession())  # type: ignore[attr-defined]
     error = caught.value
     assert error.title == "Cannot read recording", error
     assert str(source) in error.message and "permission denied" in error.message.lower(), error

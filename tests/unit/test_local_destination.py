@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from helpers import sha256_of, write_random
 
-from zoomwatch.destinations.base import CHUNK, Cancelled, RemoteObject, UploadSession
+from zoomwatch.destinations.base import CHUNK, Cancelled, RemoteObject, SourceFile, UploadSession
 from zoomwatch.destinations.local import PARTIAL_SUFFIX, LocalDestination, _dest_error
 from zoomwatch.errors import DestinationError, FileGone, ItemError
 
@@ -125,7 +125,7 @@ def test_upload_copies_byte_identical_and_returns_the_sha256(root: Path, source:
     dest = LocalDestination(root)
     rec = Recorder()
 
-    result = dest.upload(path, KEY, SIZE, rec.session)
+    result = dest.upload(SourceFile(path, SIZE), KEY, rec.session)
 
     target = root / KEY
     assert result == digest
@@ -145,7 +145,7 @@ def test_cancelled_upload_leaves_no_file_under_the_final_name(root: Path, source
     rec = Recorder(cancel_after=1)
 
     with pytest.raises(Cancelled):
-        dest.upload(path, KEY, SIZE, rec.session)
+        dest.upload(SourceFile(path, SIZE), KEY, rec.session)
 
     target = root / KEY
     partial = target.with_name(f".{target.name}{PARTIAL_SUFFIX}")
@@ -162,7 +162,7 @@ def test_stop_event_cancels_an_upload(root: Path, source: tuple[Path, str]) -> N
     rec.session.stop.set()
 
     with pytest.raises(Cancelled):
-        LocalDestination(root).upload(path, KEY, SIZE, rec.session)
+        LocalDestination(root).upload(SourceFile(path, SIZE), KEY, rec.session)
 
     assert not (root / KEY).exists()
 
@@ -172,10 +172,10 @@ def test_resumed_upload_completes_byte_identical(root: Path, source: tuple[Path,
     dest = LocalDestination(root)
     first = Recorder(cancel_after=1)
     with pytest.raises(Cancelled):
-        dest.upload(path, KEY, SIZE, first.session)
+        dest.upload(SourceFile(path, SIZE), KEY, first.session)
 
     second = Recorder(resume=first.saved[-1])
-    result = dest.upload(path, KEY, SIZE, second.session)
+    result = dest.upload(SourceFile(path, SIZE), KEY, second.session)
 
     assert result == digest, "the checksum covers the whole file, not only the part copied after resuming"
     assert (root / KEY).read_bytes() == path.read_bytes()
@@ -189,10 +189,10 @@ def test_resume_without_saved_state_starts_over(root: Path, source: tuple[Path, 
     path, digest = source
     dest = LocalDestination(root)
     with pytest.raises(Cancelled):
-        dest.upload(path, KEY, SIZE, Recorder(cancel_after=2).session)
+        dest.upload(SourceFile(path, SIZE), KEY, Recorder(cancel_after=2).session)
 
     rec = Recorder(resume=None)
-    assert dest.upload(path, KEY, SIZE, rec.session) == digest
+    assert dest.upload(SourceFile(path, SIZE), KEY, rec.session) == digest
     assert rec.progress[0] == CHUNK
     assert sha256_of(root / KEY) == digest
     assert leftovers(root) == []
@@ -202,10 +202,10 @@ def test_upload_replaces_an_older_copy_at_the_same_key(root: Path, tmp_path: Pat
     dest = LocalDestination(root)
     path = tmp_path / "zoom" / "chat.txt"
     write_random(path, 1000, seed=1)
-    dest.upload(path, "m/chat.txt", 1000, UploadSession())
+    dest.upload(SourceFile(path, 1000), "m/chat.txt", UploadSession())
     digest = write_random(path, 3000, seed=2)
 
-    assert dest.upload(path, "m/chat.txt", 3000, UploadSession()) == digest
+    assert dest.upload(SourceFile(path, 3000), "m/chat.txt", UploadSession()) == digest
     assert (root / "m" / "chat.txt").read_bytes() == path.read_bytes()
 
 
@@ -213,7 +213,8 @@ def test_upload_of_an_empty_file(root: Path, tmp_path: Path) -> None:
     path = tmp_path / "empty.txt"
     path.write_bytes(b"")
 
-    assert LocalDestination(root).upload(path, "empty.txt", 0, UploadSession()) == hashlib.sha256().hexdigest()
+    empty = SourceFile(path, 0)
+    assert LocalDestination(root).upload(empty, "empty.txt", UploadSession()) == hashlib.sha256().hexdigest()
     assert (root / "empty.txt").read_bytes() == b""
 
 
@@ -223,7 +224,7 @@ def test_upload_of_a_vanished_source_raises_file_gone(root: Path, tmp_path: Path
     gone.unlink()
 
     with pytest.raises(FileGone) as caught:
-        LocalDestination(root).upload(gone, KEY, 1000, UploadSession())
+        LocalDestination(root).upload(SourceFile(gone, 1000), KEY, UploadSession())
 
     assert str(gone) in caught.value.message
     assert not caught.value.retryable
@@ -241,7 +242,7 @@ def test_unsafe_keys_are_refused(key: str, root: Path, tmp_path: Path, source: t
     before = sorted(tmp_path.rglob("*"))
 
     for call in (
-        lambda: dest.upload(path, key, SIZE, UploadSession()),
+        lambda: dest.upload(SourceFile(path, SIZE), key, UploadSession()),
         lambda: dest.write_small(key, b"{}"),
         lambda: dest.stat(key),
         lambda: dest.checksum(key),
@@ -301,7 +302,7 @@ def test_upload_after_the_folder_vanished_creates_nothing(root: Path, source: tu
     shutil.rmtree(root)  # the drive holding it was unplugged
 
     with pytest.raises(DestinationError) as caught:
-        dest.upload(path, KEY, SIZE, UploadSession())
+        dest.upload(SourceFile(path, SIZE), KEY, UploadSession())
 
     assert caught.value.title == "Backup folder is missing" and caught.value.retryable
     assert not root.exists(), "the chosen folder is never recreated (it may be an empty mount point)"
@@ -318,7 +319,7 @@ def test_default_folder_is_recreated_when_deleted(tmp_path: Path, source: tuple[
     dest.check()
     root.rmdir()
 
-    assert dest.upload(path, KEY, SIZE, UploadSession()) == digest
+    assert dest.upload(SourceFile(path, SIZE), KEY, UploadSession()) == digest
     assert sha256_of(root / KEY) == digest
 
 
@@ -326,7 +327,7 @@ def test_only_folders_below_the_chosen_one_are_made(root: Path, source: tuple[Pa
     path, digest = source
     dest = LocalDestination(root)
 
-    assert dest.upload(path, KEY, SIZE, UploadSession()) == digest
+    assert dest.upload(SourceFile(path, SIZE), KEY, UploadSession()) == digest
     assert dest.checksum(KEY) == digest
     assert (root / "2023" / "10").is_dir()
 
@@ -345,13 +346,13 @@ def test_a_250_byte_cyrillic_name_is_copied_through_a_short_partial_name(root: P
     first = Recorder(cancel_after=2)
 
     with pytest.raises(Cancelled):
-        dest.upload(path, key, SIZE, first.session)
+        dest.upload(SourceFile(path, SIZE), key, first.session)
 
     [partial] = leftovers(root)
     assert len(os.fsencode(partial.name)) <= 255
     assert partial.name.startswith(".Ю") and partial.name.endswith(PARTIAL_SUFFIX), "hidden and recognisable"
     second = Recorder(resume=first.saved[-1])
-    assert dest.upload(path, key, SIZE, second.session) == digest
+    assert dest.upload(SourceFile(path, SIZE), key, second.session) == digest
     assert second.progress[0] == 3 * CHUNK, "the copy resumed from the shortened partial file"
     assert sha256_of(root / key) == digest
     assert leftovers(root) == []
@@ -372,7 +373,7 @@ def test_a_name_the_file_system_refuses_is_a_problem_of_that_file_only(root: Pat
     key = "2023/10/" + "я" * 130 + ".mp4"  # 264 bytes: more than any Linux file system allows
 
     with pytest.raises(ItemError) as caught:
-        LocalDestination(root).upload(path, key, SIZE, UploadSession())
+        LocalDestination(root).upload(SourceFile(path, SIZE), key, UploadSession())
 
     assert not isinstance(caught.value, DestinationError)
     assert caught.value.title == "Backup name too long" and "naming.template" in caught.value.message
@@ -437,7 +438,7 @@ def test_discard_removes_the_partial_file_of_an_abandoned_upload(root: Path, sou
     dest = LocalDestination(root)
     rec = Recorder(cancel_after=1)
     with pytest.raises(Cancelled):
-        dest.upload(path, KEY, SIZE, rec.session)
+        dest.upload(SourceFile(path, SIZE), KEY, rec.session)
     assert len(leftovers(root)) == 1
 
     dest.discard(rec.saved[-1])
@@ -461,7 +462,7 @@ def test_discard_removes_nothing_but_its_own_partial_files(resume: dict[str, Any
                                                           tmp_path: Path, source: tuple[Path, str]) -> None:
     path, _ = source
     dest = LocalDestination(root)
-    dest.upload(path, KEY, SIZE, UploadSession())
+    dest.upload(SourceFile(path, SIZE), KEY, UploadSession())
     target = root / KEY
     for name in (f".zoom_0.mp4{PARTIAL_SUFFIX}", f".other.mp4{PARTIAL_SUFFIX}"):
         (target.parent / name).write_bytes(b"partial")
@@ -520,7 +521,7 @@ def test_upload_flushes_through_the_platform_fsync(root: Path, source: tuple[Pat
     monkeypatch.setattr(local, "_fsync", calls.append)
     path, _ = source
 
-    LocalDestination(root).upload(path, KEY, SIZE, UploadSession())
+    LocalDestination(root).upload(SourceFile(path, SIZE), KEY, UploadSession())
 
     assert len(calls) == 1
 
@@ -590,16 +591,36 @@ def test_windows_open_closes_the_handle_when_it_cannot_be_wrapped(source: tuple[
 
 def test_upload_reads_the_recording_through_the_sharing_opener(root: Path, source: tuple[Path, str],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoomwatch.destinations import base, local
+    from zoomwatch.destinations import base
 
     opened: list[Path] = []
+    sharing_open = base.open_source
 
     def recording_opener(path: Path):  # type: ignore[no-untyped-def]
         opened.append(path)
-        return base.open_source(path)
+        return sharing_open(path)
 
-    monkeypatch.setattr(local, "open_source", recording_opener)
+    monkeypatch.setattr(base, "open_source", recording_opener)
     path, digest = source
 
-    assert LocalDestination(root).upload(path, KEY, SIZE, UploadSession()) == digest
+    assert LocalDestination(root).upload(SourceFile(path, SIZE), KEY, UploadSession()) == digest
     assert opened == [path]
+
+
+def test_an_upload_hashes_as_it_copies_and_leaves_the_checksum_with_the_source(
+        root: Path, source: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoomwatch.destinations import base
+
+    opened: list[Path] = []
+    sharing_open = base.open_source
+
+    def counting_open(path: Path):  # type: ignore[no-untyped-def]
+        opened.append(path)
+        return sharing_open(path)
+
+    monkeypatch.setattr(base, "open_source", counting_open)
+    path, digest = source
+    recording = SourceFile(path, SIZE)
+    assert LocalDestination(root).upload(recording, KEY, UploadSession()) == digest
+    assert recording.known_sha256 == digest and recording.sha256() == digest
+    assert opened == [path], "one pass over the recording: the copy fed the checksum"

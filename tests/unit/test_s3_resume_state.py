@@ -14,7 +14,7 @@ import pytest
 from helpers import write_random
 
 from zoomwatch.core.catalog import Catalog
-from zoomwatch.destinations.base import Cancelled, UploadSession
+from zoomwatch.destinations.base import Cancelled, SourceFile, UploadSession
 from zoomwatch.destinations.s3.multipart import MultipartUpload
 
 MIB = 1024 * 1024
@@ -66,7 +66,8 @@ def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path) -> Non
         writes.append(len(json.dumps(state)))
 
     parts = 4000
-    upload = _TinyParts(_Dest(), tmp_path / "zoom_0.mp4", "k", parts * MIB, UploadSession(save_resume=save))  # type: ignore[arg-type]
+    upload = _TinyParts(_Dest(), SourceFile(tmp_path / "zoom_0.mp4", parts * MIB), "k",  # type: ignore[arg-type]
+                        UploadSession(save_resume=save))
     upload.state = {"upload_id": "u", "key": "k", "size": upload.size, "part_size": MIB, "sha256": "0", "parts": {}}
     upload._send(list(range(1, parts + 1)))
     upload._save()
@@ -92,6 +93,32 @@ def test_an_upload_that_stops_has_every_confirmed_part_saved(tmp_path: Path, sto
 
     session.progress = progress
     with pytest.raises(Cancelled):
-        MultipartUpload(dest, source, "m/zoom_0.mp4", 40 * MIB + 5, session).run()  # type: ignore[arg-type]
+        MultipartUpload(dest, SourceFile(source, 40 * MIB + 5), "m/zoom_0.mp4", session).run()  # type: ignore[arg-type]
     assert sorted(int(n) for n in saved[-1]["parts"]) == sorted(dest.client.sent)
     assert len(dest.client.sent) == stop_after
+
+
+def test_a_multipart_upload_reuses_the_checksum_the_transfer_already_read(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoomwatch.destinations import base
+
+    path = tmp_path / "zoom_0.mp4"
+    digest = write_random(path, 4 * MIB + 5)
+    opened: list[Path] = []
+    sharing_open = base.open_source
+
+    def counting_open(p: Path):  # type: ignore[no-untyped-def]
+        opened.append(p)
+        return sharing_open(p)
+
+    monkeypatch.setattr(base, "open_source", counting_open)
+    source = SourceFile(path, 4 * MIB + 5)
+    assert source.sha256() == digest  # the transfer's duplicate check hashed it
+    dest = _Dest()
+    saved: list[dict[str, Any]] = []
+    session = UploadSession(save_resume=saved.append)
+    session.progress = lambda done: session.stop.set() if len(dest.client.sent) == 5 else None
+    with pytest.raises(Cancelled):  # stopped once all five parts are through, before completing
+        MultipartUpload(dest, source, "m/zoom_0.mp4", session).run()  # type: ignore[arg-type]
+    assert saved[0]["sha256"] == digest
+    assert len(opened) == 1 + 5, "one read for the checksum, one per part: the upload did not hash it again"

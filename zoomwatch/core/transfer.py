@@ -32,7 +32,7 @@ from zoomwatch.bandwidth import Throttle
 from zoomwatch.config import Config
 from zoomwatch.core.catalog import Catalog, FileInfo, Origin, Row
 from zoomwatch.core.status import ProblemKey, StatusBoard
-from zoomwatch.destinations.base import Cancelled, Destination, UploadSession, sha256_file
+from zoomwatch.destinations.base import Cancelled, Destination, SourceFile, UploadSession
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
 from zoomwatch.translate import source_error
 
@@ -90,6 +90,7 @@ class Transfers:
         self._sidecar_lock = threading.Lock()
         self._dirty: dict[str, tuple[float, bool]] = {}  # folder -> (first verified at, anything uploaded)
         self._sidecar_written: dict[str, str] = {}        # folder -> sha256 of the meeting.json last written
+        self._sources = threading.local()  # this worker's file being backed up (see _source)
         self.throttle = Throttle(int(config["transfer.bandwidth_limit"]))
 
     # -- control ----------------------------------------------------------------------------------
@@ -313,11 +314,17 @@ class Transfers:
                                    source=known.origin.value, locale=self.config["naming.locale"])
         return self.destination.adapt_key(wanted)
 
+    def _source(self, row: Row) -> SourceFile:
+        """The file being backed up, as destinations read it: one per attempt (`row` is this attempt's),
+        so its checksum is read at most once between the duplicate check and the upload."""
+        held = getattr(self._sources, "held", None)
+        if held is None or held[0] is not row:
+            held = (row, SourceFile(row.fs_path, row.size, row.mtime_ns, display=row.display))
+            self._sources.held = held
+        return held[1]
+
     def _hash(self, row: Row, stop: threading.Event) -> str:
-        try:
-            sha = sha256_file(row.fs_path, stop)
-        except OSError as exc:
-            raise source_error(exc, row.display) from None
+        sha = self._source(row).sha256(stop)
         self._check_unchanged(row)
         return sha
 
@@ -387,7 +394,7 @@ class Transfers:
             throttle=self.throttle,
             stop=stop,
         )
-        sha = self.destination.upload(row.fs_path, key, row.size, session)
+        sha = self.destination.upload(self._source(row), key, session)
         self._check_unchanged(row)
         self._verify(row, key, sha)
         return sha

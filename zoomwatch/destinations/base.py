@@ -1,6 +1,10 @@
 """The destination interface: what the transfer workers need from any backup target (folder, S3,
 Supabase). A destination stores bytes under a key and can say what it holds; the workers own retries,
-the catalog and verification policy."""
+the catalog and verification policy.
+
+The recording to store is handed over as a SourceFile: its path, size and mtime, and the only ways a
+destination reads it (open, read_range, sha256), each turning an OS error into SourceGone or
+SourceUnreadable once, here. Destinations never open, stat or hash the source file themselves."""
 
 from __future__ import annotations
 
@@ -15,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from zoomwatch.errors import Cancelled  # an upload asked to stop (its resume point is saved); one type for all
+from zoomwatch.errors import (
+    Cancelled,  # an upload asked to stop (its resume point is saved); one type for all
+    ItemError,
+)
+from zoomwatch.translate import source_error
 
 CHUNK = 1024 * 1024
 
@@ -59,8 +67,8 @@ class Destination(Protocol):
     def checksum(self, key: str) -> str | None:
         """The sha256 of what is stored at `key` (reading it back if need be), or None when absent."""
 
-    def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
-        """Store `size` bytes of `source` at `key`, resuming from `session.resume` when it can;
+    def upload(self, source: SourceFile, key: str, session: UploadSession) -> str:
+        """Store the `source.size` bytes of `source` at `key`, resuming from `session.resume` when it can;
         return the sha256 of the bytes stored. Raise Cancelled when `session.stop` is set."""
 
     def discard(self, resume: dict[str, Any] | None) -> None:
@@ -76,16 +84,132 @@ class Destination(Protocol):
         """A time-limited link that downloads the backup of `key` (None for a folder: open it instead)."""
 
 
-def sha256_file(path: Path, stop: threading.Event | None = None) -> str:
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK)
-    view = memoryview(buffer)
-    with open_source(path) as handle:
-        while n := handle.readinto(buffer):
-            digest.update(view[:n])
-            if stop is not None and stop.is_set():
-                raise Cancelled()
-    return digest.hexdigest()
+class SourceFile:
+    """The recording a destination stores: where it is, how big it was when it settled, and the only ways
+    to read it. Every OS error met on it becomes a SourceGone / SourceUnreadable naming `display`."""
+
+    def __init__(self, path: Path, size: int, mtime_ns: int = 0, *, display: str | None = None) -> None:
+        self.path = Path(path)
+        self.size = size
+        self.mtime_ns = mtime_ns
+        self.display = display if display is not None else os.fsdecode(self.path)
+        self._sha256: str | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path, *, display: str | None = None) -> SourceFile:
+        """The file as it is now (its size and mtime read from the file system)."""
+        source = cls(Path(path), 0, display=display)
+        st = source.stat()
+        source.size, source.mtime_ns = st.st_size, st.st_mtime_ns
+        return source
+
+    @property
+    def name(self) -> str:
+        return os.fsdecode(self.path.name)
+
+    def error(self, exc: OSError, doing: str = "before it was backed up") -> ItemError:
+        return source_error(exc, self.display, doing=doing)
+
+    def stat(self, doing: str = "before it was backed up") -> os.stat_result:
+        try:
+            return os.stat(self.path)
+        except OSError as exc:
+            raise self.error(exc, doing) from None
+
+    def open(self) -> SourceReader:
+        """A binary reader of the file (on Windows others may still rename or delete it meanwhile)."""
+        try:
+            return SourceReader(open_source(self.path), self)
+        except OSError as exc:
+            raise self.error(exc) from None
+
+    def read_range(self, offset: int, length: int) -> bytes:
+        """Up to `length` bytes from `offset` (fewer only when the file is now shorter)."""
+        with self.open() as handle:
+            handle.seek(offset)
+            chunks: list[bytes] = []
+            left = length
+            while left:
+                chunk = handle.read(left)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+        return b"".join(chunks)
+
+    def sha256(self, stop: threading.Event | None = None) -> str:
+        """The file's sha256, read once: later calls (and uploads handed this object) reuse it."""
+        with self._lock:
+            if self._sha256 is None:
+                digest = hashlib.sha256()
+                buffer = bytearray(CHUNK)
+                view = memoryview(buffer)
+                with self.open() as handle:
+                    while n := handle.readinto(buffer):
+                        digest.update(view[:n])
+                        if stop is not None and stop.is_set():
+                            raise Cancelled()
+                self._sha256 = digest.hexdigest()
+            return self._sha256
+
+    @property
+    def known_sha256(self) -> str | None:
+        """The checksum when it was already computed (no read)."""
+        return self._sha256
+
+    def streamed(self, digest: Any) -> str:
+        """An upload that hashed the whole file as it sent it hands its digest here: it becomes the cached
+        checksum (no extra pass over the file); returns its hex form."""
+        hexdigest = str(digest.hexdigest())
+        with self._lock:
+            self._sha256 = hexdigest
+        return hexdigest
+
+
+class SourceReader:
+    """A SourceFile opened for reading: read, readinto and seek with OS errors translated once."""
+
+    def __init__(self, raw: io.BufferedReader, source: SourceFile) -> None:
+        self._raw = raw
+        self._source = source
+
+    def _failed(self, exc: OSError) -> ItemError:
+        return self._source.error(exc, doing="while it was being read")
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self._raw.readinto(buffer)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        try:
+            return self._raw.seek(offset, whence)
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._raw.closed
+
+    def __enter__(self) -> SourceReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._raw.close()
 
 
 # CreateFileW arguments: read access, let others read, write, rename and delete the file meanwhile

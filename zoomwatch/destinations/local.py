@@ -32,9 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from zoomwatch.destinations.base import CHUNK, RemoteObject, UploadSession, open_source
+from zoomwatch.destinations.base import CHUNK, RemoteObject, SourceFile, SourceReader, UploadSession
 from zoomwatch.errors import DestinationError, FileChanged, ItemError, ZoomwatchError
-from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
 
@@ -336,42 +335,39 @@ class LocalDestination:
         self._still_on(volume)
         return digest
 
-    def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
+    def upload(self, source: SourceFile, key: str, session: UploadSession) -> str:
         target = self._target(key)
         partial = self._partial(target)
         gate = _SpaceGate.of(self.root)
         with gate.turn(session):
-            digest = self._upload(source, key, target, partial, size, session, gate)
+            digest = self._upload(source, key, target, partial, session, gate)
         gate.tight = False  # a file got through: the others may share the space again
         return digest
 
-    def _upload(self, source: Path, key: str, target: Path, partial: Path, size: int,
+    def _upload(self, source: SourceFile, key: str, target: Path, partial: Path,
                 session: UploadSession, gate: _SpaceGate) -> str:
         volume = self._ensure_root()
         self._make_folders(target.parent, volume)
-        offset = self._resume_offset(session.resume, key, partial, size)
+        offset = self._resume_offset(session.resume, key, partial, source.size)
         session.save_resume({"partial": partial.name, "key": key})
-        try:
-            src = open_source(source)
-        except OSError as exc:
-            raise source_error(exc, source) from None
-        with src:
+        with source.open() as src:
             digest = _hash_prefix(src, offset, session) if offset else hashlib.sha256()
             try:
-                done = self._write_partial(src, source, partial, offset, digest, volume, session)
+                done = self._write_partial(src, partial, offset, digest, volume, session)
             except OSError as exc:
                 if _is_no_space(exc):
                     self._give_back_space(partial, key, gate)
                 raise self._error(exc, partial) from None
-        if done != size:
-            raise FileChanged("File changed while copying", f"{source} is now {done} bytes, expected {size}")
+        if done != source.size:
+            raise FileChanged("File changed while copying",
+                              f"{source.display} is now {done} bytes, expected {source.size}")
         self._still_on(volume)
         try:
             os.replace(partial, target)
         except OSError as exc:
             raise self._error(exc, target) from None
         _fsync_dir(target.parent)
-        return digest.hexdigest()
+        return source.streamed(digest)  # the whole file went through the digest: no extra pass to hash it
 
     def _resume_offset(self, resume: dict[str, Any] | None, key: str, partial: Path, size: int) -> int:
         """How many bytes of an earlier copy to this key are already in its partial file (0: start over)."""
@@ -389,7 +385,7 @@ class LocalDestination:
         log.info("resuming %s at byte %d of %d", key, offset, size)
         return offset
 
-    def _write_partial(self, src: io.BufferedReader, source: Path, partial: Path, offset: int, digest: Any,
+    def _write_partial(self, src: SourceReader, partial: Path, offset: int, digest: Any,
                        volume: _Volume, session: UploadSession) -> int:
         """Copy the source from `offset` into the partial file, fsynced; return the bytes it now holds."""
         with open(partial, "r+b" if offset else "wb") as out:
@@ -401,7 +397,7 @@ class LocalDestination:
                 raise
             out.seek(offset)
             out.truncate()
-            done = self._copy(src, source, out, digest, offset, session)
+            done = self._copy(src, out, digest, offset, session)
             out.flush()
             _fsync(out.fileno())
         return done
@@ -417,16 +413,13 @@ class LocalDestination:
         else:
             log.warning("backup disk is full: removed the partial copy of %s; files now go one at a time", key)
 
-    def _copy(self, src: io.BufferedReader, source: Path, out: IO[bytes], digest: Any, done: int,
-              session: UploadSession) -> int:
+    @staticmethod
+    def _copy(src: SourceReader, out: IO[bytes], digest: Any, done: int, session: UploadSession) -> int:
         buffer = bytearray(CHUNK)
         view = memoryview(buffer)
         while True:
             session.check_stop()
-            try:
-                n = src.readinto(buffer)
-            except OSError as exc:
-                raise source_error(exc, source, doing="while it was being copied") from None
+            n = src.readinto(buffer)  # a read error is the source's (SourceReader translates it)
             if not n:
                 return done
             digest.update(view[:n])
@@ -490,7 +483,7 @@ def _hash_stream(handle: io.BufferedReader) -> str:
     return digest.hexdigest()
 
 
-def _hash_prefix(src, length: int, session: UploadSession):  # type: ignore[no-untyped-def]
+def _hash_prefix(src: SourceReader, length: int, session: UploadSession) -> Any:
     """Hash the first `length` bytes of the source (already copied before a restart) and leave the
     file positioned after them."""
     digest = hashlib.sha256()

@@ -24,12 +24,10 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from zoomwatch.config import Config
-from zoomwatch.destinations import base
-from zoomwatch.destinations.base import RemoteObject, UploadSession, sha256_file
+from zoomwatch.destinations.base import RemoteObject, SourceFile, UploadSession
 from zoomwatch.errors import (
     BadSetting,
     BucketMissing,
@@ -40,7 +38,6 @@ from zoomwatch.errors import (
     ZoomwatchError,
 )
 from zoomwatch.secrets import get_secret
-from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
 
@@ -212,15 +209,15 @@ class SupabaseDestination:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
+    def upload(self, source: SourceFile, key: str, session: UploadSession) -> str:
         full = self.full_key(key)
         content_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
         try:
-            if size <= STANDARD_LIMIT:
+            if source.size <= STANDARD_LIMIT:
                 return self._standard(source, full, content_type, session)
-            return self._resumable(source, full, size, content_type, session)
+            return self._resumable(source, full, content_type, session)
         except TooLarge:
-            raise self._too_large(full, size) from None
+            raise self._too_large(full, source.size) from None
 
     def _too_large(self, full: str, size: int) -> TooLarge:
         """Which limit refused the file: the bucket's own file_size_limit, or else the project's."""
@@ -233,36 +230,31 @@ class SupabaseDestination:
         return TooLarge(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
                         "raise it under Storage settings", retryable=False)
 
-    def _standard(self, source: Path, full: str, content_type: str, session: UploadSession) -> str:
-        try:
-            with base.open_source(source) as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise source_error(exc, source) from None
+    def _standard(self, source: SourceFile, full: str, content_type: str, session: UploadSession) -> str:
+        data = source.read_range(0, source.size)
+        if len(data) != source.size:
+            raise SourceChanged("File changed", f"{source.display} is shorter than when it was measured")
         session.check_stop()
-        sha = hashlib.sha256(data).hexdigest()
+        sha = source.streamed(hashlib.sha256(data))
         session.throttle(len(data))
         with self.errors(full):
             self.objects().upload(full, data, file_options={
                 "content-type": content_type, "upsert": "true", "cache-control": "3600",
-                "metadata": {"sha256": sha, "original_name": os.fsdecode(source.name)}})
+                "metadata": {"sha256": sha, "original_name": source.name}})
         session.progress(len(data))
         return sha
 
-    def _resumable(self, source: Path, full: str, size: int, content_type: str, session: UploadSession) -> str:
-        try:
-            sha = sha256_file(source, session.stop)
-            started = os.stat(source)
-            stream = base.open_source(source)
-        except OSError as exc:
-            raise source_error(exc, source) from None
-        with stream, self.errors(full), self._tus_session() as http:
+    def _resumable(self, source: SourceFile, full: str, content_type: str, session: UploadSession) -> str:
+        size = source.size
+        sha = source.sha256(session.stop)  # read once: a hash the transfer already took is reused
+        started = source.stat()
+        with source.open() as stream, self.errors(full), self._tus_session() as http:
             uploader = self._resume_uploader(http, stream, full, size, sha, session.resume or {})
             if uploader is None:
                 uploader = self._uploader(http, stream, metadata={
                     "bucketName": self.bucket, "objectName": full, "contentType": content_type,
                     "cacheControl": "3600",
-                    "metadata": json.dumps({"sha256": sha, "original_name": os.fsdecode(source.name)})})
+                    "metadata": json.dumps({"sha256": sha, "original_name": source.name})})
                 uploader.set_url(uploader.create_url())
                 uploader.offset = 0
                 session.save_resume({"tus_url": uploader.url, "key": full, "size": size, "sha256": sha})
@@ -357,14 +349,11 @@ class SupabaseDestination:
         return f"{self.url}/storage/v1/object/{self.bucket}/{self.full_key(key)}"
 
 
-def _unchanged(source: Path, started: os.stat_result) -> None:
+def _unchanged(source: SourceFile, started: os.stat_result) -> None:
     """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
-    try:
-        now = os.stat(source)
-    except OSError as exc:
-        raise source_error(exc, source, doing="during the upload") from None
+    now = source.stat(doing="during the upload")
     if (now.st_size, now.st_mtime_ns, now.st_ino) != (started.st_size, started.st_mtime_ns, started.st_ino):
-        raise SourceChanged("File changed", f"{source} changed during the upload")
+        raise SourceChanged("File changed", f"{source.display} changed during the upload")
 
 
 _UPLOADER: Any = None

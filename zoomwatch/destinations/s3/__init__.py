@@ -8,45 +8,38 @@ same recording is never uploaded twice and a HEAD after the upload proves what i
 At start, multipart uploads under the configured prefix that no catalog row knows (a crash between
 CreateMultipartUpload and saving its ID, a catalog rebuilt or lost) are aborted once they have been
 idle for ORPHAN_IDLE_SECONDS, so their parts are not billed for ever; see abort_unknown_uploads().
+
+What this module and multipart.py share lives in common.py (imports run __init__ -> multipart -> common).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from zoomwatch.config import Config
 from zoomwatch.destinations import base
-from zoomwatch.destinations.base import Cancelled, RemoteObject, UploadSession
-from zoomwatch.errors import BadSetting, DestinationError, ItemError, ZoomwatchError
+from zoomwatch.destinations.base import RemoteObject, SourceFile, UploadSession
+from zoomwatch.destinations.s3.common import MAX_PARTS, MIB, SHA_META, b64, part_size_for, s3_errors, translate
+from zoomwatch.destinations.s3.common import code as _code
+from zoomwatch.destinations.s3.common import status as _status
+from zoomwatch.destinations.s3.multipart import MultipartUpload
+from zoomwatch.errors import BadSetting, DestinationError, ItemError, SourceChanged, ZoomwatchError
 from zoomwatch.secrets import get_secret
-from zoomwatch.translate import botocore_code, botocore_error, botocore_status, source_error
 
 log = logging.getLogger(__name__)
 
-SHA_META = "sha256"
-MAX_PARTS = 10_000
-MIB = 1024 * 1024
+__all__ = ["MAX_PARTS", "MIB", "SHA_META", "MultipartUpload", "S3Destination", "abort_unknown_uploads", "b64",
+           "part_size_for", "translate"]
+
 # an unknown upload is aborted only after this long without a new part: another machine backing up to the
 # same bucket and prefix may be uploading it right now, or be asleep in the middle of it
 ORPHAN_IDLE_SECONDS = 24 * 3600
-
-
-def b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode("ascii")
-
-
-def part_size_for(size: int, smallest: int) -> int:
-    """The part size: at least `smallest`, and big enough that the file fits in 10,000 parts."""
-    needed = -(-size // MAX_PARTS)
-    return max(smallest, -(-needed // MIB) * MIB)
 
 
 class S3Destination:
@@ -104,14 +97,8 @@ class S3Destination:
     @contextmanager
     def errors(self, key: str = "") -> Iterator[None]:
         """Turn boto errors into messages that name the bucket/key and say what to do."""
-        try:
+        with s3_errors(self.bucket, key, self.endpoint):
             yield
-        except ZoomwatchError:
-            raise
-        except Cancelled:
-            raise
-        except Exception as exc:  # botocore raises many families; translate() sorts them
-            raise translate(exc, self.bucket, key, self.endpoint) from None
 
     def full_key(self, key: str) -> str:
         return self.prefix + key
@@ -163,21 +150,17 @@ class S3Destination:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def upload(self, source: Path, key: str, size: int, session: UploadSession) -> str:
-        if size < self.part_size:
-            return self._put(source, key, size, session)
-        from zoomwatch.destinations.s3.multipart import MultipartUpload
+    def upload(self, source: SourceFile, key: str, session: UploadSession) -> str:
+        if source.size < self.part_size:
+            return self._put(source, key, session)
+        return MultipartUpload(self, source, key, session).run()
 
-        return MultipartUpload(self, source, key, size, session).run()
-
-    def _put(self, source: Path, key: str, size: int, session: UploadSession) -> str:
-        try:
-            with base.open_source(source) as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise source_error(exc, source) from None
+    def _put(self, source: SourceFile, key: str, session: UploadSession) -> str:
+        data = source.read_range(0, source.size)
+        if len(data) != source.size:
+            raise SourceChanged("File changed during upload", f"{source.display} is shorter than when it was measured")
         session.check_stop()
-        sha = hashlib.sha256(data).hexdigest()
+        sha = source.streamed(hashlib.sha256(data))
         md5 = hashlib.md5(data)
         session.throttle(len(data))
         full = self.full_key(key)
@@ -275,9 +258,3 @@ def abort_unknown_uploads(destination: Any, catalog: Any) -> None:
     if aborted:
         log.info("aborted %d forgotten multipart upload(s) under %s", len(aborted), destination.label)
 
-
-# -- error translation: zoomwatch.translate's botocore translator ---------------------------------
-
-_code = botocore_code
-_status = botocore_status
-translate = botocore_error

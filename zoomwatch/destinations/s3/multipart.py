@@ -15,21 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from zoomwatch.destinations import base
-from zoomwatch.destinations.base import UploadSession, sha256_file
-from zoomwatch.destinations.s3 import SHA_META, b64, part_size_for
+from zoomwatch.destinations.base import SourceFile, UploadSession
+from zoomwatch.destinations.s3.common import SHA_META, S3Store, b64, part_size_for
 from zoomwatch.errors import ItemError, SourceChanged
-from zoomwatch.translate import botocore_code, source_error
-
-if TYPE_CHECKING:
-    from zoomwatch.destinations.s3 import S3Destination
+from zoomwatch.translate import botocore_code
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +32,12 @@ CHECKPOINT_GROWTH = 8      # ... and once 1/8 more parts were confirmed since th
 
 
 class MultipartUpload:
-    def __init__(self, dest: S3Destination, source: Path, key: str, size: int, session: UploadSession) -> None:
+    def __init__(self, dest: S3Store, source: SourceFile, key: str, session: UploadSession) -> None:
         self.dest = dest
         self.client = dest.client
         self.source = source
         self.full_key = dest.full_key(key)
-        self.size = size
+        self.size = size = source.size
         self.session = session
         self.part_size = part_size_for(size, dest.part_size)
         self.count = -(-size // self.part_size)
@@ -58,10 +52,7 @@ class MultipartUpload:
     # -- the whole upload -------------------------------------------------------------------------
 
     def run(self) -> str:
-        try:
-            sha = sha256_file(self.source, self.session.stop)
-        except OSError as exc:
-            raise source_error(exc, self.source) from None
+        sha = self.source.sha256(self.session.stop)  # read once: a hash the transfer already took is reused
         with self.dest.errors(self.full_key):
             if not self._resume(sha):
                 self._create(sha)
@@ -138,15 +129,10 @@ class MultipartUpload:
 
     def _read(self, number: int) -> bytes:
         length = self._length(number)
-        try:
-            with base.open_source(self.source) as handle:
-                fd = handle.fileno()
-                data = os.pread(fd, length, (number - 1) * self.part_size) if hasattr(os, "pread") else \
-                    _seek_read(fd, length, (number - 1) * self.part_size)
-        except OSError as exc:
-            raise source_error(exc, self.source, doing="during the upload") from None
+        data = self.source.read_range((number - 1) * self.part_size, length)
         if len(data) != length:
-            raise SourceChanged("File changed during upload", f"{self.source} is shorter than when it was measured")
+            raise SourceChanged("File changed during upload",
+                                f"{self.source.display} is shorter than when it was measured")
         return data
 
     def _send(self, todo: list[int]) -> None:
@@ -213,14 +199,3 @@ class MultipartUpload:
         if self.dest.etag_is_md5 and "-" in etag and etag != f"{expected.hexdigest()}-{self.count}":
             raise ItemError("Upload check failed", f"{self.full_key}: the store's ETag does not match the parts sent")
 
-
-def _seek_read(fd: int, length: int, offset: int) -> bytes:  # Windows has no os.pread
-    os.lseek(fd, offset, os.SEEK_SET)
-    chunks, left = [], length
-    while left:
-        chunk = os.read(fd, left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
