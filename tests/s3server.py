@@ -69,7 +69,7 @@ class SeaweedS3:
         command = [
             weed_binary(), "server", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={p['master']}", f"-volume.port={p['volume']}", f"-filer.port={p['filer']}",
-            "-s3", f"-s3.port={p['s3']}", f"-s3.config={self.config_file}", "-volume.max=0",
+            "-s3", f"-s3.port={p['s3']}", f"-s3.config={self.config_file}", "-volume.max=1000",
             "-master.volumeSizeLimitMB=1024", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-s3.autoCreateBucket=false",
         ]
