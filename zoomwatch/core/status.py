@@ -195,7 +195,11 @@ class StatusBoard:
             if current is not None and (current.title, current.message) == (title, message):
                 return False
             self._problems[key] = Problem(title, message, time.time(), str(key))
-            self._set(problems=tuple(sorted(self._problems.values(), key=_order)))
+            problems = tuple(sorted(self._problems.values(), key=_order))
+            if self._snap.status in (EngineStatus.STOPPED, EngineStatus.PAUSED):
+                self._set(problems=problems)
+            else:  # in the same change, so no reader sees the problem beside a green status
+                self._set(problems=problems, status=EngineStatus.ERROR)
             return True
 
     def clear_problem(self, key: str) -> None:
