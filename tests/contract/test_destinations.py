@@ -388,3 +388,24 @@ def test_an_unreadable_source_is_a_per_file_error_naming_it(backend: Backend, tm
     assert raised.value.retryable is not None
     assert str(source) in raised.value.message or source.name in raised.value.message
     assert backend.dest.stat(backend.dest.adapt_key(KEY)) is None
+
+
+def test_check_backup_tells_safe_missing_and_different_from_the_store_itself(backend: Backend,
+                                                                             tmp_path: Path) -> None:
+    """The one safety check (audit, clean-up) answers from what the destination holds, not from the catalog."""
+    from zoomwatch.core.safety import Verdict, check_backup
+
+    source = tmp_path / "zoom_0.mp4"
+    sha = write_random(source, 4000, seed=5)
+    upload(backend, source, KEY, Recorder())
+    key = backend.dest.adapt_key(KEY)
+    assert check_backup(backend.dest, key, 4000, sha).verdict is Verdict.SAFE
+    read = check_backup(backend.dest, key, 4000, sha, read_data=True)
+    assert read.safe and read.read_back and read.sha256 == sha
+    assert check_backup(backend.dest, key, 4001, sha).verdict is Verdict.DIFFERENT
+    assert check_backup(backend.dest, key, 4000, "0" * 64).verdict is Verdict.DIFFERENT
+    assert check_backup(backend.dest, backend.dest.adapt_key(KEY + ".other"), 4000, sha).verdict is Verdict.MISSING
+    backend.dest.write_small(key, b"x" * 4000)  # replaced behind the backup's back, same size
+    assert check_backup(backend.dest, key, 4000, sha, read_data=True).verdict is Verdict.DIFFERENT
+    with pytest.raises(DestinationError):
+        check_backup(backend.broken(), key, 4000, sha)
