@@ -29,7 +29,7 @@ from typing import Any
 
 import tomlkit
 
-from zoomwatch import naming, validators
+from zoomwatch import i18n, naming, validators
 from zoomwatch.destination_kinds import DEFAULT_KIND, KINDS
 from zoomwatch.destination_kinds import settings as destination_settings
 from zoomwatch.errors import ConfigError
@@ -187,6 +187,9 @@ KEYS: dict[str, Key] = {
         Key("zoom.account_ids", [], _words, "s2s: sub-account IDs of a master account (instead of zoom.users)"),
         Key("notify.backups", False, _as_bool, "tray: a notification for every recording backed up"),
         Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
+        # -- the interface's language (issue 16) --
+        Key("ui.language", "", _choice("", *i18n.LANGUAGES),
+            "language of the tray, settings and messages: en, es or ru; empty = the system's"),
     ]
 }
 
@@ -367,6 +370,8 @@ def _build(raw: dict[str, Any], paths: AppPaths, problems: list[str]) -> Config:
             values[name] = check_value(name, value)
         except ConfigError as exc:
             problems.append(f"{exc.title}: {exc.message}; using the default {KEYS[name].default!r}")
+    if "naming.locale" not in raw:  # unset: month and day names follow the interface's language
+        values["naming.locale"] = i18n.naming_locale(values["ui.language"])
     cfg = Config(values, (), paths)
     overlap = cfg.folder_overlap()
     if overlap:
@@ -374,6 +379,16 @@ def _build(raw: dict[str, Any], paths: AppPaths, problems: list[str]) -> Config:
     for problem in problems:
         log.warning("%s", problem)
     return Config(values, tuple(problems), paths)
+
+
+def ui_language(paths: AppPaths) -> str:
+    """`ui.language` from the config file, read quietly ("" = the system's, also when the file cannot be
+    used): the CLI picks the language before it parses its arguments."""
+    try:
+        raw = _read_raw(paths.config_file) or {}
+        return str(check_value("ui.language", raw.get("ui.language", "")))
+    except ConfigError:
+        return ""
 
 
 def _atomic_write(path: Path, text: str) -> None:

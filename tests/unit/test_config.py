@@ -91,6 +91,7 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "zoom.users": ("ana@example.com, bo@example.com", ["ana@example.com", "bo@example.com"]),
         "zoom.account_ids": ("sub1, sub2", ["sub1", "sub2"]),
         "notify.backups": ("on", True),
+        "ui.language": ("EN", "en"),  # another language moves naming.locale too: test_i18n.py
     }
 
 
