@@ -83,6 +83,8 @@ class Msg(str):
     @classmethod
     def from_json(cls, data: Any) -> Msg | None:
         """The Msg `to_json` wrote, or None for anything else (a status file from another version)."""
+        if isinstance(data, dict) and isinstance(data.get("join"), str) and isinstance(data.get("parts"), list):
+            return Joined(data["join"], [cls.from_json(p) or str(p) for p in data["parts"]])
         if not isinstance(data, dict) or not isinstance(data.get("msgid"), str):
             return None
         params: dict[str, Any] = {}
@@ -91,6 +93,34 @@ class Msg(str):
         plural, n = data.get("plural"), data.get("n")
         return cls(data["msgid"], params, plural=plural if isinstance(plural, str) else None,
                    n=n if isinstance(n, int) else None)
+
+
+class Joined(Msg):
+    """Texts (each a Msg or not) joined by a separator, translated part by part."""
+
+    sep: str
+    parts: list[Any]
+
+    def __new__(cls, sep: str, parts: Any) -> Joined:  # type: ignore[misc]
+        parts = list(parts)
+        self = str.__new__(cls, sep.join(str(p) for p in parts))
+        self.msgid, self.plural, self.n, self.params = str(self), None, None, {}
+        self.sep, self.parts = sep, parts
+        return self
+
+    def translated(self) -> str:
+        return self.sep.join(tr(p) for p in self.parts)
+
+    def map(self, change: Any) -> Msg:
+        return Joined(self.sep, [keep(p, change) for p in self.parts])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"join": self.sep, "parts": [p.to_json() if isinstance(p, Msg) else str(p) for p in self.parts]}
+
+
+def join(sep: str, parts: Any) -> Joined:
+    """`sep.join(parts)` that a face can still translate part by part."""
+    return Joined(sep, parts)
 
 
 def _fill(template: str, values: dict[str, Any]) -> str:
@@ -137,9 +167,38 @@ def tr(text: Any) -> str:
     return "" if text is None else str(text)
 
 
+def reason(exc: BaseException) -> str:
+    """An exception's message: the Msg it was raised with (still translatable), else its str."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Msg) else str(exc)
+
+
 def keep(text: Any, change: Any) -> Any:
     """`change(text)` that keeps a Msg a Msg (applied to its parameters instead)."""
     return text.map(change) if isinstance(text, Msg) else change(text)
+
+
+def state_name(state: str) -> Msg | str:
+    """A file state as a person reads it (`status`, run --once)."""
+    names = {"settling": N_("settling"), "queued": N_("queued"), "uploading": N_("uploading"),
+             "verified": N_("verified"), "failed": N_("failed"), "superseded": N_("superseded"),
+             "missing": N_("missing"), "interrupted": N_("interrupted")}
+    return names.get(str(state), str(state))
+
+
+def state_count(state: str, n: int) -> Msg | str:
+    """'3 verified', with the plural form for n in the language shown (Russian: 1 файл, 2 файла, 5 файлов)."""
+    counts = {
+        "settling": lambda: NP_("{n} settling", "{n} settling", n),
+        "queued": lambda: NP_("{n} queued", "{n} queued", n),
+        "uploading": lambda: NP_("{n} uploading", "{n} uploading", n),
+        "verified": lambda: NP_("{n} verified", "{n} verified", n),
+        "failed": lambda: NP_("{n} failed", "{n} failed", n),
+        "superseded": lambda: NP_("{n} superseded", "{n} superseded", n),
+        "missing": lambda: NP_("{n} missing", "{n} missing", n),
+        "interrupted": lambda: NP_("{n} interrupted", "{n} interrupted", n),
+    }
+    return counts[str(state)]() if str(state) in counts else f"{n} {state}"
 
 
 # -- choosing the language -------------------------------------------------------------------------

@@ -465,27 +465,6 @@ def _human(size: int) -> str:
     return i18n.format_size(size)
 
 
-def _state_name(state: str) -> str:
-    """A file state as `status` shows it, in the language in use."""
-    names = {"settling": N_("settling"), "queued": N_("queued"), "uploading": N_("uploading"),
-             "verified": N_("verified"), "failed": N_("failed"), "superseded": N_("superseded"),
-             "missing": N_("missing"), "interrupted": N_("interrupted")}
-    return tr(names.get(state, state))
-
-
-def _state_count(state: str, n: int) -> str:
-    """'3 verified': in Russian with the plural form for n (1 файл, 2 файла, 5 файлов)."""
-    counts = {
-        "settling": lambda: TP_("{n} settling", "{n} settling", n),
-        "queued": lambda: TP_("{n} queued", "{n} queued", n),
-        "uploading": lambda: TP_("{n} uploading", "{n} uploading", n),
-        "verified": lambda: TP_("{n} verified", "{n} verified", n),
-        "failed": lambda: TP_("{n} failed", "{n} failed", n),
-        "superseded": lambda: TP_("{n} superseded", "{n} superseded", n),
-        "missing": lambda: TP_("{n} missing", "{n} missing", n),
-        "interrupted": lambda: TP_("{n} interrupted", "{n} interrupted", n),
-    }
-    return counts[state]() if state in counts else f"{n} {state}"
 
 
 def _running_pid(paths: AppPaths) -> int | None:
@@ -577,7 +556,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
         shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}
-    print("  ".join(_state_count(state, n) for state, n in shown.items()))
+    print("  ".join(tr(i18n.state_count(state, n)) for state, n in shown.items()))
     for row in rows:
         if row.state is FileState.VERIFIED and not args.all:
             continue
@@ -589,7 +568,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         if resumable and row.state is not FileState.VERIFIED:
             note += f" ({resumable})"
         target = f" -> {printable(row.remote_key)}" if row.state is FileState.VERIFIED else ""
-        print(f"  {_state_name(state):<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
+        print(f"  {tr(i18n.state_name(state)):<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
     return Exit.OK
 
 
@@ -598,7 +577,8 @@ def _problem_texts(problem: dict[str, Any]) -> tuple[str, str]:
     running zoomwatch published them), else as published."""
     from zoomwatch.printable import printable
 
-    marked = problem.get("i18n") if isinstance(problem.get("i18n"), dict) else {}
+    marked = problem.get("i18n")
+    marked = marked if isinstance(marked, dict) else {}
     texts = []
     for name in ("title", "message"):
         msg = i18n.Msg.from_json(marked.get(name))
