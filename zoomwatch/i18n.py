@@ -62,7 +62,7 @@ class Msg(str):
             template = catalog.ngettext(self.msgid, self.plural, self.n if self.n is not None else 2)
         else:
             template = catalog.gettext(self.msgid)
-        values = {k: _shown(v) for k, v in self.params.items()}
+        values = {k: _shown(k, v) for k, v in self.params.items()}
         text = _fill(template, values)
         return text if text is not None else str(self)
 
@@ -133,10 +133,13 @@ def _fill(template: str, values: dict[str, Any]) -> str:
         return None  # type: ignore[return-value]
 
 
-def _shown(value: Any) -> Any:
+COUNTS = ("n", "count", "verified", "waiting")  # parameters that are counts: shown with the locale's digits
+
+
+def _shown(name: str, value: Any) -> Any:
     if isinstance(value, Msg):
         return value.translated()
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1000:
+    if name in COUNTS and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1000:
         return format_number(value)
     return value
 
