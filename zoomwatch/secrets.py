@@ -82,7 +82,7 @@ def get_secret(name: str, *, strict: bool = False) -> str | None:
         log.debug("keyring unavailable while reading %s: %s", name, type(exc).__name__)
         fallback = _environment(name)
         if strict and fallback is None and not isinstance(exc, NoKeyringError):
-            raise _refused(exc, f"reading {name}") from None
+            raise _refused(exc, N_("reading {name}", name=name)) from None
         return fallback
     if value is None:
         return _environment(name)
@@ -112,7 +112,7 @@ def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None
                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an AWS profile)", name=name, name2=type(exc).__name__),
         ) from None
     except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
-        raise _refused(exc, f"storing {name}") from None
+        raise _refused(exc, N_("storing {name}", name=name)) from None
     _touch(changed_stamp)
 
 
@@ -130,7 +130,7 @@ def delete_secret(name: str, changed_stamp: Path | None = None) -> bool:
         raise BadSetting(N_("No OS keyring available"),
                          N_("could not delete {name} ({name2})", name=name, name2=type(exc).__name__)) from None
     except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
-        raise _refused(exc, f"deleting {name}") from None
+        raise _refused(exc, N_("deleting {name}", name=name)) from None
     _touch(changed_stamp)
     return True
 

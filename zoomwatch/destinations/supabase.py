@@ -360,7 +360,7 @@ class SupabaseDestination:
 
 def _unchanged(source: SourceFile, started: os.stat_result) -> None:
     """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
-    now = source.stat(doing="during the upload")
+    now = source.stat(doing=N_("during the upload"))
     if (now.st_size, now.st_mtime_ns, now.st_ino) != (started.st_size, started.st_mtime_ns, started.st_ino):
         raise SourceChanged(N_("File changed"),
                             N_("{display} changed during the upload", display=source.display))
