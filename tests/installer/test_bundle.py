@@ -57,3 +57,13 @@ def test_bundle_runs_from_a_clean_folder_without_python(bundle, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     copied = backup / "2024/09/2024-09-02 15.00.00 Smoke test/zoom_0.mp4"
     assert hashlib.sha256(copied.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_bundle_ships_the_translations(bundle, tmp_path):
+    """The compiled catalogs are in the bundle, where zoomwatch.i18n finds them (issue 16)."""
+    for language, words in (("es", "Copias de seguridad verificadas"), ("ru", "Проверенные резервные копии")):
+        home = tmp_path / language
+        home.mkdir()
+        assert run(bundle, "config", "set", "ui.language", language, home=home).returncode == 0
+        shown = run(bundle, "--help", home=home)
+        assert shown.returncode == 0 and words in shown.stdout, shown.stdout + shown.stderr
