@@ -68,7 +68,7 @@ class Msg(str):
 
     def map(self, change: Any) -> Msg:
         """The same message with `change` applied to each text parameter (e.g. printable)."""
-        params = {k: v.map(change) if isinstance(v, Msg) else change(v) if isinstance(v, str) else v
+        params = {k: v.map(change) if isinstance(v, Msg) else change(v) if isinstance(v, str | os.PathLike) else v
                   for k, v in self.params.items()}
         return Msg(self.msgid, params, plural=self.plural, n=self.n)
 
