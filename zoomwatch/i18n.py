@@ -156,6 +156,8 @@ def NP_(singular: str, plural: str, n: int, /, **params: Any) -> Msg:  # noqa: N
 
 def T_(msgid: str, /, **params: Any) -> str:  # noqa: N802
     """Translated at once (a face building what it shows)."""
+    if not params:  # most labels: a look-up, no Msg
+        return translations().gettext(msgid)
     return Msg(msgid, params).translated()
 
 
