@@ -677,7 +677,7 @@ class Engine:
             failures = tuple(f"{os.fsdecode(r.path)}: {r.last_error or 'not backed up yet'}" for r in unfinished)
         reasons = self.settler.waiting_reasons()
         settling = tuple(str(p) for p, why in reasons.items() if not why)
-        waiting = tuple(f"{p} — {why}" for p, why in reasons.items() if why)
+        waiting = tuple(N_("{file} — {reason}", file=str(p), reason=why) for p, why in reasons.items() if why)
         counts = self.catalog.counts(self.destination.id)
         ok = not unfinished and not reasons and problem is None
         shown = "" if problem is None else problem.text()

@@ -306,7 +306,7 @@ class Settler:
             if folder not in converting:
                 converting[folder] = _has_intermediates(folder)
             if converting[folder]:
-                self._wait(item, "Zoom is still converting this meeting")
+                self._wait(item, N_("Zoom is still converting this meeting"))
                 continue
             if not self.fence.admits(str(path)):  # a folder on the way was swapped for a link meanwhile
                 self._forget(path, "reached through a symbolic link, which zoomwatch never follows")
@@ -314,7 +314,7 @@ class Settler:
             try:
                 os.close(open_nofollow(path))
             except OSError as exc:
-                self._wait(item, f"cannot open it yet: {exc.strerror or exc}")
+                self._wait(item, N_("cannot open it yet: {reason}", reason=str(exc.strerror or exc)))
                 continue
             self._queue(path, item)
 
