@@ -10,7 +10,7 @@ nothing is missing. The markers are zoomwatch.i18n's N_, NP_, T_ and TP_ (Babel 
 
 The same with Babel's own command (equivalent, for those who prefer it):
     pybabel extract -F babel.cfg -k N_ -k NP_:1,2 -k T_ -k TP_:1,2 --no-default-keywords --no-wrap \\
-        --sort-by-file -o zoomwatch/locale/zoomwatch.pot zoomwatch
+        --sort-by-file --no-location -o zoomwatch/locale/zoomwatch.pot zoomwatch
     pybabel update -i zoomwatch/locale/zoomwatch.pot -d zoomwatch/locale -D zoomwatch --no-fuzzy-matching \\
         --ignore-obsolete --no-wrap
     pybabel compile -d zoomwatch/locale -D zoomwatch --statistics
@@ -79,7 +79,8 @@ def unextractable() -> list[str]:
 def _write(catalog: Catalog, path: Path, **options: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as handle:
-        write_po(handle, catalog, width=0, sort_by_file=True, **options)  # type: ignore[arg-type]
+        # file names without line numbers: an edit elsewhere in a file does not change every catalog
+        write_po(handle, catalog, width=0, sort_by_file=True, include_lineno=False, **options)  # type: ignore[arg-type]
 
 
 def extract() -> None:
