@@ -10,7 +10,7 @@ nothing is missing. The markers are zoomwatch.i18n's N_, NP_, T_ and TP_ (Babel 
 
 The same with Babel's own command (equivalent, for those who prefer it):
     pybabel extract -F babel.cfg -k N_ -k NP_:1,2 -k T_ -k TP_:1,2 --no-default-keywords --no-wrap \\
-        --sort-by-file --no-location -o zoomwatch/locale/zoomwatch.pot zoomwatch
+        --sort-by-file --add-location=file -o zoomwatch/locale/zoomwatch.pot zoomwatch
     pybabel update -i zoomwatch/locale/zoomwatch.pot -d zoomwatch/locale -D zoomwatch --no-fuzzy-matching \\
         --ignore-obsolete --no-wrap
     pybabel compile -d zoomwatch/locale -D zoomwatch --statistics
