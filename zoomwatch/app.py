@@ -584,6 +584,7 @@ class Engine:
     def _publish(self, snap: Snapshot) -> None:
         _write_atomically(status_file(self.config.paths), json.dumps({
             "pid": os.getpid(), "written_at": time.time(), "status": snap.status, "summary": snap.summary(),
+            "dashboard": self.dashboard_url,
             "problems": [p.as_dict() for p in snap.problems], "settling": snap.settling,
             "transfers": [{"name": t.name, "size": t.size, "done": t.done} for t in snap.transfers],
         }, ensure_ascii=False))
@@ -706,6 +707,124 @@ class Engine:
         if self.transfers.busy() or self.catalog.unfinished(self.destination.id, ONCE_MAX_ATTEMPTS):
             return True
         return bool(self.settler.pending) and self.clock() < deadline
+
+    # -- dashboard and REST API (issue 13) --------------------------------------------------------------
+    # JSON-ready answers for the web face (zoomwatch/ui/web): never a secret, names as the catalog shows them.
+
+    dashboard_url: str = ""  # where the running dashboard is (published in the status file); "" when none
+
+    def publish_dashboard(self, url: str) -> None:
+        """Say where this process serves its dashboard, so `zoomwatch dashboard` elsewhere finds it."""
+        self.dashboard_url = url
+        if self._holding:
+            self._publish(self.board.snapshot())
+
+    @property
+    def monitoring(self) -> bool:
+        """Whether the Zoom folder is watched (start() ran and stop() did not since)."""
+        return bool(self._threads)
+
+    def start_monitoring(self) -> bool:
+        """Start watching unless already watching; whether it was started now."""
+        with self._control:
+            if self._threads:
+                return False
+            self.start()
+            return True
+
+    def stop_monitoring(self) -> bool:
+        """Stop watching if watching; whether it was stopped now."""
+        with self._control:
+            if not self._threads:
+                return False
+            self.stop()
+            return True
+
+    def monitor_status(self) -> dict:
+        snap = self.snapshot()
+        return {"monitoring": self.monitoring, "status": str(snap.status), "paused": self.transfers.paused,
+                "summary": snap.summary(), "watch_folder": str(self.config.watch_folder),
+                "destination": self.destination.label, "counts": {str(k): v for k, v in snap.counts.items()},
+                "settling": snap.settling, "problems": len(snap.problems), "can_sync_cloud": self.can_sync_cloud(),
+                "transfers": [{"name": t.name, "size": t.size, "done": t.done} for t in snap.transfers]}
+
+    def problems(self) -> list[dict]:
+        """Every problem on the board, worst first."""
+        return [p.as_dict() for p in self.snapshot().problems]
+
+    def set_watch_folder(self, folder: str) -> Path:
+        """Watch another Zoom folder from now on (stored in the settings); ConfigError when it is not a folder."""
+        path = Path(folder).expanduser()
+        if not folder.strip() or not path.is_absolute():
+            raise ConfigError("Not a folder", f"{folder!r}: give the full path of the Zoom recording folder")
+        if not path.is_dir():
+            raise ConfigError("Not a folder", f"{path} does not exist or is not a folder")
+        configmod.set_value(self.config.paths, "watch.folder", str(path))
+        self.reload(configmod.load(self.config.paths))
+        return self.config.watch_folder
+
+    def recordings(self, *, page: int = 1, per_page: int = 50, text: str = "", start: str = "", end: str = "",
+                   state: str = "") -> dict:
+        """One page of recording files (the current version of each), newest meeting first, filtered."""
+        if state and state not in {s.value for s in STATES}:
+            raise ConfigError("Unknown state", f"{state!r}: one of {', '.join(s.value for s in STATES)}")
+        for day in (start, end):
+            if day:
+                try:
+                    dt.date.fromisoformat(day)
+                except ValueError:
+                    raise ConfigError("Not a date", f"{day!r}: expected a day like 2024-01-31") from None
+        page, per_page = max(1, page), min(max(1, per_page), 500)
+        total, rows = self.catalog.search(self.destination.id, text=text, start=start, end=end, state=state,
+                                          offset=(page - 1) * per_page, limit=per_page)
+        return {"page": page, "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page)),
+                "items": [_recording(r) for r in rows]}
+
+    def recording(self, row_id: int) -> dict | None:
+        row = self.catalog.get(row_id)
+        if row is None or row.dest != self.destination.id:
+            return None
+        return _recording(row)
+
+    def recording_location(self, row_id: int) -> str | None:
+        """Where the backup of a recording is (a path or URL), or None when it is not backed up."""
+        row = self.catalog.get(row_id)
+        if row is None or row.dest != self.destination.id or row.state is not FileState.VERIFIED:
+            return None
+        return self.destination.location(row.remote_key or "")
+
+    def recording_share_link(self, row_id: int) -> str | None:
+        """A download link for a backed-up recording (S3, Supabase), or None (a folder destination)."""
+        row = self.catalog.get(row_id)
+        if row is None or row.dest != self.destination.id or row.state is not FileState.VERIFIED:
+            return None
+        return self.destination.share_link(row.remote_key or "")
+
+    def zoom_auth(self) -> dict:
+        """Whether cloud backup is on and signed in (never a token)."""
+        mode = str(self.config["zoom.mode"])
+        problem = next((p.as_dict() for p in self.snapshot().problems
+                        if p.key in (ProblemKey.ZOOM_SIGN_IN, ProblemKey.KEYRING)), None)
+        signed_in: bool | None = None
+        if mode == "user":
+            from zoomwatch.sources.zoom import oauth
+
+            try:
+                signed_in = oauth.TokenStore().load() is not None
+            except ZoomwatchError:
+                signed_in = None  # the keyring refused: the problem says so
+        return {"mode": mode, "signed_in": signed_in, "problem": problem}
+
+
+def _recording(row: Row) -> dict:
+    """One catalog row as the REST API shows it."""
+    info = row.info
+    return {"id": row.id, "path": row.display, "name": row.display.rpartition(os.sep)[2], "state": str(row.state),
+            "size": row.size,
+            "bytes_done": row.bytes_done, "sha256": row.sha256, "remote_key": row.remote_key,
+            "attempts": row.attempts, "last_error": row.last_error, "verified_at": row.verified_at,
+            "origin": str(info.origin) if info else "local",
+            "meeting": {"title": info.title, "start": info.start, "meeting_id": info.meeting_id} if info else None}
 
 
 def _read_pid(path: Path) -> str | None:

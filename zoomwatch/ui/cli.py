@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--from", dest="start", type=_date, help="first day to list (YYYY-MM-DD)")
     sync.add_argument("--to", dest="end", type=_date, help="last day to list (YYYY-MM-DD)")
     commands.add_parser("check", help="test the backup destination: write, read back and delete a probe")
+    dashboard = commands.add_parser("dashboard", help="open the running zoomwatch's dashboard in the browser")
+    dashboard.add_argument("--no-browser", action="store_true", help="print the one-time link instead of opening it")
+    dashboard.add_argument("--api-key", action="store_true",
+                           help="print the REST API key (for scripts: curl -H \"X-API-Key: $KEY\" ...)")
 
     secret = commands.add_parser("secret", help="store credentials in the OS keyring (never in the config file)")
     secret_actions = secret.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
                "autostart": cmd_autostart, "login": cmd_login, "logout": cmd_logout, "whoami": cmd_whoami,
-               "sync": cmd_sync}[args.command]
+               "sync": cmd_sync, "dashboard": cmd_dashboard}[args.command]
     from zoomwatch.errors import ZoomwatchError
 
     try:
@@ -363,9 +367,13 @@ def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
         log.error("cannot show a tray icon (%s: %s); `zoomwatch run` works without one", type(exc).__name__, exc)
         engine.close()
         return Exit.NO_DISPLAY
+    from zoomwatch.ui import web
+
+    web.start(engine)
     try:
         app.run()
     finally:
+        web.stop()
         engine.stop()
         engine.close()
     return Exit.OK
@@ -437,12 +445,18 @@ def _run_forever(engine: Any) -> Exit:
     engine.start()
     log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.watch_folder,
              engine.destination_label)
+    from zoomwatch.ui import web
+
+    web.start(engine)
     last = None
-    while not stop.wait(1.0):  # the engine notices changed settings itself
-        line = engine.snapshot().summary()
-        if line != last:
-            log.info("status: %s", line)
-            last = line
+    try:
+        while not stop.wait(1.0):  # the engine notices changed settings itself
+            line = engine.snapshot().summary()
+            if line != last:
+                log.info("status: %s", line)
+                last = line
+    finally:
+        web.stop()
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK
@@ -494,7 +508,7 @@ def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.app import FileState, file_report
+    from zoomwatch.app import FileState, file_report, published_status
     from zoomwatch.errors import ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
@@ -526,6 +540,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
+            "status": (published_status(paths, pid) or {}).get("status"),
             "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
             "problems": problems,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
@@ -555,4 +570,34 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
             note += f" ({resumable})"
         target = f" -> {printable(row.remote_key)}" if row.state is FileState.VERIFIED else ""
         print(f"  {state:<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
+    return Exit.OK
+
+
+# -- dashboard (issue 13) ---------------------------------------------------------------------------
+
+def cmd_dashboard(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    """Open the running zoomwatch's dashboard through a one-time link (or print it, or the API key)."""
+    import webbrowser
+
+    from zoomwatch.app import published_status
+    from zoomwatch.errors import ZoomwatchError
+    from zoomwatch.ui.web import client
+
+    try:
+        if args.api_key:
+            print(client.stored_key())
+            return Exit.OK
+        url = (published_status(paths, _running_pid(paths)) or {}).get("dashboard")
+        if not url:
+            print("zoomwatch: no running zoomwatch serves a dashboard; start zoomwatch (the tray, or "
+                  "`zoomwatch run`) and try again", file=sys.stderr)
+            return Exit.INCOMPLETE
+        link = client.one_time_link(str(url))
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return exit_code_for(exc)
+    if args.no_browser or not webbrowser.open(link):
+        print(f"Open this link (it works once, for two minutes):\n  {link}")
+    else:
+        print(f"opened the dashboard in the browser ({url})")
     return Exit.OK
