@@ -242,8 +242,11 @@ SCRIPT = r"""'use strict';
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
       button.disabled = true;
       try {
-        await call(button.dataset.method, button.dataset.url);
-        if (!button.classList.contains('open')) window.location.reload();
+        if (button.classList.contains('audit')) say('Auditing every recording… this can take a while');
+        const data = await call(button.dataset.method, button.dataset.url);
+        if (data.restored) say('Restored to ' + data.restored.join(', '));
+        else if (data.opened) say('Opened ' + data.opened);
+        else window.location.reload();
       } catch (e) { say(e.message, true); } finally { button.disabled = false; }
       return;
     }

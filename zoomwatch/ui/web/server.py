@@ -14,7 +14,8 @@ Routes (the REST API as the README documents it):
   POST /api/monitor/stop               PUT  /api/monitor/path          GET  /api/recordings
   GET  /api/recordings/{id}            POST /api/recordings/{id}/open  POST /api/recordings/{id}/share
   POST /api/pause  POST /api/resume    POST /api/sync                  GET  /api/problems
-  GET  /api/zoom/auth                  POST /api/dashboard/link (a one-time link for the page)
+  GET  /api/zoom/auth                  POST /api/audit                 GET  /api/audit (the last one)
+  POST /api/recordings/{id}/restore    POST /api/dashboard/link (a one-time link for the page)
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zoomwatch import __version__
-from zoomwatch.app import Engine
+from zoomwatch.app import Engine, RestoreFailed, restore
 from zoomwatch.errors import ConfigError, ZoomwatchError
 from zoomwatch.ui.web import page
 from zoomwatch.ui.web.auth import Access, api_key
@@ -117,6 +118,7 @@ class Api:
         self.engine = engine
         self.access = access
         self.cookie = f"zoomwatch_session_{port}"  # cookies are per host, not per port
+        self._auditing = threading.Lock()  # one audit at a time
 
     def guarded(self, work: Callable[..., Any], status: int = 200) -> Handler:
         """An API route: the key (or a session) in a header, then `work` on a worker thread; a
@@ -228,6 +230,32 @@ class Api:
     def zoom_auth(self, request: Request) -> Any:
         return self.engine.zoom_auth()
 
+    def run_audit(self, request: Request) -> Any:
+        """Audit now (reads only) and answer the report; 409 while another audit runs."""
+        if not self._auditing.acquire(blocking=False):
+            return _error(409, "busy", "an audit is running already; its report comes with GET /api/audit")
+        try:
+            log.info("audit started from the dashboard")
+            return self.engine.run_audit().to_dict()
+        finally:
+            self._auditing.release()
+
+    def last_audit(self, request: Request) -> Any:
+        report = self.engine.last_audit()
+        return {"last": None if report is None else report.to_dict(), "running": self._auditing.locked()}
+
+    def restore_recording(self, request: Request) -> Any:
+        """Download one backed-up file, checked against its SHA-256, into a new folder under Downloads."""
+        found = self.engine.recording(int(request.path_params["id"]))
+        if found is None or found["state"] != "verified" or not found["remote_key"]:
+            return _error(404, "not_found", "this recording file is not backed up (yet)")
+        try:
+            written = restore(self.engine.config, found["remote_key"])
+        except RestoreFailed as exc:
+            return _error(502, "failed", f"{exc.title}: {exc.message}")
+        log.info("restored %s from the dashboard", found["remote_key"])
+        return {"restored": [str(path) for path in written]}
+
     def link(self, request: Request) -> Any:
         return {"url": f"{request.base_url}login?token={self.access.new_link_token()}"}
 
@@ -264,8 +292,10 @@ class Api:
         except ConfigError as exc:
             listing, error = {"page": 1, "per_page": page.PER_PAGE, "total": 0, "pages": 1, "items": []}, \
                 f"{exc.title}: {exc.message}"
+        report = self.engine.last_audit()
         return page.render(status=self.engine.monitor_status(), problems=self.engine.problems(), listing=listing,
-                           search=search, session=session, error=error)
+                           search=search, session=session, error=error,
+                           audit={"last": None if report is None else report.to_dict()})
 
     async def script(self, request: Request) -> Response:
         return Response(page.SCRIPT, media_type="text/javascript")
@@ -294,6 +324,9 @@ class Api:
             Route("/api/sync", g(self.sync), methods=["POST"]),
             Route("/api/problems", g(self.problems)),
             Route("/api/zoom/auth", g(self.zoom_auth)),
+            Route("/api/audit", g(self.run_audit), methods=["POST"]),
+            Route("/api/audit", g(self.last_audit), methods=["GET"]),
+            Route("/api/recordings/{id:int}/restore", g(self.restore_recording), methods=["POST"]),
             Route("/api/dashboard/link", g(self.link), methods=["POST"]),
         ]
 
