@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import backed_up_files, stop_process, wait_for, write_random
+from helpers import backed_up_files, sha256_of, stop_process, wait_for, write_random
 
 from zoomwatch import config as configmod
 from zoomwatch.core.catalog import Catalog, FileInfo
@@ -249,3 +249,28 @@ def test_headless_commands_load_no_web_framework(api_app):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_audit_from_the_api_and_restore_of_one_file(running):
+    assert running.get("/api/audit").json() == {"last": None, "running": False}
+    sha = write_random(running.app.zoom / MEETING / "zoom_0.mp4", 300_000)
+    wait_for(lambda: running.get("/api/recordings?state=verified").json()["total"] == 1, timeout=120,
+             what="the recording to be backed up")
+    report = running.send("POST", "/api/audit")
+    assert report.status_code == 200, report.text
+    assert report.json()["ok"] is True and report.json()["counts"]["safe"] == 1
+    assert [i["state"] for i in report.json()["items"]] == ["safe"]
+    assert running.get("/api/audit").json()["last"] == report.json()
+    (stored,) = backed_up_files(running.app.backup).values()
+    stored.write_bytes(b"not the recording")  # corrupted at the destination
+    again = running.send("POST", "/api/audit").json()
+    assert again["ok"] is False and again["counts"]["different"] == 1
+
+    item = running.get("/api/recordings").json()["items"][0]
+    stored.write_bytes((running.app.zoom / MEETING / "zoom_0.mp4").read_bytes())  # repaired by hand
+    restored = running.send("POST", f"/api/recordings/{item['id']}/restore")
+    assert restored.status_code == 200, restored.text
+    (path,) = [Path(p) for p in restored.json()["restored"]]
+    assert path.is_relative_to(running.app.home) and path.name == "zoom_0.mp4"
+    assert sha256_of(path) == sha
+    assert running.send("POST", "/api/recordings/999999/restore").status_code == 404
