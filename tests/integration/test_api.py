@@ -274,3 +274,52 @@ def test_audit_from_the_api_and_restore_of_one_file(running):
     assert path.is_relative_to(running.app.home) and path.name == "zoom_0.mp4"
     assert sha256_of(path) == sha
     assert running.send("POST", "/api/recordings/999999/restore").status_code == 404
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_tray_opens_its_own_dashboard_on_the_configured_port_and_a_taken_port_is_said(api_app, monkeypatch,
+                                                                                          caplog):
+    import socket
+
+    from zoomwatch.app import Engine
+    from zoomwatch.ui import web
+    from zoomwatch.ui.tray import TrayApp
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    port = _free_port()
+    api_app.set("dashboard.port", str(port))
+    engine = Engine(api_app.load())
+    engine.acquire()
+    links: list[str] = []
+    try:
+        dashboard = web.start(engine)
+        assert dashboard is not None and dashboard.url == f"http://127.0.0.1:{port}/"
+        assert json.loads((api_app.paths.state_dir / "status.json").read_text())["dashboard"] == dashboard.url
+        TrayApp(engine, browser=links.append).open_dashboard()
+        (link,) = links
+        entered = requests.get(link, timeout=30, allow_redirects=False)
+        assert entered.status_code == 303
+        assert requests.get(link, timeout=30, allow_redirects=False).status_code == 401
+    finally:
+        web.stop()
+        engine.close()
+    assert web.running() is None
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = int(taken.getsockname()[1])
+        api_app.set("dashboard.port", str(busy))
+        engine = Engine(api_app.load())
+        try:
+            assert web.start(engine) is None
+        finally:
+            engine.close()
+    assert f"port {busy} (Address already in use)" in caplog.text and "dashboard.port" in caplog.text
