@@ -323,3 +323,34 @@ def test_the_tray_opens_its_own_dashboard_on_the_configured_port_and_a_taken_por
         finally:
             engine.close()
     assert f"port {busy} (Address already in use)" in caplog.text and "dashboard.port" in caplog.text
+
+
+def test_the_page_escapes_every_name_and_shows_when_zoom_deletes_a_cloud_recording_not_yet_safe():
+    """The page as rendered from the API's answers: a hostile title stays text, and the last audit's cloud
+    recordings not backed up yet show Zoom's deletion date as days left."""
+    from zoomwatch.ui.web import page
+
+    today = dt.date.today()
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    item = {"id": 7, "path": f"/z/{hostile}/zoom_0.mp4", "name": f"{hostile}.mp4", "state": "failed", "size": 10,
+            "bytes_done": 0, "sha256": None, "remote_key": "2024/03/a/zoom_0.mp4", "attempts": 1,
+            "last_error": hostile, "verified_at": None, "origin": "cloud",
+            "meeting": {"title": hostile, "start": "2024-03-04T16:30:00", "meeting_id": "912"}}
+    audit = {"last": {"ok": False, "started_at": "2024-03-05T10:00:00Z", "finished_at": "2024-03-05T10:01:00Z",
+                      "counts": {"safe": 0, "cloud_only": 1}, "error": None, "items": [
+                          {"state": "cloud_only", "title": "Board meeting", "start": "2024-03-01T10:00:00Z",
+                           "meeting_id": "913", "key": None, "path": "GMT20240301.mp4", "size": 5, "reason": None,
+                           "auto_delete_date": (today + dt.timedelta(days=12)).isoformat()},
+                          {"state": "not_backed_up", "title": hostile, "start": None, "meeting_id": None,
+                           "key": "2024/03/a/zoom_0.mp4", "path": None, "size": 10, "reason": "failed",
+                           "auto_delete_date": (today + dt.timedelta(days=3)).isoformat()}]}}
+    html = page.render(status={"summary": hostile, "status": "error", "watch_folder": hostile, "destination": "d",
+                               "counts": {}, "transfers": [{"name": hostile, "size": 10, "done": 5}]},
+                       problems=[{"title": hostile, "message": hostile}],
+                       listing={"page": 1, "per_page": 50, "total": 1, "pages": 1, "items": [item]},
+                       search=page.Search(text=hostile), session="s", audit=audit)
+    assert "<script>alert" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert "Board meeting" in html and "Zoom deletes it in 12 day(s)" in html
+    assert "Zoom deletes it in 3 day(s)" in html  # the failed file of a cloud recording, by its key
+    assert "NOT everything is safe" in html
