@@ -149,7 +149,9 @@ def test_a_one_time_link_opens_the_page_once_and_the_cookie_alone_drives_nothing
     token = next(iter(session.values()))
     assert f'content="{token}"' in page.text
     paused = requests.post(running.url + "api/pause", headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    assert paused.ok and running.status()["status"] == "paused"
+    assert paused.ok and paused.json() == {"paused": True}
+    assert running.get("/api/monitor/status").json()["paused"] is True
+    wait_for(lambda: running.status()["status"] == "paused", what="the published status to say paused")
     assert running.send("POST", "/api/resume").ok
     assert wait_for(lambda: running.status()["status"] != "paused", what="the engine to resume")
 

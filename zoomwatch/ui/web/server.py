@@ -353,8 +353,9 @@ class Dashboard:
         self.access = access
         self.port = int(sock.getsockname()[1])
         self.url = f"http://{HOST}:{self.port}/"
+        # log_config=None: uvicorn's own warnings go to zoomwatch's log (its handlers), not a console of their own
         config = uvicorn.Config(LoopbackOnly(build_app(engine, access, self.port)), log_level="warning",
-                                access_log=False, lifespan="off", server_header=False)
+                                log_config=None, access_log=False, lifespan="off", server_header=False)
         self._server = uvicorn.Server(config)
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="zoomwatch-dashboard", daemon=True)
