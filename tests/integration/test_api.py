@@ -97,6 +97,7 @@ def running(api_app):
 
 
 def test_health_needs_no_key_and_everything_else_needs_the_key_in_a_header(running):
+    assert running.status()["dashboard"] == running.url  # where scripts find it
     health = requests.get(running.url + "health", timeout=30)
     assert health.status_code == 200 and health.json()["status"] == "ok"
     assert running.url.startswith("http://127.0.0.1:")
@@ -238,6 +239,7 @@ def test_monitoring_stops_starts_and_watches_another_folder(running, tmp_path: P
 def test_dashboard_command_when_nothing_runs_says_so(api_app):
     done = zw(api_app, "dashboard", "--no-browser")
     assert done.returncode == 1 and "no running zoomwatch serves a dashboard" in done.stderr
+    assert json.loads(zw(api_app, "status", "--json").stdout)["dashboard"] is None
 
 
 def test_headless_commands_load_no_web_framework(api_app):

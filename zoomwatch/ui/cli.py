@@ -538,10 +538,11 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
     cut_off = {r.id for r in rows if r.state is FileState.UPLOADING} if pid is None else set()
     problems = _problems(paths, pid, cfg)
+    published = published_status(paths, pid) or {}  # the running zoomwatch's board: its status, its dashboard
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
-            "status": (published_status(paths, pid) or {}).get("status"),
+            "status": published.get("status"), "dashboard": published.get("dashboard") or None,
             "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
             "problems": problems,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
