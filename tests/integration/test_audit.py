@@ -169,3 +169,30 @@ def test_objects_no_catalog_row_names_are_listed_but_do_not_fail_the_audit(store
     assert code == 0, report
     assert sorted(states(report).items()) == sorted(
         (name, "unknown_at_destination") for name in ("zoom_0.mp4", "audio_only.m4a", "meeting_saved_chat.txt"))
+
+
+def test_the_running_engine_audits_its_own_destination_and_keeps_the_last_report(app: Any) -> None:
+    """What the dashboard calls: Engine.run_audit() while the engine runs, then last_audit()."""
+    from helpers import sha256_of, wait_for
+
+    from zoomwatch.app import Engine
+
+    sha = write_random(app.zoom / MEETING / "zoom_0.mp4", 30_000, seed=9)
+    engine = Engine(app.load())
+    engine.acquire()
+    try:
+        assert engine.last_audit() is None
+        engine.start()
+        wait_for(lambda: engine.snapshot().counts.get("verified") == 1, 120, "the recording verified")
+        report = engine.run_audit()
+        assert report.ok and report.counts()["safe"] == 1 and engine.last_audit() is report
+        (app.backup / FOLDER / "zoom_0.mp4").write_bytes(b"y" * 30_000)
+        again = engine.run_audit(read_data=100.0)
+        assert not again.ok and again.counts()["different"] == 1 and engine.last_audit() is again
+        item = again.to_dict()["items"][0]
+        assert item["state"] == "different" and item["meeting_id"] == "93456789012" and item["size"] == 30_000
+        assert json.loads(json.dumps(again.to_dict()))["ok"] is False
+        assert sha256_of(app.zoom / MEETING / "zoom_0.mp4") == sha  # the recording itself is untouched
+    finally:
+        engine.stop()
+        engine.close()
