@@ -52,10 +52,10 @@ def back_up_then_forget(store: Store) -> dict[str, str]:
     return files
 
 
-def test_ls_lists_meetings_at_the_destination_newest_first_with_an_empty_catalog(store: Store) -> None:
-    back_up_then_forget(store)
+def test_ls_and_restore_from_an_empty_catalog_byte_identical_in_a_new_folder_under_downloads(store: Store) -> None:
+    files = back_up_then_forget(store)
     found = json.loads(zw(store.app, "ls", "--json").stdout)
-    assert [m["title"] for m in found] == ["Standup", "Board meeting"]
+    assert [m["title"] for m in found] == ["Standup", "Board meeting"]  # newest first
     board = found[1]
     assert board["meeting_id"] == "93456789012" and board["start"].startswith("2024-05-06T14:00")
     assert sorted(f["name"] for f in board["files"]) == ["meeting_saved_chat.txt", "zoom_0.mp4"]
@@ -66,9 +66,6 @@ def test_ls_lists_meetings_at_the_destination_newest_first_with_an_empty_catalog
     text = zw(store.app, "ls", "--to", "2024-05-31")
     assert text.returncode == 0 and "Board meeting (ID 93456789012)" in text.stdout and "Standup" not in text.stdout
 
-
-def test_restore_from_an_empty_catalog_is_byte_identical_in_a_new_folder_under_downloads(store: Store) -> None:
-    files = back_up_then_forget(store)
     done = zw(store.app, "restore", "Board")
     assert done.returncode == 0, done.stdout + done.stderr
     made = list((store.app.home / "Downloads").glob("zoomwatch restore */" + LOCAL_NAME))
@@ -80,6 +77,7 @@ def test_restore_from_an_empty_catalog_is_byte_identical_in_a_new_folder_under_d
     assert sha256_of(store.app.home / "by-id" / LOCAL_NAME / "zoom_0.mp4") == files["zoom_0.mp4"]
 
 
+@pytest.mark.parametrize("store", ["local"], indirect=True)  # the same on every store: the target is local
 def test_restore_never_overwrites_and_a_key_restores_one_file(store: Store, tmp_path: Path) -> None:
     files = back_up_then_forget(store)
     target = tmp_path / "restored"
