@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -26,6 +27,7 @@ from zoomwatch.destinations.base import Destination
 from zoomwatch.errors import DestinationError, ItemError, ZoomwatchError
 
 SIDECAR = "meeting.json"
+WORKERS = 8  # files checked at once
 
 
 class AuditState(str, Enum):
@@ -155,9 +157,7 @@ class Audit:
         report.items.extend(AuditItem(AuditState.NOT_BACKED_UP, path=r.display, size=r.size, key=r.remote_key,
                                       reason=_waiting_reason(r), row_id=r.id, **_meeting(r)) for r in waiting)
         try:
-            for done, row in enumerate(checked, start=1):
-                report.items.append(self._check(row))
-                self.progress(done, len(checked))
+            report.items.extend(self._check_all(checked))
             report.items.extend(self._unknown())
         except DestinationError as exc:
             # a destination that cannot answer: said once, and no file called missing or different
@@ -168,9 +168,27 @@ class Audit:
         report.finished_at = dt.datetime.now(dt.timezone.utc)
         return report
 
-    def _check(self, row: Row) -> AuditItem:
+    def _check_all(self, rows: list[Row]) -> list[AuditItem]:
+        """Each row checked, WORKERS at a time (a store answers one HEAD or GET per round trip), in order."""
+        if not rows:
+            return []
+        picks = [wants_read(self.read_data, self.pick) for _ in rows]  # drawn here: one random stream
+        found: list[AuditItem | None] = [None] * len(rows)
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(rows)), thread_name_prefix="zoomwatch-audit") as pool:
+            futures = {pool.submit(self._check, row, read): n
+                       for n, (row, read) in enumerate(zip(rows, picks, strict=True))}
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    found[futures[future]] = future.result()
+                    self.progress(done, len(rows))
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return [item for item in found if item is not None]
+
+    def _check(self, row: Row, read: bool) -> AuditItem:
         assert row.remote_key is not None and row.sha256 is not None
-        read = wants_read(self.read_data, self.pick)
         common = dict(key=row.remote_key, path=row.display, size=row.size, row_id=row.id, **_meeting(row))
         try:
             check = check_backup(self.destination, row.remote_key, row.size, row.sha256, read_data=read)
