@@ -91,6 +91,8 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "zoom.users": ("ana@example.com, bo@example.com", ["ana@example.com", "bo@example.com"]),
         "zoom.account_ids": ("sub1, sub2", ["sub1", "sub2"]),
         "notify.backups": ("on", True),
+        "dashboard.enabled": ("off", False),
+        "dashboard.port": ("8385", 8385),
     }
 
 
