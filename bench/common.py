@@ -178,8 +178,8 @@ class Proc:
         return "\n".join(text for _, text in self.lines[-n:])
 
     def wait(self, timeout: float) -> Done:
-        """Reap it (os.wait4) within `timeout` s of its start; killed and BenchError after that."""
-        deadline = self.t0 + timeout
+        """Reap it (os.wait4) within `timeout` s from now; killed and BenchError after that."""
+        deadline = time.monotonic() + timeout
         while not (reaped := os.wait4(self.proc.pid, os.WNOHANG))[0]:
             if time.monotonic() > deadline:
                 self.signal(signal.SIGKILL)

@@ -24,13 +24,15 @@ from filelock import FileLock, Timeout
 
 from zoomwatch import config as configmod
 from zoomwatch.config import Config
+from zoomwatch.core.audit import AuditItem, AuditReport, AuditState
 from zoomwatch.core.catalog import STATES, Catalog, FileState, Origin, Row
+from zoomwatch.core.restore import Meeting, RestoreFailed
 from zoomwatch.core.status import Activity, EngineStatus, Problem, ProblemKey, Snapshot, StatusBoard
 from zoomwatch.core.transfer import RetryPolicy, Transfers
 from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.destinations.s3 import abort_unknown_uploads
-from zoomwatch.errors import AlreadyRunning, ConfigError, DestinationError, ZoomwatchError
+from zoomwatch.errors import AlreadyRunning, BadSetting, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.i18n import N_, NP_, join, keep, state_count
 from zoomwatch.paths import AppPaths
 from zoomwatch.printable import printable
@@ -591,6 +593,7 @@ class Engine:
     def _publish(self, snap: Snapshot) -> None:
         _write_atomically(status_file(self.config.paths), json.dumps({
             "pid": os.getpid(), "written_at": time.time(), "status": snap.status, "summary": snap.summary(),
+            "dashboard": self.dashboard_url,
             "problems": [p.as_dict() for p in snap.problems], "settling": snap.settling,
             "transfers": [{"name": t.name, "size": t.size, "done": t.done} for t in snap.transfers],
         }, ensure_ascii=False))
@@ -714,6 +717,140 @@ class Engine:
             return True
         return bool(self.settler.pending) and self.clock() < deadline
 
+    # -- dashboard and REST API (issue 13) --------------------------------------------------------------
+    # JSON-ready answers for the web face (zoomwatch/ui/web): never a secret, names as the catalog shows them.
+
+    dashboard_url: str = ""  # where the running dashboard is (published in the status file); "" when none
+
+    def publish_dashboard(self, url: str) -> None:
+        """Say where this process serves its dashboard, so `zoomwatch dashboard` elsewhere finds it."""
+        self.dashboard_url = url
+        if self._holding:
+            self._publish(self.board.snapshot())
+
+    @property
+    def monitoring(self) -> bool:
+        """Whether the Zoom folder is watched (start() ran and stop() did not since)."""
+        return bool(self._threads)
+
+    def start_monitoring(self) -> bool:
+        """Start watching unless already watching; whether it was started now."""
+        with self._control:
+            if self._threads:
+                return False
+            self.start()
+            return True
+
+    def stop_monitoring(self) -> bool:
+        """Stop watching if watching; whether it was stopped now."""
+        with self._control:
+            if not self._threads:
+                return False
+            self.stop()
+            return True
+
+    def monitor_status(self) -> dict:
+        snap = self.snapshot()
+        return {"monitoring": self.monitoring, "status": str(snap.status), "paused": self.transfers.paused,
+                "summary": snap.summary(), "watch_folder": str(self.config.watch_folder),
+                "destination": self.destination.label, "counts": {str(k): v for k, v in snap.counts.items()},
+                "settling": snap.settling, "problems": len(snap.problems), "can_sync_cloud": self.can_sync_cloud(),
+                "transfers": [{"name": t.name, "size": t.size, "done": t.done} for t in snap.transfers]}
+
+    def problems(self) -> list[dict]:
+        """Every problem on the board, worst first."""
+        return [p.as_dict() for p in self.snapshot().problems]
+
+    def set_watch_folder(self, folder: str) -> Path:
+        """Watch another Zoom folder from now on (stored in the settings); ConfigError when it is not a folder."""
+        path = Path(folder).expanduser()
+        if not folder.strip() or not path.is_absolute():
+            raise ConfigError("Not a folder", f"{folder!r}: give the full path of the Zoom recording folder")
+        if not path.is_dir():
+            raise ConfigError("Not a folder", f"{path} does not exist or is not a folder")
+        configmod.set_value(self.config.paths, "watch.folder", str(path))
+        self.reload(configmod.load(self.config.paths))
+        return self.config.watch_folder
+
+    def recordings(self, *, page: int = 1, per_page: int = 50, text: str = "", start: str = "", end: str = "",
+                   state: str = "") -> dict:
+        """One page of recording files (the current version of each), newest meeting first, filtered."""
+        if state and state not in {s.value for s in STATES}:
+            raise ConfigError("Unknown state", f"{state!r}: one of {', '.join(s.value for s in STATES)}")
+        for day in (start, end):
+            if day:
+                try:
+                    dt.date.fromisoformat(day)
+                except ValueError:
+                    raise ConfigError("Not a date", f"{day!r}: expected a day like 2024-01-31") from None
+        page, per_page = max(1, page), min(max(1, per_page), 500)
+        total, rows = self.catalog.search(self.destination.id, text=text, start=start, end=end, state=state,
+                                          offset=(page - 1) * per_page, limit=per_page)
+        return {"page": page, "per_page": per_page, "total": total, "pages": max(1, -(-total // per_page)),
+                "items": [_recording(r) for r in rows]}
+
+    def recording(self, row_id: int) -> dict | None:
+        row = self.catalog.get(row_id)
+        if row is None or row.dest != self.destination.id:
+            return None
+        return _recording(row)
+
+    def recording_location(self, row_id: int) -> str | None:
+        """Where the backup of a recording is (a path or URL), or None when it is not backed up."""
+        row = self.catalog.get(row_id)
+        if row is None or row.dest != self.destination.id or row.state is not FileState.VERIFIED:
+            return None
+        return self.destination.location(row.remote_key or "")
+
+    def recording_share_link(self, row_id: int) -> str | None:
+        """A download link for a backed-up recording (S3, Supabase), or None (a folder destination)."""
+        row = self.catalog.get(row_id)
+        if row is None or row.dest != self.destination.id or row.state is not FileState.VERIFIED:
+            return None
+        return self.destination.share_link(row.remote_key or "")
+
+    def zoom_auth(self) -> dict:
+        """Whether cloud backup is on and signed in (never a token)."""
+        mode = str(self.config["zoom.mode"])
+        problem = next((p.as_dict() for p in self.snapshot().problems
+                        if p.key in (ProblemKey.ZOOM_SIGN_IN, ProblemKey.KEYRING)), None)
+        signed_in: bool | None = None
+        if mode == "user":
+            from zoomwatch.sources.zoom import oauth
+
+            try:
+                signed_in = oauth.TokenStore().load() is not None
+            except ZoomwatchError:
+                signed_in = None  # the keyring refused: the problem says so
+        return {"mode": mode, "signed_in": signed_in, "problem": problem}
+
+
+    # -- audit, ls, restore (issue 13) ------------------------------------------------------------
+
+    _last_audit: AuditReport | None = None
+
+    def run_audit(self, read_data: float | None = None) -> AuditReport:
+        """Audit this engine's destination and catalog (the dashboard's "Run audit"); the result is kept for
+        last_audit(). Reads only: nothing is queued again."""
+        report = _audit_with(self.config, self.destination, self.catalog, read_data=read_data)
+        self._last_audit = report
+        return report
+
+    def last_audit(self) -> AuditReport | None:
+        """The report of this engine's last run_audit(), or None."""
+        return self._last_audit
+
+
+def _recording(row: Row) -> dict:
+    """One catalog row as the REST API shows it."""
+    info = row.info
+    return {"id": row.id, "path": row.display, "name": row.display.rpartition(os.sep)[2], "state": str(row.state),
+            "size": row.size,
+            "bytes_done": row.bytes_done, "sha256": row.sha256, "remote_key": row.remote_key,
+            "attempts": row.attempts, "last_error": row.last_error, "verified_at": row.verified_at,
+            "origin": str(info.origin) if info else "local",
+            "meeting": {"title": info.title, "start": info.start, "meeting_id": info.meeting_id} if info else None}
+
 
 def _read_pid(path: Path) -> str | None:
     try:
@@ -817,3 +954,179 @@ def _secrets_changed(paths: AppPaths) -> None:
     """A running zoomwatch reloads when this stamp changes (see config.fingerprint)."""
     paths.secrets_stamp.parent.mkdir(parents=True, exist_ok=True)
     paths.secrets_stamp.touch()
+
+
+# -- audit, ls, restore (issue 13) --------------------------------------------------------------------
+
+__all__ += ["AuditItem", "AuditReport", "AuditState", "Meeting", "RestoreFailed", "audit", "list_meetings", "restore"]
+
+
+def audit(config: Config, *, read_data: float | None = None, repair: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    """`zoomwatch audit`: every recording zoomwatch knows of (the Zoom folder now, the Zoom cloud listed live
+    when signed in, the catalog) set against the destination. `read_data`: None trusts the checksums the
+    destination keeps, 100 reads everything back, 0 < p < 100 a random p percent. Changes nothing, except that
+    `repair` queues what is missing or different for backup again (when its recording is still here)."""
+    destination = open_destination(config)
+    catalog = _audit_catalog(config, writable=repair)
+    try:
+        report = _audit_with(config, destination, catalog, read_data=read_data, progress=progress)
+        if repair and report.error is None:
+            _repair(report, catalog)
+    finally:
+        catalog.close()
+    return report
+
+
+def _audit_catalog(config: Config, *, writable: bool) -> Catalog:
+    """The catalog as it is (read-only unless repairing); an empty one where none was ever written."""
+    file = config.paths.catalog_file
+    if writable:
+        return Catalog(file)
+    if file.exists():
+        return Catalog(file, readonly=True)
+    return Catalog(Path(":memory:"))
+
+
+def _audit_with(config: Config, destination: Destination, catalog: Catalog, *, read_data: float | None,
+                progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    from zoomwatch.core.audit import Audit
+
+    scope: dict[str, object] = {"destination": destination.label, "zoom_folder": str(config.watch_folder),
+                                "read_data": read_data}
+    rows = catalog.rows(destination.id)
+    known = {r.remote_key for r in catalog.rows(destination.id, include_old=True) if r.remote_key}
+    extra = list(_zoom_folder_items(config, catalog, destination.id, scope))
+    extra += _cloud_items(config, catalog, destination.id, scope)
+    scope["catalog_files"] = len(rows)
+    return Audit(destination, rows, scope=scope, extra=extra, known_keys=known, read_data=read_data,
+                 progress=progress).run()
+
+
+def _zoom_folder_items(config: Config, catalog: Catalog, dest_id: str,
+                       scope: dict[str, object]) -> Iterator[AuditItem]:
+    """Files in the Zoom folder that no catalog row tracks: not seen yet, or excluded by the settings."""
+    from zoomwatch.core.audit import EXCLUDED
+    from zoomwatch.core.catalog import display_path
+
+    root = config.watch_folder
+    problem = folder_problem(root)
+    if problem is not None:
+        scope["zoom_folder_problem"] = f"{problem[0]}: {problem[1]}"
+        return
+    tracked = catalog.current_stats(dest_id)
+    fence = watch.Fence(root, watch.own_folders(config))
+    errors: list[str] = []
+    for entry in watch.walk_files(root, errors, skip=fence.is_own):
+        if os.fsencode(entry.path) in tracked:
+            continue
+        wanted = config.wants(entry.name)
+        reason = "not seen by zoomwatch yet (is it running? or: zoomwatch run --once)" if wanted else \
+            f"{EXCLUDED} by the settings (watch.include / watch.exclude)"
+        yield AuditItem(AuditState.NOT_BACKED_UP, path=display_path(entry.path), size=entry.stat().st_size,
+                        reason=reason)
+    if errors:
+        scope["zoom_folder_problem"] = "; ".join(errors[:3])
+
+
+def _cloud_items(config: Config, catalog: Catalog, dest_id: str, scope: dict[str, object]) -> list[AuditItem]:
+    """The Zoom cloud files not fetched yet, listed live (when cloud backup is on and someone is signed in)."""
+    if config["zoom.mode"] == "off":
+        scope["cloud"] = "off"
+        return []
+    from zoomwatch.sources.zoom.listing import cloud_only
+
+    try:
+        found = list(cloud_only(config, catalog, dest_id))
+    except SignedOut:
+        scope["cloud"] = "not signed in (zoomwatch login): cloud recordings not listed"
+        return []
+    except ZoomwatchError as exc:
+        scope["cloud"] = f"could not be listed: {exc.title}: {exc.message}"
+        return []
+    scope["cloud"] = "listed"
+    return found
+
+
+def _repair(report: AuditReport, catalog: Catalog) -> None:
+    """Queue every missing or different file whose recording is still here, unchanged, for backup again."""
+    for item in report.items:
+        if item.state not in (AuditState.MISSING, AuditState.DIFFERENT) or item.row_id is None:
+            continue
+        row = catalog.get(item.row_id)
+        if row is None:
+            continue
+        try:
+            st = os.stat(row.fs_path)
+        except OSError:
+            log.warning("cannot back up %s again: its recording is no longer on this computer", row.display)
+            continue
+        if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
+            continue  # changed since: the watcher backs the new version up by itself
+        catalog.requeue_lost(row.id)
+        report.repaired.append(row.remote_key or row.display)
+
+
+def _recorded_checksums(config: Config, dest_id: str) -> dict[str, str]:
+    """key -> SHA-256 the catalog recorded at backup (empty without a readable catalog)."""
+    if not config.paths.catalog_file.exists():
+        return {}
+    try:
+        catalog = Catalog(config.paths.catalog_file, readonly=True)
+    except ZoomwatchError as exc:
+        log.warning("the catalog cannot be read (%s); using what the destination says", exc.message)
+        return {}
+    try:
+        return {r.remote_key: r.sha256 for r in catalog.rows(dest_id, include_old=True)
+                if r.remote_key and r.sha256 and r.state is FileState.VERIFIED}
+    finally:
+        catalog.close()
+
+
+def list_meetings(config: Config, text: str | None = None, start: dt.date | None = None,
+                  end: dt.date | None = None) -> list[Meeting]:
+    """`zoomwatch ls`: the meetings at the destination (read from it, not from the catalog), newest first,
+    those whose title, folder or meeting ID contains `text` and that started from `start` to `end`."""
+    from zoomwatch.core import restore as restoring
+
+    destination = open_destination(config)
+    found = restoring.meetings(destination, _recorded_checksums(config, destination.id))
+    return restoring.select(found, text, start, end)
+
+
+def restore(config: Config, what: str, *, to: Path | None = None,
+            progress: Callable[[str, int, int], None] | None = None, start: dt.date | None = None,
+            end: dt.date | None = None) -> list[Path]:
+    """`zoomwatch restore`: download a meeting's files (`what`: title text or meeting ID, with an optional date
+    range) or one file (its key at the destination) into `to` (default: a new folder under Downloads), each
+    streamed, resumable, checked against the SHA-256 the backup recorded, and never over an existing file.
+    Works with an empty catalog. Returns the paths written; RestoreFailed names the files that failed."""
+    from zoomwatch.core import restore as restoring
+
+    destination = open_destination(config)
+    recorded = _recorded_checksums(config, destination.id)
+    found = restoring.meetings(destination, recorded)
+    chosen: list[tuple[restoring.StoredFile, Path]] = []
+    target = to or _new_download_folder()
+    exact = [f for m in found for f in m.files if f.key == what or f.key == destination.adapt_key(what)]
+    if exact:
+        chosen = [(exact[0], target)]
+    else:
+        chosen = [(f, target / restoring.folder_name(m)) for m in restoring.select(found, what, start, end)
+                  for f in m.files]
+    if not chosen:
+        raise BadSetting("Nothing to restore", f"no meeting or backed-up file at {destination.label} matches "
+                         f"{printable(what)!r} — list them with: zoomwatch ls")
+    return restoring.Restorer(destination, progress).many(chosen)
+
+
+def _new_download_folder() -> Path:
+    """A new folder under the user's Downloads, named for now (never one that exists)."""
+    import platformdirs
+
+    base = Path(platformdirs.user_downloads_dir()) / f"zoomwatch restore {dt.datetime.now():%Y-%m-%d %H.%M.%S}"
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name} ({n})")
+    return folder

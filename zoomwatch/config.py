@@ -188,6 +188,9 @@ KEYS: dict[str, Key] = {
         Key("zoom.account_ids", [], _words, "s2s: sub-account IDs of a master account (instead of zoom.users)"),
         Key("notify.backups", False, _as_bool, "tray: a notification for every recording backed up"),
         Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
+        # the dashboard and REST API (issue 13)
+        Key("dashboard.enabled", True, _as_bool, "serve the dashboard and REST API on 127.0.0.1 while zoomwatch runs"),
+        Key("dashboard.port", 0, _as_int(0, 65535), "the dashboard's port on 127.0.0.1; 0 = any free port"),
         # -- the interface's language (issue 16) --
         Key("ui.language", "", _choice("", *i18n.LANGUAGES),
             "language of the tray, settings and messages: en, es or ru; empty = the system's"),

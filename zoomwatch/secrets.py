@@ -34,13 +34,15 @@ KNOWN = {
     "zoom.s2s_client_id": N_("Zoom Server-to-Server client ID"),
     "zoom.s2s_client_secret": N_("Zoom Server-to-Server client secret"),
 }
-INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)"}
+INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)",
+            "dashboard.api_key": "the dashboard's REST API key (made at the first start)"}
 WINDOWS_BLOB_TOO_LONG = 1783  # CredWrite's error for a value over 2,560 bytes of UTF-16 (keyring issue 355)
 INTERNAL_PREFIXES = ("zoom.user_tokens.",)  # the parts of a value stored in pieces (see zoom/oauth.py)
 ENVIRONMENT = {  # fallbacks for headless servers
     "zoom.client_id": "ZOOM_CLIENT_ID", "zoom.client_secret": "ZOOM_CLIENT_SECRET",
     "zoom.s2s_account_id": "ZOOM_ACCOUNT_ID", "zoom.s2s_client_id": "ZOOM_S2S_CLIENT_ID",
     "zoom.s2s_client_secret": "ZOOM_S2S_CLIENT_SECRET", "supabase.key": "SUPABASE_KEY",
+    "dashboard.api_key": "ZOOMWATCH_API_KEY",
 }
 
 

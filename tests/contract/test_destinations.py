@@ -409,3 +409,108 @@ def test_check_backup_tells_safe_missing_and_different_from_the_store_itself(bac
     assert check_backup(backend.dest, key, 4000, sha, read_data=True).verdict is Verdict.DIFFERENT
     with pytest.raises(DestinationError):
         check_backup(backend.broken(), key, 4000, sha)
+
+
+# -- listing and reading back (audit, ls, restore; issue 13) ---------------------------------------------
+
+
+def corrupt_keeping_metadata(backend: Backend, key: str, data: bytes) -> None:
+    """Replace the bytes stored at `key` behind the destination's back, keeping the checksum it stores beside
+    them (S3: a PUT with the same x-amz-meta-sha256; Supabase: the stored object's bytes; a folder: the file)."""
+    dest: Any = backend.dest
+    if backend.name == "s3":
+        full = dest.full_key(key)
+        kept = dest.client.head_object(Bucket=dest.bucket, Key=full)["Metadata"]
+        dest.client.put_object(Bucket=dest.bucket, Key=full, Body=data, Metadata=kept)
+    elif backend.name == "supabase":
+        fake: FakeSupabaseStorage = dest._fake
+        fake.objects[(dest.bucket, dest.full_key(key))].data = data
+    else:
+        Path(dest.location(key)).write_bytes(data)
+
+
+@pytest.fixture
+def stored_tree(backend: Backend, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, tuple[int, str]]:
+    """Two meetings' files and a meeting.json stored through the destination: key -> (size, sha256)."""
+    if backend.name == "supabase":
+        backend.dest._fake = request.getfixturevalue("supabase")  # type: ignore[attr-defined]
+    tree: dict[str, tuple[int, str]] = {}
+    for n, (key, size) in enumerate([(KEY, backend.large), ("2024/05/2024-05-07 09.00.00 Standup/audio_only.m4a", 5000),
+                                     ("top-level.txt", 10)]):
+        source = tmp_path / f"source-{n}"
+        sha = write_random(source, size, seed=n)
+        upload(backend, source, key)
+        tree[backend.dest.adapt_key(key)] = (size, sha)
+    sidecar = backend.dest.adapt_key("2024/05/2024-05-07 09.00.00 Standup/meeting.json")
+    backend.dest.write_small(sidecar, b'{"title": "Standup"}')
+    tree[sidecar] = (20, hashlib.sha256(b'{"title": "Standup"}').hexdigest())
+    return tree
+
+
+def test_list_names_every_stored_object_with_its_size(backend: Backend, stored_tree: dict[str, tuple[int, str]],
+                                                      tmp_path: Path) -> None:
+    backend.dest.check()  # a probe: never listed
+    if backend.name == "local":  # an unfinished copy beside the backups: never listed
+        cancelled_upload(backend, write_big(tmp_path / "big", backend.large), "2024/unfinished.mp4")
+    listed = dict(backend.dest.list())
+    assert {k: v.size for k, v in listed.items()} == {k: size for k, (size, _) in stored_tree.items()}
+    assert all(v.sha256 in (None, stored_tree[k][1]) for k, v in listed.items())
+    standup = backend.dest.adapt_key("2024/05/2024-05-07 09.00.00 Standup")
+    assert sorted(k for k, _ in backend.dest.list(standup)) == sorted(k for k in stored_tree if k.startswith(standup))
+    assert list(backend.dest.list(backend.dest.adapt_key("2023"))) == []
+
+
+def write_big(path: Path, size: int) -> Path:
+    write_random(path, size, seed=11)
+    return path
+
+
+def test_download_is_byte_identical_and_resumes_from_what_the_target_holds(
+        backend: Backend, stored_tree: dict[str, tuple[int, str]], tmp_path: Path) -> None:
+    key = backend.dest.adapt_key(KEY)
+    size, sha = stored_tree[key]
+    whole = tmp_path / "whole.mp4"
+    seen: list[int] = []
+    assert backend.dest.download(key, whole, progress=seen.append) == size
+    assert hashlib.sha256(whole.read_bytes()).hexdigest() == sha and seen[-1] == size
+    resumed = tmp_path / "resumed.mp4"
+    resumed.write_bytes(whole.read_bytes()[: size // 3])  # a download cut off a third of the way
+    seen.clear()
+    assert backend.dest.download(key, resumed, progress=seen.append) == size
+    assert resumed.read_bytes() == whole.read_bytes()
+    assert seen[0] > size // 3, "only the rest was fetched"
+    stopped = tmp_path / "stopped.mp4"
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        backend.dest.download(key, stopped, stop=stop)
+
+
+def test_reading_an_absent_key_is_none_and_its_download_says_so(backend: Backend, tmp_path: Path) -> None:
+    key = backend.dest.adapt_key(KEY)
+    assert backend.dest.read(key) is None
+    with pytest.raises(ItemError) as raised:
+        backend.dest.download(key, tmp_path / "nothing")
+    assert not isinstance(raised.value, DestinationError) and raised.value.message
+
+
+def test_a_destination_that_cannot_say_never_lists_nothing(backend: Backend) -> None:
+    """An unreachable store raises rather than list nothing (which an audit would read as "all missing")."""
+    with pytest.raises(DestinationError):
+        list(backend.broken().list())
+    with pytest.raises(DestinationError):
+        backend.broken().read(backend.dest.adapt_key(KEY))
+
+
+def test_read_data_catches_bytes_corrupted_behind_unchanged_metadata(
+        backend: Backend, stored_tree: dict[str, tuple[int, str]]) -> None:
+    from zoomwatch.core.safety import Verdict, check_backup
+
+    key = backend.dest.adapt_key("2024/05/2024-05-07 09.00.00 Standup/audio_only.m4a")
+    size, sha = stored_tree[key]
+    corrupt_keeping_metadata(backend, key, b"\0" * size)
+    trusted = check_backup(backend.dest, key, size, sha)
+    if backend.name != "local":  # a store that keeps the checksum is trusted by default: it cannot see this
+        assert trusted.verdict is Verdict.SAFE
+    read = check_backup(backend.dest, key, size, sha, read_data=True)
+    assert read.verdict is Verdict.DIFFERENT and read.read_back

@@ -292,6 +292,7 @@ class _Meeting:
     trashed: bool = False
     deleted_time: datetime | None = None
     deleted: bool = False
+    auto_delete_date: str | None = None  # "YYYY-MM-DD": the account deletes cloud recordings on a schedule
 
 
 @dataclass
@@ -640,12 +641,14 @@ class FakeZoom:
 
     def add_meeting(self, user_email: str, *, topic: str, start_time: datetime, timezone: str = "Europe/Madrid",
                     uuid: str | None = None, meeting_id: int | None = None, files: list[dict] | None = None,
-                    trashed: bool = False, duration: int = 60) -> dict:
+                    trashed: bool = False, duration: int = 60, auto_delete_date: str | None = None) -> dict:
         """Add a cloud-recorded meeting of ``user_email``; returns it as a listing shows it.
 
         ``files``: dicts with ``file_type`` (MP4, M4A, CHAT, TRANSCRIPT, CC, TIMELINE, CSV, SUMMARY), ``data``
         (bytes), optional ``status`` ("completed"/"processing"), ``recording_type``, ``recording_start`` and
         ``recording_end`` (aware datetimes; default the meeting's start and start + duration).
+        ``auto_delete_date``: "YYYY-MM-DD" when the account deletes recordings on a schedule (listed with
+        ``auto_delete: true``, as Zoom lists it); None lists neither field.
         """
         if start_time.tzinfo is None:
             raise ValueError("start_time must be timezone-aware")
@@ -658,7 +661,7 @@ class FakeZoom:
                 raise ValueError(f"meeting {m_uuid} exists")
             meeting = _Meeting(uuid=m_uuid, id=meeting_id or self._rng.randrange(10**10, 10**11),
                                host_id=user.id, topic=topic, start_time=start_time.astimezone(UTC),
-                               timezone=timezone, duration=duration, files=[])
+                               timezone=timezone, duration=duration, files=[], auto_delete_date=auto_delete_date)
             for spec in files or []:
                 meeting.files.append(self._make_file(meeting, spec))
             self._meetings[m_uuid] = meeting
@@ -739,6 +742,7 @@ class FakeZoom:
             "recording_count": len(done),
             "share_url": f"{self.url}/rec/share/{self._share_id(meeting)}",
             "recording_files": [self._render_file(meeting, f, trash=trash) for f in listed],
+            **({"auto_delete": True, "auto_delete_date": meeting.auto_delete_date} if meeting.auto_delete_date else {}),
         }
 
     @staticmethod

@@ -92,6 +92,8 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "zoom.account_ids": ("sub1, sub2", ["sub1", "sub2"]),
         "notify.backups": ("on", True),
         "ui.language": ("EN", "en"),  # another language moves naming.locale too: test_i18n.py
+        "dashboard.enabled": ("off", False),
+        "dashboard.port": ("8385", 8385),
     }
 
 

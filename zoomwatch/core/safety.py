@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from zoomwatch.destinations.base import Destination
+from zoomwatch.destinations.base import Destination, hash_stored
 
 
 class Verdict(str, Enum):
@@ -50,7 +50,9 @@ def check_backup(destination: Destination, key: str, size: int, sha256: str, *,
     if remote.sha256 is not None and not read_data:
         verdict = Verdict.SAFE if remote.sha256 == sha256 else Verdict.DIFFERENT
         return Check(verdict, remote.size, remote.sha256)
-    actual = destination.checksum(key)
+    # read_data: the bytes themselves, never the checksum S3 or Supabase keep beside them (unchanged
+    # metadata over corrupted or replaced bytes is exactly what a read-back is there to catch)
+    actual = hash_stored(destination, key) if read_data else destination.checksum(key)
     if actual is None:  # deleted between the two requests
         return Check(Verdict.MISSING)
     verdict = Verdict.SAFE if actual == sha256 else Verdict.DIFFERENT

@@ -14,7 +14,7 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,6 +83,21 @@ class Destination(Protocol):
 
     def share_link(self, key: str) -> str | None:
         """A time-limited link that downloads the backup of `key` (None for a folder: open it instead)."""
+
+    # -- listing and reading back (audit, ls, restore) --------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[tuple[str, RemoteObject]]:
+        """Every object stored below the key folder `prefix` ("" for all), as (key, what is stored), keys as
+        stat() takes them; zoomwatch's own probes and partial files are left out. The listing may not know
+        the SHA-256 (None): stat() says it. Raise DestinationError when the store cannot say."""
+
+    def read(self, key: str, offset: int = 0) -> Iterator[bytes] | None:
+        """The bytes stored at `key` from `offset` on, streamed in chunks; None when nothing is there."""
+
+    def download(self, key: str, target: Path, *, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> int:
+        """Stream what is stored at `key` into the file `target`, appended to what `target` already holds (a
+        download cut off resumes there); return the bytes `target` holds. Raise ItemError when `key` is absent."""
 
 
 class SourceFile:
@@ -252,3 +267,54 @@ def open_shared(path: Path, kernel32: Any, open_osfhandle: Callable[[int, int], 
         kernel32.CloseHandle(handle)
         raise
     return open(fd, "rb")
+
+
+# -- reading back, shared by every destination (audit, restore) ------------------------------------------
+
+
+def hash_stored(destination: Destination, key: str) -> str | None:
+    """The SHA-256 of the bytes stored at `key`, read back (never the checksum kept beside them); None when
+    nothing is there."""
+    chunks = destination.read(key)
+    if chunks is None:
+        return None
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_into(destination: Destination, key: str, target: Path, *,
+                  progress: Callable[[int], None] | None = None, stop: threading.Event | None = None) -> int:
+    """Append what is stored at `key` to `target` from `target`'s length on (a resumed download); fsynced.
+    Returns the bytes `target` holds; ItemError when `key` holds nothing."""
+    from zoomwatch.errors import ItemError
+
+    try:
+        done = target.stat().st_size
+    except FileNotFoundError:
+        done = 0
+    found = destination.stat(key)
+    if found is None:
+        raise ItemError("Not in the backup", f"{destination.location(key)} is not there (any more)")
+    if done >= found.size:
+        return done  # everything was received before (a larger file is caught by the checksum)
+    chunks = destination.read(key, done)
+    if chunks is None:
+        raise ItemError("Not in the backup", f"{destination.location(key)} is not there (any more)")
+    try:
+        with open(target, "ab") as out:
+            for chunk in chunks:
+                if stop is not None and stop.is_set():
+                    raise Cancelled()
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done)
+            out.flush()
+            os.fsync(out.fileno())
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # the connection of a download stopped half-way is given back
+    return done

@@ -26,13 +26,13 @@ import os
 import stat as stat_module
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from zoomwatch.destinations.base import CHUNK, RemoteObject, SourceFile, SourceReader, UploadSession
+from zoomwatch.destinations.base import CHUNK, RemoteObject, SourceFile, SourceReader, UploadSession, download_into
 from zoomwatch.errors import DestinationError, FileChanged, ItemError, ZoomwatchError
 from zoomwatch.i18n import N_
 
@@ -480,6 +480,71 @@ class LocalDestination:
     def location(self, key: str) -> str:
         """The backed-up file's path; the backup folder itself for an empty key."""
         return str(self._target(key)) if key else str(self.root)
+
+    # -- listing and reading back (audit, ls, restore) --------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[tuple[str, RemoteObject]]:
+        """Every file below the folder `prefix`, sorted by key; partial copies and probes left out."""
+        volume = self._ensure_root()
+        top = self._target(prefix) if prefix else self.root
+        found = []
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as entries:
+                    for entry in entries:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False) and not _own_file(entry.name):
+                            key = Path(entry.path).relative_to(self.root).as_posix()
+                            found.append((key, RemoteObject(entry.stat(follow_symlinks=False).st_size)))
+            except (FileNotFoundError, NotADirectoryError):
+                if folder == top:
+                    self._ensure_root()  # a missing backup folder is not an empty one
+                continue
+            except OSError as exc:
+                raise self._error(exc, folder) from None
+        self._still_on(volume)
+        yield from sorted(found)
+
+    def read(self, key: str, offset: int = 0) -> Iterator[bytes] | None:
+        target = self._target(key)
+        volume = self._ensure_root()
+        try:
+            handle = open(target, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            self._ensure_root()
+            return None
+        except OSError as exc:
+            raise self._error(exc, target) from None
+        try:
+            self._same_volume(volume, os.fstat(handle.fileno()))
+            handle.seek(offset)
+        except BaseException:
+            handle.close()
+            raise
+        return self._chunks(handle, target)
+
+    def _chunks(self, handle: IO[bytes], target: Path) -> Iterator[bytes]:
+        with handle:
+            while True:
+                try:
+                    chunk = handle.read(CHUNK)
+                except OSError as exc:
+                    raise self._error(exc, target) from None
+                if not chunk:
+                    return
+                yield chunk
+
+    def download(self, key: str, target: Path, *, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> int:
+        return download_into(self, key, target, progress=progress, stop=stop)
+
+
+def _own_file(name: str) -> bool:
+    """zoomwatch's own partial copies and probes, never listed as backups."""
+    return name.endswith(PARTIAL_SUFFIX) or name.startswith(".zoomwatch-probe-")
 
 
 def _hash_stream(handle: io.BufferedReader) -> str:

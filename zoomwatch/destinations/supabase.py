@@ -20,14 +20,17 @@ import logging
 import mimetypes
 import os
 import re
+import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from zoomwatch.config import Config
-from zoomwatch.destinations.base import RemoteObject, SourceFile, UploadSession
+from zoomwatch.destinations.base import RemoteObject, SourceFile, UploadSession, download_into
 from zoomwatch.errors import (
     BadSetting,
     BucketMissing,
@@ -48,6 +51,7 @@ STANDARD_LIMIT = TUS_CHUNK   # at most this many bytes go through a standard upl
 TOO_LARGE = "File too large for this Supabase project"
 BUCKET_NOT_FOUND = "Supabase bucket not found"
 KEY_ENV = ("SUPABASE_KEY", "SUPABASE_SERVICE_ROLE_KEY")
+LIST_PAGE = 1000  # objects per listing request
 _UNSAFE = re.compile(r"[^A-Za-z0-9_/!\-.*'()&$@=;:+, ]")
 
 
@@ -357,6 +361,72 @@ class SupabaseDestination:
     def location(self, key: str) -> str:
         return f"{self.url}/storage/v1/object/{self.bucket}/{self.full_key(key)}"
 
+    # -- listing and reading back (audit, ls, restore) --------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[tuple[str, RemoteObject]]:
+        """Every object below `prefix`, folder by folder (Storage lists one folder level per request, a
+        page of LIST_PAGE at a time); the connection probes left out. Listings carry the size, not the
+        sha256 kept in the object's own metadata (stat() reads it)."""
+        folders = [prefix.strip("/")]
+        while folders:
+            folder = folders.pop()
+            for entry in self._list_folder(folder):
+                name = str(entry.get("name") or "")
+                key = f"{folder}/{name}" if folder else name
+                if entry.get("id") is None:  # a folder
+                    if key != ".zoomwatch-check":
+                        folders.append(key)
+                    continue
+                metadata = entry.get("metadata") or {}
+                size = metadata.get("size", metadata.get("contentLength", 0))
+                yield key, RemoteObject(int(size or 0))
+
+    def _list_folder(self, folder: str) -> Iterator[dict[str, Any]]:
+        path = self.full_key(folder).rstrip("/")
+        offset = 0
+        while True:
+            with self.errors(path):
+                page = self.objects().list(path, {"limit": LIST_PAGE, "offset": offset,
+                                                  "sortBy": {"column": "name", "order": "asc"}})
+            yield from page
+            if len(page) < LIST_PAGE:
+                return
+            offset += len(page)
+
+    def read(self, key: str, offset: int = 0) -> Iterator[bytes] | None:
+        import httpx
+
+        full = self.full_key(key)
+        url = f"{self.url}/storage/v1/object/authenticated/{self.bucket}/{quote(full)}"
+        headers = {**self.headers(), **({"Range": f"bytes={offset}-"} if offset else {})}
+        client = httpx.Client(timeout=httpx.Timeout(120, connect=15))
+        with self.errors(full):
+            try:
+                response = client.send(client.build_request("GET", url, headers=headers), stream=True)
+            except BaseException:
+                client.close()
+                raise
+        if response.status_code >= 400:
+            response.read()
+            client.close()
+            failure = _HTTPFailure(response)
+            if _absent_object(response.status_code, response.content) and not _foreign(_body(failure)):
+                return None
+            raise translate(failure, self.bucket, full, self.url)
+        return self._chunks(client, response, full)
+
+    def _chunks(self, client: Any, response: Any, full: str) -> Iterator[bytes]:
+        try:
+            with self.errors(full):
+                yield from response.iter_bytes(1 << 20)
+        finally:
+            response.close()
+            client.close()
+
+    def download(self, key: str, target: Path, *, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> int:
+        return download_into(self, key, target, progress=progress, stop=stop)
+
 
 def _unchanged(source: SourceFile, started: os.stat_result) -> None:
     """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
@@ -473,6 +543,18 @@ _FOREIGN = re.compile(r"<!doctype|<html|unable to parse error message|no route m
 def _foreign(body: str) -> bool:
     """The answer came from something else than Supabase Storage (an HTML page, another API's 404)."""
     return _FOREIGN.search(body) is not None
+
+
+def _absent_object(http_status: int, content: bytes) -> bool:
+    """Whether an answer says "no such object" (the REST routes answer 400 with the real status, as a
+    string, in the JSON body); a missing bucket is not an absent object."""
+    try:
+        body = json.loads(content.decode("utf-8", "replace"))
+    except ValueError:
+        body = None
+    status = str(body.get("statusCode", http_status)) if isinstance(body, dict) else str(http_status)
+    text = content.decode("utf-8", "replace").lower()
+    return status == "404" and "bucket" not in text
 
 
 def _mb(size: int) -> str:

@@ -86,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--from", dest="start", type=_date, help=T_("first day to list (YYYY-MM-DD)"))
     sync.add_argument("--to", dest="end", type=_date, help=T_("last day to list (YYYY-MM-DD)"))
     commands.add_parser("check", help=T_("test the backup destination: write, read back and delete a probe"))
+    dashboard = commands.add_parser("dashboard", help="open the running zoomwatch's dashboard in the browser")
+    dashboard.add_argument("--no-browser", action="store_true", help="print the one-time link instead of opening it")
+    dashboard.add_argument("--api-key", action="store_true",
+                           help="print the REST API key (for scripts: curl -H \"X-API-Key: $KEY\" ...)")
 
     secret = commands.add_parser("secret", help=T_("store credentials in the OS keyring (never in the config file)"))
     secret_actions = secret.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -105,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     setter = actions.add_parser("set", help=T_("change one setting"))
     setter.add_argument("key")
     setter.add_argument("value")
+    _add_audit_commands(commands)
     return parser
 
 
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
                "autostart": cmd_autostart, "login": cmd_login, "logout": cmd_logout, "whoami": cmd_whoami,
-               "sync": cmd_sync}[args.command]
+               "sync": cmd_sync, "dashboard": cmd_dashboard, **AUDIT_COMMANDS}[args.command]
     from zoomwatch.errors import ZoomwatchError
 
     try:
@@ -373,9 +378,13 @@ def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
         log.error("cannot show a tray icon (%s: %s); `zoomwatch run` works without one", type(exc).__name__, exc)
         engine.close()
         return Exit.NO_DISPLAY
+    from zoomwatch.ui import web
+
+    web.start(engine)
     try:
         app.run()
     finally:
+        web.stop()
         engine.stop()
         engine.close()
     return Exit.OK
@@ -448,12 +457,18 @@ def _run_forever(engine: Any) -> Exit:
     engine.start()
     log.info("zoomwatch %s watching %s, backing up to %s", __version__, engine.watch_folder,
              engine.destination_label)
+    from zoomwatch.ui import web
+
+    web.start(engine)
     last = None
-    while not stop.wait(1.0):  # the engine notices changed settings itself
-        line = engine.snapshot().summary()
-        if line != last:
-            log.info("status: %s", line)
-            last = line
+    try:
+        while not stop.wait(1.0):  # the engine notices changed settings itself
+            line = engine.snapshot().summary()
+            if line != last:
+                log.info("status: %s", line)
+                last = line
+    finally:
+        web.stop()
     engine.stop()
     log.info("stopped; interrupted backups resume at the next start")
     return Exit.OK
@@ -503,7 +518,7 @@ def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.app import FileState, file_report
+    from zoomwatch.app import FileState, file_report, published_status
     from zoomwatch.errors import ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
@@ -535,9 +550,11 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
     cut_off = {r.id for r in rows if r.state is FileState.UPLOADING} if pid is None else set()
     problems = _problems(paths, pid, cfg)
+    published = published_status(paths, pid) or {}  # the running zoomwatch's board: its status, its dashboard
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
+            "status": published.get("status"), "dashboard": published.get("dashboard") or None,
             "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
             "problems": [{k: v for k, v in p.items() if k != "i18n"} for p in problems],
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
@@ -584,3 +601,162 @@ def _problem_texts(problem: dict[str, Any]) -> tuple[str, str]:
         msg = i18n.Msg.from_json(marked.get(name))
         texts.append(printable(msg.translated()) if msg is not None else str(problem.get(name) or ""))
     return texts[0], texts[1]
+
+
+# -- audit, ls, restore (issue 13) ------------------------------------------------------------------
+
+
+def _percent(text: str) -> float:
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage like 10 or 100, got {text!r}") from None
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"the share to read back is more than 0 and at most 100, not {text!r}")
+    return value
+
+
+def _add_audit_commands(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="is every recording safe? check each one against the destination")
+    audit.add_argument("--read-data", nargs="?", const=100.0, type=_percent, metavar="PERCENT",
+                       help="download and re-hash every backup (or a random PERCENT of them) instead of trusting "
+                            "the checksum the destination keeps")
+    audit.add_argument("--json", action="store_true", help="machine-readable output")
+    audit.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report to FILE")
+    audit.add_argument("--all", action="store_true", help="list the safe files too")
+    audit.add_argument("--repair", action="store_true",
+                       help="queue what is missing or different at the destination for backup again")
+    ls = commands.add_parser("ls", help="the meetings at the destination, newest first")
+    ls.add_argument("text", nargs="?", help="only meetings whose title, folder or meeting ID contains this")
+    ls.add_argument("--from", dest="start", type=_date, help="first day (YYYY-MM-DD)")
+    ls.add_argument("--to", dest="end", type=_date, help="last day (YYYY-MM-DD)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    restore = commands.add_parser("restore", help="download a meeting (title text or meeting ID) or one backed-up "
+                                                  "file (its key) from the destination, checked")
+    restore.add_argument("what", metavar="WHAT")
+    restore.add_argument("--to", dest="to", metavar="DIR", help="where to (default: a new folder in Downloads)")
+    restore.add_argument("--from", dest="start", type=_date, help="only meetings from this day (YYYY-MM-DD)")
+    restore.add_argument("--until", dest="end", type=_date, help="only meetings up to this day (YYYY-MM-DD)")
+
+
+def cmd_audit(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from pathlib import Path
+
+    from zoomwatch.app import audit
+    from zoomwatch.ui import audit_report
+
+    cfg = configmod.load(paths)
+    bar = None
+    if sys.stderr.isatty() and not args.json:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="file", desc="checking", leave=False)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+    try:
+        report = audit(cfg, read_data=args.read_data, repair=args.repair, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    data = report.to_dict()
+    if args.html:
+        Path(args.html).write_text(audit_report.html_page(data), encoding="utf-8")
+    if args.json:
+        print(json_printable(json.dumps(data, indent=2, ensure_ascii=False)))
+    else:
+        print(audit_report.text(data, show_safe=args.all))
+    if report.cause is not None:
+        print(f"zoomwatch: could not check {printable(data['scope'].get('destination', 'the destination'))}: "
+              f"{printable(report.error or '')} — nothing was called missing", file=sys.stderr)
+        return exit_code_for(report.cause)
+    return Exit.OK if report.ok else Exit.INCOMPLETE
+
+
+def cmd_ls(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from zoomwatch.app import list_meetings
+    from zoomwatch.ui.audit_report import human
+
+    found = list_meetings(configmod.load(paths), args.text, args.start, args.end)
+    if args.json:
+        print(json_printable(json.dumps([m.to_dict() for m in found], indent=2, ensure_ascii=False)))
+        return Exit.OK
+    for meeting in found:
+        start = (meeting.start or "")[:16].replace("T", " ") or "?"
+        ident = f" (ID {meeting.meeting_id})" if meeting.meeting_id else ""
+        print(printable(f"{start}  {meeting.title}{ident} — {len(meeting.files)} file(s), {human(meeting.size)}, "
+                        f"at {meeting.location}"))
+        for stored in meeting.files:
+            print(printable(f"    {human(stored.size):>9}  {stored.name}   [{stored.key}]"))
+    if not found:
+        print("no meetings at the destination" + (" match" if args.text or args.start or args.end else ""))
+    return Exit.OK
+
+
+def cmd_restore(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    from pathlib import Path
+
+    from zoomwatch.app import RestoreFailed, restore
+
+    bars: dict[str, Any] = {}
+
+    def progress(name: str, done: int, size: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        from tqdm import tqdm
+
+        bar = bars.get(name) or bars.setdefault(name, tqdm(total=size, unit="B", unit_scale=True, desc=name,
+                                                           leave=False))
+        bar.update(done - bar.n)
+
+    try:
+        written = restore(configmod.load(paths), args.what, to=Path(args.to) if args.to else None,
+                          progress=progress, start=args.start, end=args.end)
+    except RestoreFailed as exc:
+        for path in exc.restored:
+            print(f"restored {printable(path)}")
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return exit_code_for(exc)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for path in written:
+        print(f"restored {printable(path)}")
+    print(f"{len(written)} file(s) restored, each checked against the SHA-256 recorded at backup")
+    return Exit.OK
+
+
+AUDIT_COMMANDS = {"audit": cmd_audit, "ls": cmd_ls, "restore": cmd_restore}
+
+
+# -- dashboard (issue 13) ---------------------------------------------------------------------------
+
+def cmd_dashboard(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    """Open the running zoomwatch's dashboard through a one-time link (or print it, or the API key)."""
+    import webbrowser
+
+    from zoomwatch.app import published_status
+    from zoomwatch.errors import ZoomwatchError
+    from zoomwatch.ui.web import client
+
+    try:
+        if args.api_key:
+            print(client.stored_key())
+            return Exit.OK
+        url = (published_status(paths, _running_pid(paths)) or {}).get("dashboard")
+        if not url:
+            print("zoomwatch: no running zoomwatch serves a dashboard; start zoomwatch (the tray, or "
+                  "`zoomwatch run`) and try again", file=sys.stderr)
+            return Exit.INCOMPLETE
+        link = client.one_time_link(str(url))
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return exit_code_for(exc)
+    if args.no_browser or not webbrowser.open(link):
+        print(f"Open this link (it works once, for two minutes):\n  {link}")
+    else:
+        print(f"opened the dashboard in the browser ({url})")
+    return Exit.OK

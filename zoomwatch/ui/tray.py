@@ -304,6 +304,14 @@ class TrayApp:
     def open_watched_folder(self, *_: Any) -> None:
         self.opener(str(self.engine.watch_folder))
 
+    def open_dashboard(self, *_: Any) -> None:
+        """The dashboard this process serves, through a fresh one-time link (issue 13)."""
+        from zoomwatch.ui import web
+
+        if not web.open_in_browser(self.browser):
+            log.warning("no dashboard runs in this zoomwatch (dashboard.enabled is off, or its port was taken: "
+                        "see the log)")
+
     def open_backup_location(self, *_: Any) -> None:
         self.opener(self.engine.backup_location())
 
@@ -392,6 +400,7 @@ class TrayApp:
             separator,
             item(T_("Open watched folder"), run(self.open_watched_folder)),
             item(T_("Open backup location"), run(self.open_backup_location)),
+            item(T_("Open dashboard…"), run(self.open_dashboard)),
             item(T_("Settings…"), run(self.open_settings), default=True),
             item(T_("View log"), run(self.view_log)),
             item(T_("Start at login"), run(self.toggle_autostart), checked=lambda _: self.autostart.is_enabled()),

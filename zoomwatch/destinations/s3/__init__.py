@@ -17,9 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from zoomwatch.config import Config
@@ -248,6 +250,46 @@ class S3Destination:
             times += [p["LastModified"] for p in page.get("Parts", []) if isinstance(p.get("LastModified"),
                                                                                      dt.datetime)]
         return max(times) if times else dt.datetime.now(dt.timezone.utc)
+
+    # -- listing and reading back (audit, ls, restore) --------------------------------------------
+
+    def list(self, prefix: str = "") -> Iterator[tuple[str, RemoteObject]]:
+        """Every object below `prefix` under our prefix (ListObjectsV2, in key order); the connection
+        probes left out. The listing carries no metadata: sha256 is None (stat() reads it)."""
+        under = self.full_key(f"{prefix.rstrip('/')}/" if prefix else "")
+        with self.errors(under):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=under):
+                for item in page.get("Contents", []):
+                    full = str(item.get("Key", ""))
+                    if not full.startswith(under):  # a store ignoring Prefix is not trusted
+                        continue
+                    key = full[len(self.prefix):]
+                    if key.startswith(".zoomwatch-check/"):
+                        continue
+                    yield key, RemoteObject(int(item.get("Size", 0)))
+
+    def read(self, key: str, offset: int = 0) -> Iterator[bytes] | None:
+        full = self.full_key(key)
+        extra = {"Range": f"bytes={offset}-"} if offset else {}
+        with self.errors(full):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=full, **extra)["Body"]
+            except Exception as exc:
+                if _code(exc) in ("NoSuchKey", "404", "NotFound"):
+                    return None
+                raise
+        return self._chunks(body, full)
+
+    def _chunks(self, body: Any, full: str) -> Iterator[bytes]:
+        try:
+            with self.errors(full):
+                yield from body.iter_chunks(base.CHUNK)
+        finally:
+            body.close()
+
+    def download(self, key: str, target: Path, *, progress: Callable[[int], None] | None = None,
+                 stop: threading.Event | None = None) -> int:
+        return base.download_into(self, key, target, progress=progress, stop=stop)
 
 
 def abort_unknown_uploads(destination: Any, catalog: Any) -> None:
