@@ -84,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help="back up Zoom cloud recordings once, in the foreground")
     sync.add_argument("--from", dest="start", type=_date, help="first day to list (YYYY-MM-DD)")
     sync.add_argument("--to", dest="end", type=_date, help="last day to list (YYYY-MM-DD)")
+    cleanup = commands.add_parser("cleanup", help="free space now: safe local recordings to the OS trash, safe cloud "
+                                  "recordings to Zoom's trash (each checked at the destination right before)")
+    cleanup.add_argument("--dry-run", action="store_true", help="only say what would go, what stays and why")
+    cleanup.add_argument("--history", action="store_true", help="list what went to a trash, newest first")
     commands.add_parser("check", help="test the backup destination: write, read back and delete a probe")
 
     secret = commands.add_parser("secret", help="store credentials in the OS keyring (never in the config file)")
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
                "autostart": cmd_autostart, "login": cmd_login, "logout": cmd_logout, "whoami": cmd_whoami,
-               "sync": cmd_sync}[args.command]
+               "sync": cmd_sync, "cleanup": cmd_cleanup}[args.command]
     from zoomwatch.errors import ZoomwatchError
 
     try:
@@ -523,11 +527,13 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     # nothing runs, yet rows say "uploading": the process was killed (or crashed) mid-upload
     cut_off = {r.id for r in rows if r.state is FileState.UPLOADING} if pid is None else set()
     problems = _problems(paths, pid, cfg)
+    at_risk = _at_risk(cfg)
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
             "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
             "problems": problems,
+            "at_risk": at_risk,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
                        "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
@@ -539,6 +545,9 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(report.destination)}")
     for problem in problems:  # the running engine's board: already escaped (see printable)
         print(f"problem: {problem['title']}" + (f" — {problem['message']}" if problem["message"] else ""))
+    for item in at_risk:
+        print(f"at risk: {printable(item['topic'])} ({item['start'][:16].replace('T', ' ')}) — Zoom deletes it on "
+              f"{item['delete_on']}; not backed up yet")
     shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
         shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}
@@ -556,3 +565,49 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         target = f" -> {printable(row.remote_key)}" if row.state is FileState.VERIFIED else ""
         print(f"  {state:<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
     return Exit.OK
+
+
+# -- clean-up (issue 14) ------------------------------------------------------------------------------
+
+def _at_risk(cfg: Any) -> list[dict[str, Any]]:
+    """The cloud recordings Zoom deletes soon that are not backed up yet (as the last sync found them)."""
+    from zoomwatch.app import at_risk_list
+
+    return [{"uuid": a.uuid, "topic": a.topic, "start": a.start, "delete_on": a.delete_on} for a in at_risk_list(cfg)]
+
+
+def cmd_cleanup(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    import datetime as dt
+
+    from zoomwatch.errors import ZoomwatchError
+
+    if args.history:
+        from zoomwatch.app import cleanup_history
+
+        entries = cleanup_history(configmod.load(paths))
+        if not entries:
+            print("nothing was moved to a trash yet")
+        for e in entries:
+            where = "OS trash" if e.kind == "local" else "Zoom's trash"
+            state = {"done": f"to the {where}", "undone": "stayed", "unknown": "unknown"}.get(e.state, e.state)
+            detail = f" — {printable(e.detail)}" if e.detail and e.state != "done" else ""
+            print(f"{dt.datetime.fromtimestamp(e.at):%Y-%m-%d %H:%M}  {state:<16} {_human(e.size):>9}  "
+                  f"{printable(e.what)}{detail}")
+        return Exit.OK
+    engine = _open_engine(paths, when_running="a running zoomwatch cleans up by itself (after each sync and once "
+                          "a day); stop it first, or use: zoomwatch cleanup --history")
+    if isinstance(engine, Exit):
+        return engine
+    try:
+        report = engine.cleanup(dry_run=args.dry_run)
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return exit_code_for(exc)
+    finally:
+        engine.close()
+    if not engine.setting("cleanup.local_after_days") and not engine.setting("zoom.trash_after_backup"):
+        print("clean-up is off: set cleanup.local_after_days (local recordings) or zoom.trash_after_backup "
+              "(cloud recordings) — see zoomwatch config show")
+    for line in report.lines(_human):
+        print(printable(line))
+    return Exit.INCOMPLETE if report.problem else Exit.OK
