@@ -195,3 +195,23 @@ def test_sigkill_during_a_cleanup_loses_nothing_and_the_journal_agrees_after_res
     done = zw(app, "cleanup")  # and the clean-up finishes the rest
     assert done.returncode == 0, done.stdout + done.stderr
     assert in_trash(app) == set(names)
+
+
+def test_the_settings_form_edits_the_clean_up_with_a_plain_warning_and_the_tray_shows_space_freed(app):
+    from zoomwatch.core.status import Snapshot
+    from zoomwatch.ui import settings_form as form
+    from zoomwatch.ui.tray import space_freed
+
+    values = form.current_values(app.load())
+    assert values["cleanup.local_after_days"] == "0" and values["zoom.trash_after_backup"] == "off"
+    values.update({"cleanup.local_after_days": "30", "zoom.trash_after_backup": "on", "zoom.trash_after_days": "-1"})
+    assert "zoom.trash_after_days" in form.save(values, app.paths)  # refused, nothing saved
+    values["zoom.trash_after_days"] = "14"
+    assert form.save(values, app.paths) == {}
+    saved = app.load()
+    assert (saved["cleanup.local_after_days"], saved["zoom.trash_after_backup"], saved["zoom.trash_after_days"]) \
+        == (30, True, 14)
+    assert "trash" in form.CLEANUP_WARNING and "checked" in form.CLEANUP_WARNING
+    assert {f.key for f in form.FIELDS if f.section == "Clean-up"} == {
+        "zoom.warn_days", "zoom.trash_after_backup", "zoom.trash_after_days", "cleanup.local_after_days"}
+    assert space_freed(Snapshot(freed=1_234_000_000)) == "Space freed: 1.2 GB"
