@@ -233,6 +233,8 @@ class Engine:
         now = time.monotonic()
         if recount:
             self._recheck_at_risk()
+            if not self.transfers.busy():
+                self._cleanup_now.set()  # backups finished: the local clean-up looks (when it is on)
         if recount or status != snap.status or now - self._counted_at >= COUNTS_EVERY_SECONDS:
             self._counted_at = now  # counting every row on every change made big first backups quadratic
             self.board.update(status=status, counts=self.catalog.counts(self.destination.id),
@@ -763,7 +765,8 @@ class Engine:
         self._threads.append(thread)
 
     def _cleanup_main(self) -> None:
-        """The local clean-up, when it is on: at start, once a day, and after each cloud sync."""
+        """The local clean-up, when it is on: at start, once a day, after each cloud sync, and whenever the
+        uploads in hand are done (so a recording goes once it is backed up and old enough)."""
         while not self._stop.is_set():
             if int(self.config["cleanup.local_after_days"]) > 0:
                 try:

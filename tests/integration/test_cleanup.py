@@ -215,3 +215,16 @@ def test_the_settings_form_edits_the_clean_up_with_a_plain_warning_and_the_tray_
     assert {f.key for f in form.FIELDS if f.section == "Clean-up"} == {
         "zoom.warn_days", "zoom.trash_after_backup", "zoom.trash_after_days", "cleanup.local_after_days"}
     assert space_freed(Snapshot(freed=1_234_000_000)) == "Space freed: 1.2 GB"
+
+
+def test_a_running_zoomwatch_cleans_up_by_itself(app, nas):
+    meeting_folder(app, "Alpha", seed=1)
+    app.set("cleanup.local_after_days", "7")
+    run = subprocess.Popen([sys.executable, "-m", "zoomwatch", "run"], env=app.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:  # backed up first, then in the trash (the clean-up looks again once the uploads are done)
+        wait_for(lambda: in_trash(app) == {"Alpha"}, timeout=180, what="the folder going to the trash")
+    finally:
+        stop_process(run, signal.SIGTERM)
+    assert run.returncode == 0
+    assert states(app) == {"Alpha/audio1234.m4a": "verified", "Alpha/video1234.mp4": "verified"}
