@@ -767,6 +767,10 @@ class Engine:
     def _cleanup_main(self) -> None:
         """The local clean-up, when it is on: at start, once a day, after each cloud sync, and whenever the
         uploads in hand are done (so a recording goes once it is backed up and old enough)."""
+        try:
+            self.journal.recover()  # a clean-up cut short by a crash: the journal agrees with the disk again
+        except Exception:  # noqa: BLE001 - this thread must never die
+            log.exception("could not settle the clean-up journal")
         while not self._stop.is_set():
             if int(self.config["cleanup.local_after_days"]) > 0:
                 try:
@@ -912,12 +916,19 @@ CleanupEntry = Entry
 
 
 def cleanup_history(config: Config) -> list[Entry]:
-    """What went to a trash (and what was tried), newest first; settles a clean-up a crash cut short."""
+    """What went to a trash (and what was tried), newest first; when no zoomwatch runs, a clean-up a crash cut
+    short is settled first (a running one may be in the middle of a move: its entries are left alone)."""
     if not config.paths.catalog_file.exists():
         return []
     journal = Journal(config.paths.catalog_file)
+    config.paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(config.paths.lock_file), timeout=0)
     try:
-        journal.recover()
+        try:
+            with lock:
+                journal.recover()
+        except Timeout:
+            pass
         return journal.history()
     finally:
         journal.close()
