@@ -94,6 +94,7 @@ class Journal:
             file.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(file, check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # as the catalog: a SIGKILL loses no commit
             self._db.executescript(SCHEMA)
         self.readonly = readonly
 
