@@ -790,6 +790,7 @@ class Engine:
         report = Report(dry_run=dry_run)
         if local and int(self.config["cleanup.local_after_days"]) > 0:
             self.local_cleanup.run(report, stop)
+            self.transfers.wake()  # a backup found missing or altered was queued again: copied first
         if cloud and self.cloud is not None and self.config["zoom.trash_after_backup"]:
             def decide(meeting: dict, rows: list, trash: Callable[[str], bool]) -> None:
                 report.decisions.append(self.cloud_trash.consider(meeting, rows, trash, dry_run=dry_run))
