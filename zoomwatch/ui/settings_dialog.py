@@ -16,7 +16,7 @@ from zoomwatch.paths import AppPaths
 from zoomwatch.ui import autostart
 from zoomwatch.ui import settings_form as form
 
-SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers")
+SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers", "Clean-up")
 
 
 class SettingsDialog:
@@ -50,6 +50,9 @@ class SettingsDialog:
             if section == "Naming":
                 self.preview = ttk.Label(tab, text="", foreground="gray30", wraplength=460)
                 self.preview.grid(row=row, column=1, columnspan=2, sticky="w")
+            if section == "Clean-up":
+                ttk.Label(tab, text=form.CLEANUP_WARNING, foreground="#8a5300", wraplength=460).grid(
+                    row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
             if section == "Zoom account":
                 self.account = ttk.Label(tab, text="", foreground="gray30", wraplength=380)
                 self.account.grid(row=row, column=1, sticky="w")
