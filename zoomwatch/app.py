@@ -24,8 +24,10 @@ from filelock import FileLock, Timeout
 
 from zoomwatch import config as configmod
 from zoomwatch.config import Config
+from zoomwatch.core import at_risk as risk
 from zoomwatch.core.audit import AuditItem, AuditReport, AuditState
 from zoomwatch.core.catalog import STATES, Catalog, FileState, Origin, Row
+from zoomwatch.core.cleanup import CloudTrash, Entry, Journal, LocalCleanup, Report
 from zoomwatch.core.restore import Meeting, RestoreFailed
 from zoomwatch.core.status import Activity, EngineStatus, Problem, ProblemKey, Snapshot, StatusBoard
 from zoomwatch.core.transfer import RetryPolicy, Transfers
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 
 # what the faces use: the engine and the values it hands out
 __all__ = ["Activity", "Engine", "EngineStatus", "FileReport", "FileState", "OnceResult", "Problem", "ProblemKey",
-           "Snapshot", "check_destination",
+           "Snapshot", "check_destination", "cleanup_history", "at_risk_list", "CleanupReport", "CleanupEntry",
            "file_report", "published_status", "recording_files", "status_file", "zoom_login", "zoom_logout",
            "zoom_user"]
 
@@ -62,6 +64,7 @@ THREAD_RETRY_SECONDS = (5.0, 300.0)  # a loop that failed unexpectedly starts ag
 PUBLISH_EVERY_SECONDS = 0.5  # the status file is written at most this often
 SETTINGS_POLL_SECONDS = 1.0
 UNFINISHED = (FileState.FAILED, FileState.QUEUED, FileState.UPLOADING)  # what run --once and sync report
+CLEANUP_EVERY_SECONDS = 86400.0  # the local clean-up runs once a day (and after each cloud sync)
 CLOUD_RETRY_SECONDS = (60.0, 300.0)  # first retry after a failed cloud sync, and the longest (backoff between)
 
 
@@ -145,6 +148,8 @@ class Engine:
         self._closing = threading.Event()
         self._service: threading.Thread | None = None
         self._holding = False  # this engine owns the instance lock (so it may publish the status file)
+        self.journal = Journal(config.paths.catalog_file, clock=clock)  # clean-up journal, at-risk list
+        self._cleanup_now = threading.Event()
         self._build()
 
     def _build(self) -> None:
@@ -154,6 +159,7 @@ class Engine:
                                    requeue=self.settler.offer, on_change=lambda: self._refresh(recount=True),
                                    retry=self.retry, clock=self.clock)
         self.board.update(watch_folder=str(self.config.watch_folder), destination=self.destination.label)
+        self._build_cleanup()
         self.cloud = self._make_cloud()
         self._sync_now = threading.Event()
 
@@ -166,7 +172,7 @@ class Engine:
             self.board.set_problem(ProblemKey.SETTINGS, exc.title, exc.message)
             return None
         return CloudSync(self.config, self.catalog, self.destination.id, targets,
-                         spool=self.config.paths.spool_dir, on_queued=self._queued)
+                         spool=self.config.paths.spool_dir, on_queued=self._queued, trash=self.cloud_trash.consider)
 
     # -- state for the faces ----------------------------------------------------------------------
 
@@ -230,6 +236,10 @@ class Engine:
         else:
             status = EngineStatus.IDLE
         now = time.monotonic()
+        if recount:
+            self._recheck_at_risk()
+            if not self.transfers.busy():
+                self._cleanup_now.set()  # backups finished: the local clean-up looks (when it is on)
         if recount or status != snap.status or now - self._counted_at >= COUNTS_EVERY_SECONDS:
             self._counted_at = now  # counting every row on every change made big first backups quadratic
             self.board.update(status=status, counts=self.catalog.counts(self.destination.id),
@@ -332,6 +342,7 @@ class Engine:
             cloud = threading.Thread(target=self._cloud_main, name="zoomwatch-cloud", daemon=True)
             cloud.start()
             self._threads.append(cloud)
+        self._start_cleanup()
         self._refresh()
 
     def _settle_main(self) -> None:
@@ -509,6 +520,7 @@ class Engine:
         except ZoomwatchError as exc:
             log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
             return self._cloud_failed(failed, interval, N_("{title}: {message}", title=exc.title, message=exc.message))
+        self._after_sync(result)
         for key in (ProblemKey.ZOOM_SIGN_IN, ProblemKey.KEYRING, ProblemKey.ZOOM_RATE_LIMIT):
             self.board.clear_problem(key)
         failures = result.failures
@@ -553,6 +565,7 @@ class Engine:
         if self._holding:
             status_file(self.config.paths).unlink(missing_ok=True)  # ours: nothing runs any more
             self._holding = False
+        self.journal.close()
         self.catalog.close()
         self.release()
 
@@ -696,6 +709,7 @@ class Engine:
         self.transfers.start()
         try:
             synced = self.cloud.sync(start, end)
+            self._after_sync(synced)
             version = -1
             while self._once_busy(self.clock()):
                 version = self.board.wait_for_change(version, timeout=0.25).version
@@ -839,6 +853,90 @@ class Engine:
     def last_audit(self) -> AuditReport | None:
         """The report of this engine's last run_audit(), or None."""
         return self._last_audit
+
+    # -- beat Zoom's deletion and free the disk (issue 14): at-risk recordings, clean-up -------------
+
+    def _build_cleanup(self) -> None:
+        self.local_cleanup = LocalCleanup(self.config, self.catalog, self.destination, self.journal, clock=self.clock)
+        self.cloud_trash = CloudTrash(self.config, self.catalog, self.destination, self.journal, clock=self.clock)
+        self.board.update(freed=self.journal.freed("local"))
+
+    def _after_sync(self, result: object) -> None:
+        """After a cloud sync: the recordings Zoom deletes soon are shown (one problem each), what kept the
+        cloud trash from working is shown, and the local clean-up runs (in its own thread)."""
+        at_risk = getattr(result, "at_risk", [])
+        if getattr(result, "complete", False):
+            self.journal.set_at_risk(at_risk)
+        for item in at_risk:
+            if self.board.set_problem(item.problem_key, risk.TITLE, item.message()):
+                log.warning("%s: %s", risk.TITLE, item.message())
+        self._recheck_at_risk()
+        if self.cloud_trash.problem:
+            self.board.set_problem(ProblemKey.CLEANUP, "Clean-up held", self.cloud_trash.problem)
+            self.cloud_trash.problem = ""
+        self._cleanup_now.set()
+
+    def _recheck_at_risk(self) -> None:
+        """A recording at risk whose files are all verified now is no longer a problem (nor in the list)."""
+        shown = {p.key for p in self.board.snapshot().problems if p.key.startswith(risk.PROBLEM_PREFIX)}
+        listed = {a.problem_key: a for a in self.journal.at_risk()}
+        still = []
+        for key in shown | set(listed):
+            item = listed.get(key)
+            if item is not None and not all(
+                    (row := self.catalog.current(self.destination.id, Path(t))) is not None
+                    and row.state is FileState.VERIFIED for t in item.targets):
+                still.append(item)
+                continue
+            self.board.clear_problem(key)
+        if len(still) != len(listed):
+            self.journal.set_at_risk(still)
+
+    def _start_cleanup(self) -> None:
+        thread = threading.Thread(target=self._cleanup_main, name="zoomwatch-cleanup", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _cleanup_main(self) -> None:
+        """The local clean-up, when it is on: at start, once a day, after each cloud sync, and whenever the
+        uploads in hand are done (so a recording goes once it is backed up and old enough)."""
+        try:
+            self.journal.recover()  # a clean-up cut short by a crash: the journal agrees with the disk again
+        except Exception:  # noqa: BLE001 - this thread must never die
+            log.exception("could not settle the clean-up journal")
+        while not self._stop.is_set():
+            if int(self.config["cleanup.local_after_days"]) > 0:
+                try:
+                    self.cleanup(stop=self._stop, cloud=False)
+                except Exception:  # noqa: BLE001 - this thread must never die
+                    log.exception("the clean-up failed unexpectedly; it runs again tomorrow")
+            self._cleanup_now.clear()
+            deadline = time.monotonic() + CLEANUP_EVERY_SECONDS
+            while not self._stop.is_set() and not self._cleanup_now.is_set() and time.monotonic() < deadline:
+                self._cleanup_now.wait(1.0)
+
+    def cleanup(self, *, dry_run: bool = False, stop: threading.Event | None = None, cloud: bool = True,
+                local: bool = True) -> Report:
+        """Run the clean-up policies now (`zoomwatch cleanup`): what goes to a trash, what stays and why.
+        The local one only when cleanup.local_after_days is set; the cloud one only when
+        zoom.trash_after_backup is on (it lists the meetings again, downloading nothing)."""
+        report = Report(dry_run=dry_run)
+        if local and int(self.config["cleanup.local_after_days"]) > 0:
+            self.local_cleanup.run(report, stop)
+            self.transfers.wake()  # a backup found missing or altered was queued again: copied first
+        if cloud and self.cloud is not None and self.config["zoom.trash_after_backup"]:
+            def decide(meeting: dict, rows: list, trash: Callable[[str], bool]) -> None:
+                report.decisions.append(self.cloud_trash.consider(meeting, rows, trash, dry_run=dry_run))
+            self.cloud.review(decide)
+            if self.cloud_trash.problem and not report.problem:
+                report.problem = self.cloud_trash.problem
+            self.cloud_trash.problem = ""
+        if report.problem:
+            self.board.set_problem(ProblemKey.CLEANUP, "Clean-up held", report.problem)
+        elif not dry_run:
+            self.board.clear_problem(ProblemKey.CLEANUP)
+        self.board.update(freed=self.journal.freed("local"))
+        return report
 
 
 def _recording(row: Row) -> dict:
@@ -1130,3 +1228,37 @@ def _new_download_folder() -> Path:
         n += 1
         folder = base.with_name(f"{base.name} ({n})")
     return folder
+# -- beat Zoom's deletion and free the disk (issue 14): what `zoomwatch cleanup --history` / `status` read --
+
+CleanupReport = Report
+CleanupEntry = Entry
+
+
+def cleanup_history(config: Config) -> list[Entry]:
+    """What went to a trash (and what was tried), newest first; when no zoomwatch runs, a clean-up a crash cut
+    short is settled first (a running one may be in the middle of a move: its entries are left alone)."""
+    if not config.paths.catalog_file.exists():
+        return []
+    journal = Journal(config.paths.catalog_file)
+    config.paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(config.paths.lock_file), timeout=0)
+    try:
+        try:
+            with lock:
+                journal.recover()
+        except Timeout:
+            pass
+        return journal.history()
+    finally:
+        journal.close()
+
+
+def at_risk_list(config: Config) -> list[risk.AtRisk]:
+    """The cloud recordings Zoom deletes soon that the last sync found not backed up yet (read-only)."""
+    if not config.paths.catalog_file.exists():
+        return []
+    journal = Journal(config.paths.catalog_file, readonly=True)
+    try:
+        return journal.at_risk()
+    finally:
+        journal.close()

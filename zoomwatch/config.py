@@ -184,6 +184,16 @@ KEYS: dict[str, Key] = {
         Key("zoom.include_trash", False, _as_bool, "also back up recordings in Zoom's trash"),
         Key("zoom.trash_after_backup", False, _as_bool,
             "move a meeting's cloud recording to Zoom's trash once all its files are verified"),
+        # -- beat Zoom's deletion and free the disk (issue 14) --
+        Key("zoom.warn_days", 7, _as_int(0, 365),
+            "warn about a cloud recording Zoom deletes within this many days that is not backed up yet"),
+        Key("zoom.trash_after_days", 0, _as_int(0, 3650),
+            "with zoom.trash_after_backup: days after its backup is verified before a recording goes to Zoom's "
+            "trash (0 = at once); it is checked at the destination right before"),
+        Key("cleanup.local_after_days", 0, _as_int(0, 3650),
+            "move local recordings older than this many days to the OS trash once their backup is checked "
+            "safe at the destination (0 = never)"),
+        # -- end of issue 14 keys --
         Key("zoom.users", [], _emails, "s2s: back up only these users (e-mails); empty = every user"),
         Key("zoom.account_ids", [], _words, "s2s: sub-account IDs of a master account (instead of zoom.users)"),
         Key("notify.backups", False, _as_bool, "tray: a notification for every recording backed up"),

@@ -119,11 +119,12 @@ def test_the_real_tray_speaks_the_system_s_language(app, desktop, language):
 
 DIALOG = {
     "es": {"title": "Configuración de zoomwatch", "tabs": ["Grabaciones", "Destino", "Nombres", "Cuenta de Zoom",
-                                                           "Transferencias"],
+                                                           "Transferencias", "Limpieza"],
            "folder": "Carpeta de grabaciones de Zoom", "save": "Guardar", "test": "Probar conexión",
            "settle": "se esperaba un número, se recibió 'pronto'", "saved": "No se pudo guardar todo",
            "found": "se encontraron 0 archivos de grabación en"},
-    "ru": {"title": "Настройки zoomwatch", "tabs": ["Записи", "Место хранения", "Имена", "Аккаунт Zoom", "Передача"],
+    "ru": {"title": "Настройки zoomwatch", "tabs": ["Записи", "Место хранения", "Имена", "Аккаунт Zoom", "Передача",
+                                                    "Очистка"],
            "folder": "Папка записей Zoom", "save": "Сохранить", "test": "Проверить подключение",
            "settle": "ожидалось число, получено 'pronto'", "saved": "Не всё удалось сохранить",
            "found": "найдено 0 файлов записей в"},

@@ -66,6 +66,8 @@ class ProblemKey(str, Enum):
     SETTLE_THREAD = "settle_thread"    # an unexpected failure in the watch/settle loop (retried)
     UPLOAD_WORKER = "upload_worker"    # an unexpected failure in an upload worker (retried)
     CLOUD_THREAD = "cloud_thread"
+    CLEANUP = "cleanup"                # the clean-up could not check or move something (the reason)
+    AT_RISK = "at_risk"                # prefix: "at_risk:<meeting UUID>", one per recording Zoom deletes soon
 
     def __str__(self) -> str:
         return self.value
@@ -76,6 +78,7 @@ SEVERITY: dict[str, int] = {
     ProblemKey.SETTINGS: 3, ProblemKey.FOLDER_OVERLAP: 3, ProblemKey.DESTINATION: 3, ProblemKey.WATCH_FOLDER: 3,
     ProblemKey.ZOOM_SIGN_IN: 3, ProblemKey.KEYRING: 2, ProblemKey.SETTLE_THREAD: 2, ProblemKey.UPLOAD_WORKER: 2,
     ProblemKey.CLOUD_THREAD: 2, ProblemKey.ZOOM_SYNC: 1, ProblemKey.ZOOM_RATE_LIMIT: 1, ProblemKey.WATCHER: 0,
+    ProblemKey.AT_RISK: 2, ProblemKey.CLEANUP: 1,
 }
 
 
@@ -100,7 +103,7 @@ class Problem:
 
 
 def _order(problem: Problem) -> tuple[int, float]:
-    return -SEVERITY.get(problem.key, 2), problem.at
+    return -SEVERITY.get(problem.key.split(":", 1)[0], 2), problem.at  # "at_risk:<uuid>" as "at_risk"
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class Snapshot:
     transfers: tuple[Transfer, ...] = ()
     recent: tuple[Activity, ...] = ()
     problems: tuple[Problem, ...] = ()  # every problem shown, the worst (then the oldest) first
+    freed: int = 0  # bytes of local recordings the clean-up moved to the OS trash, so far
     version: int = 0
 
     def __post_init__(self) -> None:

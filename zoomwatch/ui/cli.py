@@ -85,6 +85,10 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help=T_("back up Zoom cloud recordings once, in the foreground"))
     sync.add_argument("--from", dest="start", type=_date, help=T_("first day to list (YYYY-MM-DD)"))
     sync.add_argument("--to", dest="end", type=_date, help=T_("last day to list (YYYY-MM-DD)"))
+    cleanup = commands.add_parser("cleanup", help="free space now: safe local recordings to the OS trash, safe cloud "
+                                  "recordings to Zoom's trash (each checked at the destination right before)")
+    cleanup.add_argument("--dry-run", action="store_true", help="only say what would go, what stays and why")
+    cleanup.add_argument("--history", action="store_true", help="list what went to a trash, newest first")
     commands.add_parser("check", help=T_("test the backup destination: write, read back and delete a probe"))
     dashboard = commands.add_parser("dashboard", help="open the running zoomwatch's dashboard in the browser")
     dashboard.add_argument("--no-browser", action="store_true", help="print the one-time link instead of opening it")
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
                "secret": cmd_secret, "tray": cmd_tray, "settings": cmd_settings,
                "autostart": cmd_autostart, "login": cmd_login, "logout": cmd_logout, "whoami": cmd_whoami,
-               "sync": cmd_sync, "dashboard": cmd_dashboard, **AUDIT_COMMANDS}[args.command]
+               "sync": cmd_sync, "dashboard": cmd_dashboard, "cleanup": cmd_cleanup, **AUDIT_COMMANDS}[args.command]
     from zoomwatch.errors import ZoomwatchError
 
     try:
@@ -551,12 +555,14 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     cut_off = {r.id for r in rows if r.state is FileState.UPLOADING} if pid is None else set()
     problems = _problems(paths, pid, cfg)
     published = published_status(paths, pid) or {}  # the running zoomwatch's board: its status, its dashboard
+    at_risk = _at_risk(cfg)
     if args.json:  # json_printable: the names' control characters escaped, their invalid bytes as \xNN
         print(json_printable(json.dumps({
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
             "status": published.get("status"), "dashboard": published.get("dashboard") or None,
             "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
             "problems": [{k: v for k, v in p.items() if k != "i18n"} for p in problems],
+            "at_risk": at_risk,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
                        "next_try_at": r.next_try_at, "bytes_done": r.bytes_done, "verified_at": r.verified_at,
@@ -570,6 +576,9 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     for problem in problems:  # the running engine's board: already escaped (see printable)
         title, message = _problem_texts(problem)
         print(T_("problem: {title}", title=title) + (f" — {message}" if problem["message"] else ""))
+    for item in at_risk:
+        print(f"at risk: {printable(item['topic'])} ({item['start'][:16].replace('T', ' ')}) — Zoom deletes it on "
+              f"{item['delete_on']}; not backed up yet")
     shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
         shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}
@@ -760,3 +769,47 @@ def cmd_dashboard(args: argparse.Namespace, paths: AppPaths) -> Exit:
     else:
         print(f"opened the dashboard in the browser ({url})")
     return Exit.OK
+# -- clean-up (issue 14) ------------------------------------------------------------------------------
+
+def _at_risk(cfg: Any) -> list[dict[str, Any]]:
+    """The cloud recordings Zoom deletes soon that are not backed up yet (as the last sync found them)."""
+    from zoomwatch.app import at_risk_list
+
+    return [{"uuid": a.uuid, "topic": a.topic, "start": a.start, "delete_on": a.delete_on} for a in at_risk_list(cfg)]
+
+
+def cmd_cleanup(args: argparse.Namespace, paths: AppPaths) -> Exit:
+    import datetime as dt
+
+    from zoomwatch.errors import ZoomwatchError
+
+    if args.history:
+        from zoomwatch.app import cleanup_history
+
+        entries = cleanup_history(configmod.load(paths))
+        if not entries:
+            print("nothing was moved to a trash yet")
+        for e in entries:
+            where = "OS trash" if e.kind == "local" else "Zoom's trash"
+            state = {"done": f"to the {where}", "undone": "stayed", "unknown": "unknown"}.get(e.state, e.state)
+            detail = f" — {printable(e.detail)}" if e.detail and e.state != "done" else ""
+            print(f"{dt.datetime.fromtimestamp(e.at):%Y-%m-%d %H:%M}  {state:<16} {_human(e.size):>9}  "
+                  f"{printable(e.what)}{detail}")
+        return Exit.OK
+    engine = _open_engine(paths, when_running="a running zoomwatch cleans up by itself (after each sync and once "
+                          "a day); stop it first, or use: zoomwatch cleanup --history")
+    if isinstance(engine, Exit):
+        return engine
+    try:
+        report = engine.cleanup(dry_run=args.dry_run)
+    except ZoomwatchError as exc:
+        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        return exit_code_for(exc)
+    finally:
+        engine.close()
+    if not engine.setting("cleanup.local_after_days") and not engine.setting("zoom.trash_after_backup"):
+        print("clean-up is off: set cleanup.local_after_days (local recordings) or zoom.trash_after_backup "
+              "(cloud recordings) — see zoomwatch config show")
+    for line in report.lines(_human):
+        print(printable(line))
+    return Exit.INCOMPLETE if report.problem else Exit.OK

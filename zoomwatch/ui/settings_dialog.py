@@ -17,9 +17,9 @@ from zoomwatch.paths import AppPaths
 from zoomwatch.ui import autostart
 from zoomwatch.ui import settings_form as form
 
-SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers")
+SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers", "Clean-up")
 SECTION_TITLES = {"Recordings": N_("Recordings"), "Destination": N_("Destination"), "Naming": N_("Naming"),
-                  "Zoom account": N_("Zoom account"), "Transfers": N_("Transfers")}
+                  "Zoom account": N_("Zoom account"), "Transfers": N_("Transfers"), "Clean-up": N_("Clean-up")}
 
 
 class SettingsDialog:
@@ -53,6 +53,9 @@ class SettingsDialog:
             if section == "Naming":
                 self.preview = ttk.Label(tab, text="", foreground="gray30", wraplength=460)
                 self.preview.grid(row=row, column=1, columnspan=2, sticky="w")
+            if section == "Clean-up":
+                ttk.Label(tab, text=form.CLEANUP_WARNING, foreground="#8a5300", wraplength=460).grid(
+                    row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
             if section == "Zoom account":
                 self.account = ttk.Label(tab, text="", foreground="gray30", wraplength=380)
                 self.account.grid(row=row, column=1, sticky="w")

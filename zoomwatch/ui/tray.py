@@ -397,6 +397,8 @@ class TrayApp:
                  else T_("Pause uploads"), run(self.toggle_pause), enabled=lambda _: self.monitoring),
             item(T_("Sync Zoom cloud now"), run(self.sync_now), enabled=lambda _: self.can_sync()),
             item(T_("Recent backups"), pystray.Menu(lambda: iter(recent_items()))),
+            item(lambda _: space_freed(self.engine.snapshot()), None, enabled=False,
+                 visible=lambda _: self.engine.snapshot().freed > 0),  # the clean-up (issue 14)
             separator,
             item(T_("Open watched folder"), run(self.open_watched_folder)),
             item(T_("Open backup location"), run(self.open_backup_location)),
@@ -412,7 +414,7 @@ class TrayApp:
         """Everything the menu shows: when it is unchanged the menu is not rebuilt."""
         return (menu_status(snap), tuple(problem_text(p) for p in snap.problems[:PROBLEMS_IN_MENU]),
                 self.monitoring, snap.status is EngineStatus.PAUSED, self.can_sync(),
-                self.autostart.is_enabled(), tuple(a.text for a in snap.recent[:RECENT_IN_MENU]))
+                self.autostart.is_enabled(), tuple(a.text for a in snap.recent[:RECENT_IN_MENU]), snap.freed)
 
     # -- running ----------------------------------------------------------------------------------
 
@@ -513,6 +515,16 @@ class TrayApp:
 def problem_text(problem: Problem) -> str:
     """A problem's menu line ("⚠ title — message"), cut like a tooltip so a long one fits a menu."""
     return fit_tooltip(f"⚠ {tr(problem.text())}")
+
+
+def space_freed(snap: Snapshot) -> str:
+    """The menu line of the clean-up: how much disk space it gave back (recordings moved to the OS trash)."""
+    value, unit = float(snap.freed), "B"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    return f"Space freed: {value:.0f} {unit}" if unit == "B" else f"Space freed: {value:.1f} {unit}"
 
 
 def menu_status(snap: Snapshot) -> str:

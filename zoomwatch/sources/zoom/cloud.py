@@ -25,7 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 
 from zoomwatch.config import Config
-from zoomwatch.core.catalog import Catalog, CloudRef, FileInfo, FileState, Origin
+from zoomwatch.core.at_risk import AtRisk, deletion_day, deletion_order, is_at_risk
+from zoomwatch.core.catalog import Catalog, CloudRef, FileInfo, FileState, Origin, Row
 from zoomwatch.errors import Cancelled, ItemError, KeyringUnavailable, RateLimited, SignedOut, ZoomwatchError
 from zoomwatch.i18n import N_
 from zoomwatch.naming import sanitize_segment
@@ -49,6 +50,9 @@ class SyncResult:
     processing: int = 0
     trashed: int = 0
     problems: dict[str, str] = field(default_factory=dict)  # what failed (a user, a file) -> why
+    at_risk: list[AtRisk] = field(default_factory=list)  # Zoom deletes them within zoom.warn_days, not safe yet
+    fetch_order: list[str] = field(default_factory=list)  # meeting UUIDs in the order they were fetched
+    complete: bool = False  # every target was listed to the end (so at_risk is the whole list)
 
     @property
     def failures(self) -> list[str]:
@@ -187,7 +191,12 @@ class CloudSync:
     def __init__(self, config: Config, catalog: Catalog, dest_id: str,
                  targets: Callable[[], Iterator[tuple[str, ZoomApi]]], *, spool: Path,
                  on_queued: Callable[[], None] = lambda: None, state_file: Path | None = None,
-                 progress_bar: Callable[[str, int], Any] | None = None) -> None:
+                 progress_bar: Callable[[str, int], Any] | None = None,
+                 trash: Callable[[dict[str, Any], list[Row | None], Callable[[str], bool]], Any] | None = None,
+                 ) -> None:
+        # the cloud trash policy (core.cleanup.CloudTrash.consider): given the listing of a meeting and the
+        # catalog row of each of its files, it moves the meeting to Zoom's trash when that is safe
+        self.trash = trash
         self.progress_bar = progress_bar  # e.g. tqdm, for `zoomwatch sync` in a terminal
         self.config = config
         self.catalog = catalog
@@ -233,6 +242,7 @@ class CloudSync:
         except Cancelled:
             log.info("cloud sync stopped before the end")
             return result
+        result.complete = True
         if not result.failures and start is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             self.state_file.write_text(json.dumps({"last_sync": end.isoformat()}))
@@ -243,7 +253,8 @@ class CloudSync:
     def _user(self, api: ZoomApi, user: str, start: dt.date, end: dt.date, wanted: set[str],
               result: SyncResult) -> None:
         try:
-            for meeting in self._meetings(api, user, start, end):
+            # the meetings Zoom deletes soonest are fetched first (auto_delete_date; unscheduled ones last)
+            for meeting in sorted(self._meetings(api, user, start, end), key=deletion_order):
                 self._check_stop()
                 result.meetings += 1
                 self._meeting(api, meeting, wanted, result)
@@ -262,7 +273,6 @@ class CloudSync:
 
     def _meeting(self, api: ZoomApi, meeting: dict[str, Any], wanted: set[str], result: SyncResult) -> None:
         files = [f for f in meeting.get("recording_files", []) if not wanted or f.get("file_type", "") in wanted]
-        done_here = 0
         for item in files:
             self._check_stop()
             result.files += 1
@@ -275,7 +285,6 @@ class CloudSync:
             if row is not None and row.state in FETCHED:
                 result.already += 1
                 result.recovered(identity)
-                done_here += row.state is FileState.VERIFIED
                 continue
             try:
                 self._fetch(api, meeting, item, target)
@@ -286,11 +295,43 @@ class CloudSync:
             result.recovered(identity)
             self._queue(meeting, item, identity, target)
             result.queued += 1
-        if self.config["zoom.trash_after_backup"] and files and done_here == len(files):
-            if api.trash_recordings(meeting["uuid"]):
+        self._after_meeting(api, meeting, files, result)
+
+    def _spool_target(self, meeting: dict[str, Any], item: dict[str, Any]) -> Path:
+        identity = file_identity(meeting, item)
+        return self.spool / hashlib.sha256(identity.encode()).hexdigest()[:24] / file_name(item)
+
+    def _after_meeting(self, api: ZoomApi, meeting: dict[str, Any], files: list[dict[str, Any]],
+                       result: SyncResult) -> None:
+        """At risk of Zoom's scheduled deletion? Then say so. Safe everywhere? Then maybe to Zoom's trash."""
+        in_trash = any(item.get("deleted_time") for item in meeting.get("recording_files", []))
+        if files and not in_trash:
+            result.fetch_order.append(str(meeting["uuid"]))
+        targets = [self._spool_target(meeting, item) for item in files]
+        delete_on = deletion_day(meeting)
+        if is_at_risk(delete_on, dt.date.today(), int(self.config["zoom.warn_days"])) and any(
+                (row := self.catalog.current(self.dest_id, t)) is None or row.state is not FileState.VERIFIED
+                for t in targets):
+            result.at_risk.append(AtRisk(str(meeting["uuid"]), str(meeting.get("topic") or "Zoom Meeting"),
+                                         str(meeting.get("start_time", "")), str(delete_on),
+                                         tuple(str(t) for t in targets)))
+        if self.config["zoom.trash_after_backup"] and self.trash is not None and not in_trash:
+            listed = meeting.get("recording_files", [])  # every file Zoom listed, wanted or not
+            rows = [self.catalog.current(self.dest_id, self._spool_target(meeting, item)) for item in listed]
+            if self.trash(meeting, rows, api.trash_recordings).goes:
                 result.trashed += 1
-                log.info("moved the cloud recording of %r (%s) to Zoom's trash: every file is verified",
-                         meeting.get("topic"), meeting.get("start_time"))
+
+    def review(self, decide: Callable[[dict[str, Any], list[Row | None], Callable[[str], bool]], Any]) -> None:
+        """`zoomwatch cleanup`: list every target's meetings (nothing downloaded) and ask `decide` about each."""
+        start, end = self._since(), dt.date.today()
+        for user, api in self.targets():
+            api.sleep = self._pause
+            for meeting in sorted(self._meetings(api, user, start, end), key=deletion_order):
+                listed = meeting.get("recording_files", [])
+                if any(item.get("deleted_time") for item in listed):
+                    continue  # already in Zoom's trash
+                rows = [self.catalog.current(self.dest_id, self._spool_target(meeting, item)) for item in listed]
+                decide(meeting, rows, api.trash_recordings)
 
     def _fetch(self, api: ZoomApi, meeting: dict[str, Any], item: dict[str, Any], target: Path) -> None:
         """Download one file; a cut connection or an expired token is retried once at once (resuming)."""
