@@ -10,6 +10,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 BIN_DIRS = [Path(f"/usr/lib/postgresql/{v}/bin") for v in (17, 16, 15, 14, 13)]
@@ -46,7 +47,12 @@ def _server_user() -> str:
 
 
 class PostgresServer:
-    def __init__(self, workdir: Path) -> None:
+    """`PostgresServer().start()`, then `close()` (stops it and removes its folder). The folder is a new one
+    under the system's temporary folder, not pytest's: pytest makes its own folder private (0700) whenever any
+    pytest session starts, which would lock the server's user out of its data in the middle of a test."""
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        workdir = workdir or Path(tempfile.mkdtemp(prefix="zoomwatch-pg-"))
         self.workdir = workdir
         self.data = workdir / "pgdata"
         self.port = _free_port()
@@ -79,12 +85,6 @@ class PostgresServer:
     def _init(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.workdir.chmod(0o755)
-        for parent in self.workdir.parents:  # the server user must reach its folder
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                parent.chmod(mode | 0o001)
         self.data.mkdir()
         uid = pwd.getpwnam(self.run_as)
         os.chown(self.data, uid.pw_uid, uid.pw_gid)
@@ -120,6 +120,12 @@ class PostgresServer:
         if self.data.exists() and self.running():
             self._as_server_user(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
                                  "fast" if fast else "immediate", "-w", "stop", check=False)
+
+    def close(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def kill_connections(self) -> None:
         self.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'zoomwatch'")

@@ -90,6 +90,8 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "zoom.trash_after_backup": ("false", False),
         "zoom.users": ("ana@example.com, bo@example.com", ["ana@example.com", "bo@example.com"]),
         "zoom.account_ids": ("sub1, sub2", ["sub1", "sub2"]),
+        "catalog.machine_name": (" laptop-3 ", "laptop-3"),
+        "catalog.lease_seconds": ("30", 30),
         "notify.backups": ("on", True),
     }
 
