@@ -15,6 +15,8 @@ import pytest
 from helpers import backed_up_files, stop_process, wait_for, write_random
 from pgserver import PASSWORD, PostgresServer
 
+from zoomwatch.core.shared_catalog import MIGRATIONS, SCHEMA_VERSION
+
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
@@ -71,13 +73,28 @@ def test_check_makes_the_versioned_schema_and_the_dashboard_view(app, database):
     done = zw(app, "check", url=database)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OK: shared catalog: PostgreSQL at 127.0.0.1:" in done.stdout and PASSWORD not in done.stdout
-    assert rows(database, "SELECT version FROM zoomwatch_schema") == [{"version": 1}]
+    assert rows(database, "SELECT version FROM zoomwatch_schema") == [{"version": SCHEMA_VERSION}]
     view = {r["column_name"] for r in rows(database, "SELECT column_name FROM information_schema.columns"
                                                      " WHERE table_name = 'recordings'")}
     assert {"recording_id", "user_id", "file_url", "meeting_title", "file_name", "file_size", "created_at",
             "updated_at", "processing_status"} <= view
     again = zw(app, "check", url=database)  # in place: nothing made twice, nothing lost
-    assert again.returncode == 0 and rows(database, "SELECT version FROM zoomwatch_schema") == [{"version": 1}]
+    assert again.returncode == 0
+    assert rows(database, "SELECT version FROM zoomwatch_schema") == [{"version": SCHEMA_VERSION}]
+
+
+def test_a_catalog_made_by_an_earlier_release_is_migrated_in_place(app, database):
+    with psycopg.connect(database, autocommit=True) as conn:  # what schema 1 (the first release) made
+        conn.execute(MIGRATIONS[0])
+        conn.execute("CREATE TABLE zoomwatch_schema (version integer NOT NULL);"
+                     " INSERT INTO zoomwatch_schema VALUES (1)")
+        conn.execute("INSERT INTO zoomwatch_recordings (source, source_id, size, destination, state)"
+                     " VALUES ('local', 'laptop:/a.mp4', 5, 'local:/b', 'verified')")
+    done = zw(app, "check", url=database)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(database, "SELECT version FROM zoomwatch_schema") == [{"version": SCHEMA_VERSION}]
+    assert [r["source_id"] for r in rows(database)] == ["laptop:/a.mp4"]  # kept
+    assert rows(database, "SELECT count(*) AS n FROM zoomwatch_s2s_tokens") == [{"n": 0}]  # step 2 made it
 
 
 def test_a_schema_newer_than_this_zoomwatch_is_refused_clearly(app, database):

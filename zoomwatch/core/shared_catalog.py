@@ -3,7 +3,8 @@ a secret). The local SQLite catalog stays each machine's crash-safe record of it
 holds what machines share: a `zoomwatch_recordings` table (one row per recording file per destination,
 every verified file upserted), the same rows under a dashboard's column names (the `recordings` view),
 the machines (`zoomwatch_machines`: name, version, last seen, counts), and for account-wide cloud backup
-the user leases and file claims (see sources/zoom/fleet.py).
+the user leases, the file claims and the fleet's one Zoom Server-to-Server token, sealed with a key derived
+from the app's client secret (see sources/zoom/fleet.py).
 
 Publishing goes through an outbox in the local catalog: a verified row is published when the
 `shared_published` table does not yet hold its (id, verified_at). While PostgreSQL is unreachable the
@@ -103,6 +104,15 @@ CREATE TABLE IF NOT EXISTS zoomwatch_cloud_claims (
     PRIMARY KEY (destination, identity)
 );
 CREATE INDEX IF NOT EXISTS zoomwatch_claims_by_user ON zoomwatch_cloud_claims (scope, user_email, state);
+""",
+    # 2: one Server-to-Server token per Zoom app for the whole fleet (a new token can invalidate the old one,
+    # so machines that each fetched their own would knock each other out); stored encrypted (see fleet.py)
+    """
+CREATE TABLE IF NOT EXISTS zoomwatch_s2s_tokens (
+    app         text PRIMARY KEY,
+    token       text,
+    expires_at  timestamptz
+);
 """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

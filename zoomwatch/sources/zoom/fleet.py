@@ -9,6 +9,11 @@ verified row is published. A heartbeat renews this machine's leases and claims; 
 renewing, its leases and claims expire, and the others take its users again: files it verified are skipped
 (their claims are done), the rest are downloaded by whoever takes them.
 
+The machines share one Server-to-Server token per Zoom app (`zoomwatch_s2s_tokens`, sealed with a key derived
+from the client secret): Zoom may invalidate a token when the same app asks for a new one, so machines fetching
+their own would knock each other out (API-NOTES). A machine refused with a 401 first adopts the token another
+machine stored; only when nobody replaced the refused one does it ask Zoom, under the row's lock.
+
 A pass ends when no user is left to take and no other live machine still holds a user or a claim of this
 destination: so a machine waits for the others to finish (and takes over from one that died) instead of
 ending its pass early. Everything is keyed by destination: nothing is claimed across destinations.
@@ -35,6 +40,7 @@ from zoomwatch.core.shared_catalog import Machine, SharedCatalogError, connect, 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often a pass with nothing to take looks again (others busy or a lease to expire)
+TOKEN_MARGIN_SECONDS = 60.0  # a stored token closer than this to its expiry is replaced
 
 NEXT_USER = """
 SELECT l.user_email FROM zoomwatch_user_leases l
@@ -126,6 +132,7 @@ class Fleet:
 
         def leased() -> Iterator[tuple[str, Any]]:
             apis = dict(targets())  # user -> api: the whole account, listed by every machine
+            self.share_tokens(set(apis.values()))
             users = list(apis)
             self._register(users)
             give_up = time.monotonic() + 2 * self.window  # a machine stuck on a file: the next pass looks again
@@ -196,6 +203,37 @@ class Fleet:
         user = self.current_user or ""
         row = self._run(lambda c: c.execute(TAKE_FILE, self._params(identity=identity, user=user)).fetchone())
         return row is not None
+
+    # -- one Server-to-Server token for the fleet ---------------------------------------------------
+
+    def shared_token(self, app: str, refused: str | None, fetch: Callable[[], tuple[str, float]],
+                     box: TokenBox) -> tuple[str, float]:
+        """(token, seconds it still lives) for the Zoom app `app`: the fleet's stored token unless it is the
+        one Zoom just `refused` or about to expire; else a new one from `fetch()` (token, epoch expiry),
+        stored for the others. The row lock makes one machine fetch while the others wait for its token."""
+        def get(conn: Any) -> tuple[str, float]:
+            conn.execute("INSERT INTO zoomwatch_s2s_tokens (app) VALUES (%s) ON CONFLICT DO NOTHING", (app,))
+            stored, left = conn.execute(
+                "SELECT token, extract(epoch FROM expires_at - now()) FROM zoomwatch_s2s_tokens WHERE app = %s"
+                " FOR UPDATE", (app,)).fetchone()
+            token = box.open(stored) if stored else None
+            if token and token != refused and left is not None and float(left) > TOKEN_MARGIN_SECONDS:
+                return token, float(left)
+            token, expires_at = fetch()
+            lifetime = max(0.0, expires_at - time.time())
+            conn.execute("UPDATE zoomwatch_s2s_tokens SET token = %s, expires_at = now() + make_interval(secs => %s)"
+                         " WHERE app = %s", (box.seal(token), lifetime, app))
+            return token, lifetime
+
+        return self._run(get)
+
+    def share_tokens(self, apis: Any) -> None:
+        """Give every Server-to-Server API client among `apis` the fleet's token (once each)."""
+        from zoomwatch.sources.zoom.oauth import S2SAuth
+
+        for api in apis:
+            if isinstance(getattr(api, "auth", None), S2SAuth):
+                api.auth = SharedS2SAuth(api.auth, self)
 
     # -- liveness --------------------------------------------------------------------------------
 
@@ -270,3 +308,61 @@ def fleet_report(url: str, dest: str) -> FleetReport:
         users_total=int(total), users_done=int(done),
         leases=tuple((u, names.get(m, m), float(left)) for u, m, left in leases),
         claims=tuple((names.get(m, m), int(c), int(d)) for m, c, d in claims))
+
+
+# -- the fleet's Server-to-Server token ------------------------------------------------------------------
+
+class TokenBox:
+    """Seals a token for the shared table with a key derived from the app's client secret (which every machine
+    of the fleet has, and a reader of the database does not): Fernet (AES-128-CBC + HMAC-SHA256)."""
+
+    def __init__(self, client_secret: str) -> None:
+        import base64
+        import hashlib
+
+        from cryptography.fernet import Fernet
+
+        key = hashlib.sha256(b"zoomwatch fleet token key\0" + client_secret.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, token: str) -> str:
+        return self._fernet.encrypt(token.encode()).decode("ascii")
+
+    def open(self, sealed: str) -> str | None:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._fernet.decrypt(sealed.encode("ascii")).decode()
+        except (InvalidToken, ValueError):
+            return None  # sealed with another secret (the app's secret was rotated): fetch a new one
+
+
+class SharedS2SAuth:
+    """An S2SAuth whose token is the fleet's (see Fleet.shared_token): a 401 first adopts a token another
+    machine fetched; only a token nobody has replaced yet makes this machine ask Zoom for a new one."""
+
+    def __init__(self, auth: Any, fleet: Fleet) -> None:
+        import hashlib
+
+        self.auth = auth
+        self.fleet = fleet
+        self.app = hashlib.sha256(f"{auth.oauth_base}|{auth.account_id}|{auth.client_id}".encode()).hexdigest()[:32]
+        self.box = TokenBox(auth.client_secret)
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self._lock = threading.Lock()
+
+    def token(self, *, force_refresh: bool = False) -> str:
+        with self._lock:
+            if not force_refresh and self._token is not None and time.monotonic() < self._renew_at:
+                return self._token
+            refused = self._token if force_refresh else None
+            token, left = self.fleet.shared_token(self.app, refused, self._fetch, self.box)
+            self._token, self._renew_at = token, time.monotonic() + max(0.0, left - TOKEN_MARGIN_SECONDS)
+            return token
+
+    def _fetch(self) -> tuple[str, float]:
+        from zoomwatch.sources.zoom.oauth import s2s_token
+
+        tokens = s2s_token(self.auth.oauth_base, self.auth.account_id, self.auth.client_id, self.auth.client_secret)
+        return tokens.access_token, tokens.expires_at
