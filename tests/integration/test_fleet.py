@@ -203,3 +203,24 @@ def test_a_machine_killed_halfway_leaves_its_users_to_the_others(make_fleet, zoo
     assert all(n <= 2 for n in zoom.download_counts.values())
     left = query(url, "SELECT count(*) FROM zoomwatch_cloud_claims WHERE state = 'claimed'")
     assert left == [(0,)]
+
+
+def test_without_the_shared_catalog_cloud_downloads_wait_and_say_so(tmp_path, zoom, seaweed, monkeypatch):
+    import socket
+
+    zoom.add_users_with_recordings(2, sizes=(50_000,))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once this socket is closed
+    url = f"postgresql://zoomwatch:very-secret-pw@127.0.0.1:{port}/zoomwatch"
+    seaweed.create_bucket("no-catalog")
+    fleet = Fleet(tmp_path, 1, zoom, seaweed, url, "no-catalog", monkeypatch)
+    fleet.start()
+    try:
+        status = wait_for(lambda: "problem: Zoom cloud sync failed" in (s := fleet.zw(0, "status").stdout) and s,
+                          90, "the status saying the cloud sync waits for the shared catalog")
+    finally:
+        fleet.stop()
+    assert f"127.0.0.1:{port}" in status and "very-secret-pw" not in status
+    assert "Cannot reach the shared catalog" in status and "retrying at" in status, status
+    assert not zoom.download_counts  # no file fetched without its claim

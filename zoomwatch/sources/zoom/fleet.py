@@ -40,6 +40,7 @@ from zoomwatch.core.shared_catalog import Machine, SharedCatalogError, connect, 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0  # how often a pass with nothing to take looks again (others busy or a lease to expire)
+STATUS_TIMEOUT_SECONDS = 3  # `zoomwatch status` does not wait longer for an unreachable shared catalog
 TOKEN_MARGIN_SECONDS = 60.0  # a stored token closer than this to its expiry is replaced
 
 NEXT_USER = """
@@ -278,10 +279,7 @@ def fleet_report(url: str, dest: str) -> FleetReport:
     """The fleet as the shared catalog sees it; raises SharedCatalogError when it cannot be reached."""
     import psycopg
 
-    try:
-        conn = connect(url)
-    except SharedCatalogError:
-        raise
+    conn = connect(url, timeout=STATUS_TIMEOUT_SECONDS)
     try:
         migrate(conn, url)
         machines = conn.execute(
