@@ -82,6 +82,9 @@ What each part follows:
   ``TIMELINE`` file "does not have the following properties: id, status, file_size, recording_type, and
   play_url" (uppy's Zoom provider: "timeline files don't have an ID", "timeline files don't have file size";
   uppy PR 2508 for CC) - so here they have none of those five.
+* Scheduled deletion (Zoom OpenAPI "List all recordings", meeting fields): ``auto_delete`` (boolean: the
+  account's retention policy deletes the recording automatically) and ``auto_delete_date`` (``yyyy-MM-dd``,
+  present only when ``auto_delete`` is true); ``add_meeting(auto_delete_date=...)`` sets them.
 * Trash listings (``trash=true``) ignore ``from``/``to``, list trashed meetings with ``deleted_time`` on
   each file and no ``download_url`` (API-NOTES).
 * ``DELETE /v2/meetings/{meetingId|uuid}/recordings?action=trash|delete`` answers 204, or 404
@@ -292,7 +295,7 @@ class _Meeting:
     trashed: bool = False
     deleted_time: datetime | None = None
     deleted: bool = False
-    auto_delete_date: str | None = None  # "YYYY-MM-DD": the account deletes cloud recordings on a schedule
+    auto_delete_date: date | None = None  # the account's retention policy deletes it on this day
 
 
 @dataclass
@@ -641,14 +644,14 @@ class FakeZoom:
 
     def add_meeting(self, user_email: str, *, topic: str, start_time: datetime, timezone: str = "Europe/Madrid",
                     uuid: str | None = None, meeting_id: int | None = None, files: list[dict] | None = None,
-                    trashed: bool = False, duration: int = 60, auto_delete_date: str | None = None) -> dict:
+                    trashed: bool = False, duration: int = 60, auto_delete_date: date | None = None) -> dict:
         """Add a cloud-recorded meeting of ``user_email``; returns it as a listing shows it.
 
         ``files``: dicts with ``file_type`` (MP4, M4A, CHAT, TRANSCRIPT, CC, TIMELINE, CSV, SUMMARY), ``data``
         (bytes), optional ``status`` ("completed"/"processing"), ``recording_type``, ``recording_start`` and
         ``recording_end`` (aware datetimes; default the meeting's start and start + duration).
-        ``auto_delete_date``: "YYYY-MM-DD" when the account deletes recordings on a schedule (listed with
-        ``auto_delete: true``, as Zoom lists it); None lists neither field.
+        ``auto_delete_date``: the day the account's retention policy deletes the recording (listed as
+        ``auto_delete: true`` and ``auto_delete_date: "yyyy-MM-dd"``); None lists ``auto_delete: false``.
         """
         if start_time.tzinfo is None:
             raise ValueError("start_time must be timezone-aware")
@@ -742,8 +745,15 @@ class FakeZoom:
             "recording_count": len(done),
             "share_url": f"{self.url}/rec/share/{self._share_id(meeting)}",
             "recording_files": [self._render_file(meeting, f, trash=trash) for f in listed],
-            **({"auto_delete": True, "auto_delete_date": meeting.auto_delete_date} if meeting.auto_delete_date else {}),
+            **self._render_auto_delete(meeting),
         }
+
+    @staticmethod
+    def _render_auto_delete(meeting: _Meeting) -> dict[str, Any]:
+        """`auto_delete` / `auto_delete_date` of a listed meeting (a retention policy's scheduled deletion)."""
+        if meeting.auto_delete_date is None:
+            return {"auto_delete": False}
+        return {"auto_delete": True, "auto_delete_date": meeting.auto_delete_date.isoformat()}
 
     @staticmethod
     def _share_id(meeting: _Meeting) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ def test_audit_tells_safe_missing_different_not_backed_up_and_cloud_only(store: 
     signed_in = zw(store.app, "login", "--timeout", "60")
     assert signed_in.returncode == 0, signed_in.stdout + signed_in.stderr
     start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=3)
-    zoom_cloud.add_meeting(USER, topic="Cloud only review", start_time=start, auto_delete_date="2030-01-31",
+    zoom_cloud.add_meeting(USER, topic="Cloud only review", start_time=start, auto_delete_date=date(2030, 1, 31),
                            files=[{"file_type": "MP4", "data": b"m" * 5000}])
     store.replace(f"{FOLDER}/zoom_0.mp4", b"\0" * 60_000, False)  # corrupted at the destination, same size
     store.delete(f"{FOLDER}/audio_only.m4a")                        # deleted there
