@@ -44,6 +44,7 @@ from zoomwatch.sources.local import FOLDER_MISSING, TICK_SECONDS, FolderWatcher,
 from zoomwatch.sources.zoom.accounts import sync_targets
 from zoomwatch.sources.zoom.api import RateLimited
 from zoomwatch.sources.zoom.cloud import CloudSync
+from zoomwatch.sources.zoom.fleet import Fleet
 from zoomwatch.sources.zoom.oauth import SignedOut
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ PUBLISH_EVERY_SECONDS = 0.5  # the status file is written at most this often
 SETTINGS_POLL_SECONDS = 1.0
 UNFINISHED = (FileState.FAILED, FileState.QUEUED, FileState.UPLOADING)  # what run --once and sync report
 CLEANUP_EVERY_SECONDS = 86400.0  # the local clean-up runs once a day (and after each cloud sync)
+SHARED_PROBLEM = "shared_catalog"  # the board's key for the shared catalog (PostgreSQL) being unusable
+SHARED_EVERY_SECONDS = 2.0  # verified rows are published at most this late
 CLOUD_RETRY_SECONDS = (60.0, 300.0)  # first retry after a failed cloud sync, and the longest (backoff between)
 
 
@@ -162,6 +165,7 @@ class Engine:
         self._build_cleanup()
         self.cloud = self._make_cloud()
         self._sync_now = threading.Event()
+        self._shared_build()
 
     def _make_cloud(self) -> CloudSync | None:
         if self.config["zoom.mode"] == "off":
@@ -343,6 +347,7 @@ class Engine:
             cloud.start()
             self._threads.append(cloud)
         self._start_cleanup()
+        self._shared_start(self._stop)
         self._refresh()
 
     def _settle_main(self) -> None:
@@ -655,6 +660,7 @@ class Engine:
         self._prepare()
         self.settler.scan(root)
         self.transfers.start()
+        stop_shared = self._shared_once()
         deadline = self.clock() + max_wait
         version = -1
         try:
@@ -668,6 +674,7 @@ class Engine:
                 self.settler.check_pending()  # what finished long ago waits for the destination, not for Zoom
         finally:
             self.transfers.stop()
+            stop_shared()
         self._refresh()
         return self._once_result()
 
@@ -707,6 +714,7 @@ class Engine:
                               problem.message if problem else N_("turn it on: zoomwatch config set zoom.mode user"))
         self._prepare()
         self.transfers.start()
+        stop_shared = self._shared_once()
         try:
             synced = self.cloud.sync(start, end)
             self._after_sync(synced)
@@ -715,6 +723,7 @@ class Engine:
                 version = self.board.wait_for_change(version, timeout=0.25).version
         finally:
             self.transfers.stop()
+            stop_shared()
         counts = self.catalog.counts(self.destination.id)
         rows = self.catalog.rows(self.destination.id)
         failures = tuple(synced.failures) + tuple(
@@ -937,6 +946,89 @@ class Engine:
             self.board.clear_problem(ProblemKey.CLEANUP)
         self.board.update(freed=self.journal.freed("local"))
         return report
+
+    # -- the shared catalog on PostgreSQL (issue 15): publishing, this machine's heartbeat, the fleet ---------
+
+    def _shared_build(self) -> None:
+        """With catalog.shared_url set: a Publisher of this machine's verified rows and, for account-wide
+        cloud backup (s2s), a Fleet that leases users and claims files for the cloud sync. Nothing otherwise."""
+        from zoomwatch.core.shared_catalog import Machine, Publisher, shared_url
+
+        self.shared: Publisher | None = None
+        self.fleet: Fleet | None = None
+        try:
+            url = shared_url()
+        except ZoomwatchError:
+            url = None
+        if not url:
+            return
+        machine = Machine.of(self.config.paths.state_dir, self.config["catalog.machine_name"])
+        self.shared = Publisher(url, self.config.paths.catalog_file, self.destination.id, machine,
+                                self.destination.location)
+        if self.cloud is not None and self.config["zoom.mode"] == "s2s":
+            self.fleet = Fleet(url, self.destination.id, machine, lease_seconds=self.config["catalog.lease_seconds"],
+                               interval_seconds=60.0 * int(self.config["zoom.sync_interval_minutes"]))
+            self.cloud.targets = self.fleet.lease_targets(self.cloud.targets, self.cloud.stop)
+            self.cloud.gate = self.fleet
+
+    def _shared_start(self, stop: threading.Event) -> threading.Thread | None:
+        if self.shared is None:
+            return None
+        thread = threading.Thread(target=self._shared_main, args=(stop,), name="zoomwatch-shared", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def _shared_once(self) -> Callable[[], None]:
+        """For run --once and sync: the shared-catalog thread until the returned function is called (it
+        publishes once more then)."""
+        stop = threading.Event()
+        thread = self._shared_start(stop)
+
+        def finish() -> None:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=60)
+                self._threads.remove(thread)
+
+        return finish
+
+    def _shared_main(self, stop: threading.Event) -> None:
+        """Until `stop` (and one round more, so what was verified last is published): renew the fleet's
+        leases and claims, publish the verified rows waiting in the local catalog, register this machine.
+        PostgreSQL unreachable: said on the board (with how many rows wait), and tried again."""
+        from zoomwatch.core.shared_catalog import SharedCatalogNeedsSetup
+
+        shared, fleet = self.shared, self.fleet
+        assert shared is not None
+        beat_every = max(0.5, float(self.config["catalog.lease_seconds"]) / 4)
+        next_beat = 0.0
+        while True:
+            stopping = stop.is_set()
+            try:
+                if fleet is not None and time.monotonic() >= next_beat:
+                    fleet.heartbeat()
+                    next_beat = time.monotonic() + beat_every
+                if shared.publish():
+                    log.debug("published to the shared catalog")
+                shared.register(self.destination.label,
+                                {str(k): n for k, n in self.catalog.counts(self.destination.id).items()})
+                self.board.clear_problem(SHARED_PROBLEM)
+            except SharedCatalogNeedsSetup as exc:
+                self.board.set_problem(SHARED_PROBLEM, exc.title, "run zoomwatch check to see the SQL to run")
+            except ZoomwatchError as exc:
+                waiting = shared.waiting()
+                if self.board.set_problem(SHARED_PROBLEM, exc.title, f"{exc.message} — {waiting} backed-up "
+                                          "file(s) wait to be published; zoomwatch keeps trying"):
+                    log.warning("%s: %s", exc.title, exc.message)
+            except Exception:  # noqa: BLE001 - this thread must never die
+                log.exception("the shared-catalog thread failed; it carries on")
+            if stopping:
+                break
+            stop.wait(min(SHARED_EVERY_SECONDS, beat_every))
+        shared.close()
+        if fleet is not None:
+            fleet.close()
 
 
 def _recording(row: Row) -> dict:
@@ -1262,3 +1354,32 @@ def at_risk_list(config: Config) -> list[risk.AtRisk]:
         return journal.at_risk()
     finally:
         journal.close()
+# -- the shared catalog (issue 15), for `zoomwatch check` and `zoomwatch status` -------------------------
+
+def check_shared_catalog() -> tuple[str, str]:
+    """(label, SQL an administrator must run or "") for the configured shared catalog, or ("", "") when none
+    is configured. Raises a ZoomwatchError naming the host and the reason (never the password)."""
+    from zoomwatch.core import shared_catalog
+
+    url = shared_catalog.shared_url()
+    if not url:
+        return "", ""
+    try:
+        return shared_catalog.check(url), ""
+    except shared_catalog.SharedCatalogNeedsSetup as exc:
+        return f"{exc.title}: {exc.message}", exc.sql
+
+
+def fleet_status(config: Config) -> list[str]:
+    """What the shared catalog says of the fleet (machines, who has which user, the account's progress),
+    one line each; [] without a shared catalog; one line saying why when it cannot be read."""
+    from zoomwatch.core import shared_catalog
+    from zoomwatch.sources.zoom.fleet import fleet_report
+
+    url = shared_catalog.shared_url()
+    if not url:
+        return []
+    try:
+        return fleet_report(url, open_destination(config).id).lines()
+    except ZoomwatchError as exc:
+        return [f"shared catalog: {exc.title}: {exc.message}"]

@@ -196,6 +196,10 @@ KEYS: dict[str, Key] = {
         # -- end of issue 14 keys --
         Key("zoom.users", [], _emails, "s2s: back up only these users (e-mails); empty = every user"),
         Key("zoom.account_ids", [], _words, "s2s: sub-account IDs of a master account (instead of zoom.users)"),
+        # the shared catalog (its PostgreSQL URL is the secret catalog.shared_url; see core/shared_catalog.py)
+        Key("catalog.machine_name", "", _text, "this machine's name in the shared catalog; empty = the host name"),
+        Key("catalog.lease_seconds", 120, _as_int(3, 3600),
+            "s2s with a shared catalog: a machine that stops for this long leaves its users to the others"),
         Key("notify.backups", False, _as_bool, "tray: a notification for every recording backed up"),
         Key("log.level", "info", _choice("debug", "info", "warning", "error"), "how much goes to the log"),
         # the dashboard and REST API (issue 13)

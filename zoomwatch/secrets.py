@@ -1,4 +1,5 @@
-"""Secrets (S3 keys, Supabase key, Zoom client credentials) live only in the OS keyring.
+"""Secrets (S3 keys, Supabase key, Zoom client credentials, the shared catalog's PostgreSQL URL) live only
+in the OS keyring.
 
 Nothing here ever logs, prints or puts a secret's value in an error message. Values are read from
 stdin by the CLI, never from argv (which other users can see in the process list).
@@ -33,6 +34,7 @@ KNOWN = {
     "zoom.s2s_account_id": N_("Zoom Server-to-Server account ID"),
     "zoom.s2s_client_id": N_("Zoom Server-to-Server client ID"),
     "zoom.s2s_client_secret": N_("Zoom Server-to-Server client secret"),
+    "catalog.shared_url": N_("PostgreSQL URL of a catalog shared by several machines (postgresql://user:pw@host/db)"),
 }
 INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)",
             "dashboard.api_key": "the dashboard's REST API key (made at the first start)"}
@@ -43,6 +45,7 @@ ENVIRONMENT = {  # fallbacks for headless servers
     "zoom.s2s_account_id": "ZOOM_ACCOUNT_ID", "zoom.s2s_client_id": "ZOOM_S2S_CLIENT_ID",
     "zoom.s2s_client_secret": "ZOOM_S2S_CLIENT_SECRET", "supabase.key": "SUPABASE_KEY",
     "dashboard.api_key": "ZOOMWATCH_API_KEY",
+    "catalog.shared_url": "ZOOMWATCH_SHARED_URL",
 }
 
 

@@ -154,6 +154,11 @@ path, range, authorization), ``request_log`` (``RequestRecord``: listener, metho
 ``authorize_as`` (email of the user who signs in; default the owner), ``device_interval``. Helpers for tests:
 ``pkce_challenge()``, ``zoom_double_encode()``, ``month_before()``, ``JSON124_BODY``. Threads are named
 ``fake-zoom-...``.
+
+For fleets and benchmarks (many machines sharing one account): ``download_counts`` (a Counter of CDN GETs per
+file id: how many times each file's body was asked for, ranges included), ``files_by_id()`` (file id ->
+(meeting uuid, file type, bytes)), ``throttle_per_connection`` (bytes per second each CDN connection is sent
+at, as Zoom's per-connection download speed; 0 = no limit), and ``add_users_with_recordings()``.
 """
 
 from __future__ import annotations
@@ -161,6 +166,7 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import collections
 import hashlib
 import html
 import json
@@ -215,6 +221,11 @@ SIGN_IN_PAGE = (
 
 
 # ------------------------------------------------------------------------------------------------- helpers
+
+def _fleet_bytes(seed: str, size: int) -> bytes:
+    block = hashlib.sha256(seed.encode()).digest() * (size // 32 + 1)
+    return block[:size]
+
 
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -508,6 +519,8 @@ class FakeZoom:
         self.cdn_requests: list[dict[str, Any]] = []
         self.request_log: list[RequestRecord] = []
         self.on_users_listed: Any = None  # called with the status after a /v2/users page was answered
+        self.download_counts: collections.Counter[str] = collections.Counter()  # CDN GETs per file id
+        self.throttle_per_connection = 0.0  # bytes/s for each CDN connection; 0 = as fast as loopback goes
         # servers
         self._servers: dict[str, _Server] = {}
         self._ports: dict[str, int] = {}
@@ -1360,6 +1373,49 @@ class FakeZoom:
                         f"?response-content-type={quote(FILE_TYPES[f.file_type][2], safe='')}&fid={cdn_token}")
         raise _Reply(302, b"", {"Location": location}, "text/html;charset=utf-8")
 
+    def files_by_id(self) -> dict[str, tuple[str, str, bytes]]:
+        """Every file of every meeting: file id -> (meeting uuid, file type, its bytes)."""
+        with self._lock:
+            return {f.id: (m.uuid, f.file_type, f.data) for m in self._meetings.values() for f in m.files}
+
+    def add_users_with_recordings(self, users: int, *, meetings: int = 1, sizes: tuple[int, ...] = (200_000,),
+                                  domain: str = "fleet.example.com", days_ago: int = 3) -> list[str]:
+        """`users` users, each with `meetings` recorded meetings of one file per size (MP4, M4A, then CHAT):
+        deterministic bytes, different for every file. Returns the e-mails."""
+        types = ("MP4", "M4A", "CHAT", "TRANSCRIPT")
+        emails = []
+        start = self.now().replace(microsecond=0, second=0) - timedelta(days=days_ago)
+        for u in range(users):
+            email = f"user{u:03d}@{domain}"
+            self.add_user(email)
+            emails.append(email)
+            for m in range(meetings):
+                files = [{"file_type": types[i % len(types)], "data": _fleet_bytes(f"{email}/{m}/{i}", size)}
+                         for i, size in enumerate(sizes)]
+                self.add_meeting(email, topic=f"Class {u:03d}-{m}", start_time=start - timedelta(hours=m),
+                                 timezone="UTC", files=files)
+        return emails
+
+    def _send_throttled(self, h: _Handler, status: int, part: bytes, headers: dict[str, str], ctype: str) -> None:
+        """Like h.send, at most throttle_per_connection bytes per second on this connection."""
+        rate = self.throttle_per_connection
+        h.record.status = status
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(part)))
+        for name, value in headers.items():
+            h.send_header(name, value)
+        h.end_headers()
+        if h.command == "HEAD":
+            return
+        step = max(1, int(rate / 20))  # twenty writes a second
+        started = time.monotonic()
+        for offset in range(0, len(part), step):
+            h.wfile.write(part[offset:offset + step])
+            ahead = (offset + step) / rate - (time.monotonic() - started)
+            if ahead > 0:
+                time.sleep(ahead)
+
     def _cdn(self, h: _Handler) -> None:
         auth = h.headers.get("Authorization")
         rng = h.headers.get("Range")
@@ -1376,6 +1432,8 @@ class FakeZoom:
                              content_type="application/xml")
             fault, grant.fault = grant.fault, None
             data = grant.file.data
+            if h.command == "GET":
+                self.download_counts[grant.file.id] += 1
             ctype = FILE_TYPES[grant.file.file_type][2]
         size = len(data)
         span = _parse_range(rng, size)
@@ -1399,5 +1457,8 @@ class FakeZoom:
         if fault == "drop":
             h.send(status, part[: len(part) // 2], headers, ctype, length=len(part))
             h.cut()
+            return
+        if self.throttle_per_connection > 0:
+            self._send_throttled(h, status, part, headers, ctype)
             return
         h.send(status, part, headers, ctype)

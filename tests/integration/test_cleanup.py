@@ -55,9 +55,21 @@ def trash_dir(app) -> Path:
     return Path(app.env["XDG_DATA_HOME"]) / "Trash"
 
 
-def in_trash(app) -> set[str]:
+def trash_entries(app) -> dict[str, Path]:
+    """Each trashed item by the name it had (its .trashinfo's Path, as a file manager shows it) -> where it is.
+    A kill between send2trash's .trashinfo and its rename leaves an info file alone; the next trashing of that
+    folder is then stored as "NAME.2": both are what a person sees in the trash."""
     files = trash_dir(app) / "files"
-    return {p.name for p in files.iterdir()} if files.exists() else set()
+    found = {}
+    for item in (files.iterdir() if files.exists() else ()):
+        info = configparser.ConfigParser(interpolation=None)
+        info.read(trash_dir(app) / "info" / f"{item.name}.trashinfo")
+        found[Path(unquote(info["Trash Info"]["Path"])).name] = item
+    return found
+
+
+def in_trash(app) -> set[str]:
+    return set(trash_entries(app))
 
 
 def restore(app, name: str) -> Path:
@@ -180,7 +192,7 @@ def test_sigkill_during_a_cleanup_loses_nothing_and_the_journal_agrees_after_res
     trashed = in_trash(app)
     assert 10 <= len(trashed) < len(names)
     for name in names:  # each meeting folder whole, in exactly one place
-        where = trash_dir(app) / "files" / name if name in trashed else app.zoom / name
+        where = trash_entries(app)[name] if name in trashed else app.zoom / name
         assert not (app.zoom / name).exists() or name not in trashed
         assert {p.name: sha256_of(p) for p in where.iterdir()} == expected[name], name
 

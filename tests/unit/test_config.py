@@ -93,6 +93,8 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "cleanup.local_after_days": ("90", 90),
         "zoom.users": ("ana@example.com, bo@example.com", ["ana@example.com", "bo@example.com"]),
         "zoom.account_ids": ("sub1, sub2", ["sub1", "sub2"]),
+        "catalog.machine_name": (" laptop-3 ", "laptop-3"),
+        "catalog.lease_seconds": ("30", 30),
         "notify.backups": ("on", True),
         "ui.language": ("EN", "en"),  # another language moves naming.locale too: test_i18n.py
         "dashboard.enabled": ("off", False),

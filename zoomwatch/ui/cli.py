@@ -260,6 +260,24 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
         print(f"{tr(exc.title)}: {tr(exc.message)}" if exc.message else tr(exc.title))
         return exit_code_for(exc)
     print(T_("OK: {label} — write, read back and delete work", label=tr(label)))
+    return _check_shared()
+
+
+def _check_shared() -> Exit:
+    """The shared catalog (PostgreSQL), when catalog.shared_url is set: reachable, and its tables there."""
+    from zoomwatch.app import check_shared_catalog
+    from zoomwatch.errors import ZoomwatchError
+
+    try:
+        label, sql = check_shared_catalog()
+    except ZoomwatchError as exc:
+        print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
+        return exit_code_for(exc)
+    if sql:
+        print(f"{label}\n\n{sql}")
+        return Exit.BAD_CONFIG
+    if label:
+        print(f"OK: shared catalog: {label}")
     return Exit.OK
 
 
@@ -522,7 +540,7 @@ def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]
 def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     import os
 
-    from zoomwatch.app import FileState, file_report, published_status
+    from zoomwatch.app import FileState, file_report, fleet_status, published_status
     from zoomwatch.errors import ZoomwatchError
 
     def _resumable(row: Any) -> str | None:
@@ -579,6 +597,8 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     for item in at_risk:
         print(f"at risk: {printable(item['topic'])} ({item['start'][:16].replace('T', ' ')}) — Zoom deletes it on "
               f"{item['delete_on']}; not backed up yet")
+    for line in fleet_status(cfg):  # with a shared catalog: the machines, their users, the account's progress
+        print(printable(line))
     shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
         shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,6 +49,7 @@ class SyncResult:
     already: int = 0
     processing: int = 0
     trashed: int = 0
+    elsewhere: int = 0  # files another machine of the fleet holds or finished (see fleet.py)
     problems: dict[str, str] = field(default_factory=dict)  # what failed (a user, a file) -> why
     at_risk: list[AtRisk] = field(default_factory=list)  # Zoom deletes them within zoom.warn_days, not safe yet
     fetch_order: list[str] = field(default_factory=list)  # meeting UUIDs in the order they were fetched
@@ -185,6 +186,12 @@ def _bar_progress(bar: Any) -> Callable[[int], None]:
     return move
 
 
+class FileGate(Protocol):
+    """What CloudSync asks before it downloads a file (sources/zoom/fleet.py when machines share an account)."""
+
+    def take_file(self, identity: str) -> bool: ...
+
+
 class CloudSync:
     """One sync pass over every target user; safe to run again at any time."""
 
@@ -207,6 +214,7 @@ class CloudSync:
         self.state_file = state_file or spool / "sync-state.json"
         self.stop = threading.Event()
         self.session = requests.Session()
+        self.gate: FileGate | None = None  # a fleet sharing the account: asked before each download
 
     def _since(self) -> dt.date:
         if self.config["zoom.since"]:
@@ -285,6 +293,9 @@ class CloudSync:
             if row is not None and row.state in FETCHED:
                 result.already += 1
                 result.recovered(identity)
+                continue
+            if self.gate is not None and not self.gate.take_file(identity):
+                result.elsewhere += 1  # another machine holds it, or has backed it up
                 continue
             try:
                 self._fetch(api, meeting, item, target)
