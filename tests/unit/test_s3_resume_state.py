@@ -15,7 +15,7 @@ from helpers import write_random
 
 from zoomwatch.core.catalog import Catalog
 from zoomwatch.destinations.base import Cancelled, SourceFile, UploadSession
-from zoomwatch.destinations.s3.multipart import MultipartUpload
+from zoomwatch.destinations.s3.multipart import MultipartUpload, WholeHash
 
 MIB = 1024 * 1024
 
@@ -37,6 +37,7 @@ class _Dest:
     part_size = MIB
     concurrency = 1
     etag_is_md5 = True
+    checksum_echo: bool | None = None
     extra: dict[str, str] = {}
 
     def __init__(self) -> None:
@@ -68,8 +69,10 @@ def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path) -> Non
     parts = 4000
     upload = _TinyParts(_Dest(), SourceFile(tmp_path / "zoom_0.mp4", parts * MIB), "k",  # type: ignore[arg-type]
                         UploadSession(save_resume=save))
-    upload.state = {"upload_id": "u", "key": "k", "size": upload.size, "part_size": MIB, "sha256": "0", "parts": {}}
-    upload._send(list(range(1, parts + 1)))
+    upload.state = {"upload_id": "u", "key": "k", "size": upload.size, "part_size": MIB, "mtime_ns": 0, "parts": {}}
+    whole = WholeHash()
+    upload._send(whole)
+    whole.close()
     upload._save()
     final = writes[-1]
     assert len(writes) < 100, len(writes)  # was one write per part: 4,000
@@ -98,8 +101,9 @@ def test_an_upload_that_stops_has_every_confirmed_part_saved(tmp_path: Path, sto
     assert len(dest.client.sent) == stop_after
 
 
-def test_a_multipart_upload_reuses_the_checksum_the_transfer_already_read(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_multipart_upload_reads_the_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One read pass (issue 17): no whole-file pre-pass; each part is opened and read once, and the whole-file
+    SHA-256 comes from the same buffers (it was read once to hash, then once more per part)."""
     from zoomwatch.destinations import base
 
     path = tmp_path / "zoom_0.mp4"
@@ -113,12 +117,34 @@ def test_a_multipart_upload_reuses_the_checksum_the_transfer_already_read(tmp_pa
 
     monkeypatch.setattr(base, "open_source", counting_open)
     source = SourceFile(path, 4 * MIB + 5)
-    assert source.sha256() == digest  # the transfer's duplicate check hashed it
     dest = _Dest()
-    saved: list[dict[str, Any]] = []
-    session = UploadSession(save_resume=saved.append)
-    session.progress = lambda done: session.stop.set() if len(dest.client.sent) == 5 else None
-    with pytest.raises(Cancelled):  # stopped once all five parts are through, before completing
-        MultipartUpload(dest, source, "m/zoom_0.mp4", session).run()  # type: ignore[arg-type]
-    assert saved[0]["sha256"] == digest
-    assert len(opened) == 1 + 5, "one read for the checksum, one per part: the upload did not hash it again"
+    dest.client.complete_multipart_upload = lambda **kw: {}  # type: ignore[attr-defined]
+    dest.head = lambda key: {"ContentLength": 4 * MIB + 5, "ETag": ""}  # type: ignore[attr-defined]
+    recorded: list[tuple[str, str]] = []
+    dest.record_sha256 = lambda key, sha: recorded.append((key, sha))  # type: ignore[attr-defined]
+    assert MultipartUpload(dest, source, "m/zoom_0.mp4", UploadSession()).run() == digest  # type: ignore[arg-type]
+    assert len(opened) == 5, "one open per part, no pre-pass"
+    assert source.known_sha256 == digest and recorded == [("m/zoom_0.mp4", digest)]
+
+
+@pytest.mark.parametrize("mode", ["thread", "workers"])
+def test_the_whole_file_hash_is_right_whatever_order_parts_finish(mode: str) -> None:
+    import random
+    import threading
+
+    parts = [random.randbytes(1000 + n) for n in range(40)]
+    whole = WholeHash(mode)
+    order = list(range(1, 41))
+    random.shuffle(order)
+
+    def worker(n: int) -> None:
+        whole.offer(n, parts[n - 1])
+        whole.done(n, parts[n - 1])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in order]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert whole.hexdigest(40) == hashlib.sha256(b"".join(parts)).hexdigest()
+    whole.close()

@@ -1,15 +1,23 @@
-"""What the S3 destination (the package's __init__) and its multipart upload both need: the metadata name
-of the file's SHA-256, the part size rule, base64 digests, the translation of boto errors, and the shape
-of the destination a multipart upload works for. Imports flow one way: __init__ -> multipart -> common."""
+"""What the S3 destination (the package's __init__) and its multipart upload both need: the metadata/tag name
+of the file's SHA-256, the part size rule, base64 digests, the check of what the store says it received, the
+translation of boto errors, and the shape of the destination a multipart upload works for. Imports flow one
+way: __init__ -> multipart -> common.
+
+Checksums: every PUT and part carries its SHA-256 (x-amz-checksum-sha256, a signed header). A store that
+verifies it says so by echoing it back (AWS, SeaweedFS, MinIO): then nothing else is computed. A store that
+does not echo it is sent Content-MD5 from then on (it verifies that), and its ETag is compared with the MD5;
+the request that found out is checked by its ETag after the fact. Either way a part damaged on its way is
+refused or caught."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from zoomwatch.errors import Cancelled, ZoomwatchError
+from zoomwatch.errors import Cancelled, ItemError, ZoomwatchError
 from zoomwatch.translate import botocore_code, botocore_error, botocore_status
 
 SHA_META = "sha256"
@@ -31,6 +39,29 @@ def part_size_for(size: int, smallest: int) -> int:
     return max(smallest, -(-needed // MIB) * MIB)
 
 
+def needs_md5(dest: S3Store) -> bool:
+    """Whether a request should also carry Content-MD5: only for a store not known to verify the SHA-256
+    (and, with KMS, whose ETag is no MD5, also while that is still unknown)."""
+    return dest.checksum_echo is False or (dest.checksum_echo is None and not dest.etag_is_md5)
+
+
+def check_received(dest: S3Store, response: dict[str, Any], sha_b64: str, data: Any, md5: Any, what: str) -> str:
+    """Check what the store says it received for one PUT or part against what was sent; return its ETag.
+    `md5` is the hashlib object when Content-MD5 was sent, else None (computed here only if needed)."""
+    etag = str(response.get("ETag", "")).strip('"')
+    echoed = response.get("ChecksumSHA256")
+    if echoed is not None:
+        dest.checksum_echo = True
+        if echoed != sha_b64:
+            raise ItemError("Upload was damaged in transit", f"{what}: the store received other bytes than sent")
+        return etag
+    dest.checksum_echo = False  # this store ignores the SHA-256: Content-MD5 from now on
+    if dest.etag_is_md5 and etag:
+        if (md5 or hashlib.md5(data)).hexdigest() != etag:
+            raise ItemError("Upload was damaged in transit", f"{what}: the store's ETag differs from the bytes sent")
+    return etag
+
+
 @contextmanager
 def s3_errors(bucket: str, key: str, endpoint: str | None) -> Iterator[None]:
     """Turn boto errors into messages that name the bucket/key and say what to do."""
@@ -50,6 +81,7 @@ class S3Store(Protocol):
     part_size: int
     concurrency: int
     etag_is_md5: bool
+    checksum_echo: bool | None  # does the store verify x-amz-checksum-sha256? None until a response says
 
     @property
     def client(self) -> Any: ...
@@ -61,3 +93,5 @@ class S3Store(Protocol):
     def head(self, full_key: str) -> dict[str, Any] | None: ...
 
     def discard(self, resume: dict[str, Any] | None) -> None: ...
+
+    def record_sha256(self, full_key: str, sha: str) -> None: ...
