@@ -5,6 +5,7 @@ once; the catalog is the real SQLite one."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -148,3 +149,43 @@ def test_the_whole_file_hash_is_right_whatever_order_parts_finish(mode: str) -> 
         t.join(60)
     assert whole.hexdigest(40) == hashlib.sha256(b"".join(parts)).hexdigest()
     whole.close()
+
+
+class _Listing(_Client):
+    """Holds the parts already sent; lists them like ListParts (SeaweedFS lists no checksum)."""
+
+    def __init__(self, stored: dict[int, bytes]) -> None:
+        super().__init__()
+        self.stored = stored
+
+    def get_paginator(self, name: str) -> Any:
+        parts = [{"PartNumber": n, "ETag": f'"{hashlib.md5(b).hexdigest()}"', "Size": len(b)}
+                 for n, b in sorted(self.stored.items())]
+        return type("P", (), {"paginate": lambda self, **kw: [{"Parts": parts}]})()
+
+    def complete_multipart_upload(self, **kwargs: Any) -> dict[str, str]:
+        return {}
+
+
+@pytest.mark.parametrize("saved_by", ["this version", "a version that hashed first"])
+def test_a_resume_sends_only_missing_parts_and_hashes_the_whole_file(tmp_path: Path, saved_by: str) -> None:
+    """Stored parts (recorded or not) are read once for the whole-file hash and not sent again; a resume state
+    saved by the version that hashed the whole file first (its `sha256`, no `mtime_ns`) is still picked up."""
+    path = tmp_path / "zoom_0.mp4"
+    digest = write_random(path, 5 * MIB + 5)
+    data = path.read_bytes()
+    stored = {n: data[(n - 1) * MIB:n * MIB] for n in (1, 2, 4)}
+    dest = _Dest()
+    dest.client = _Listing(stored)  # type: ignore[assignment]
+    dest.head = lambda key: {"ContentLength": 5 * MIB + 5, "ETag": ""}  # type: ignore[attr-defined]
+    dest.record_sha256 = lambda key, sha: None  # type: ignore[attr-defined]
+    dest.discard = lambda resume: pytest.fail("the upload was thrown away")  # type: ignore[attr-defined]
+    recorded = {"1": {"etag": hashlib.md5(stored[1]).hexdigest(),
+                      "sha256": base64.b64encode(hashlib.sha256(stored[1]).digest()).decode()}}
+    state: dict[str, Any] = {"upload_id": "u", "key": "m/zoom_0.mp4", "size": 5 * MIB + 5, "part_size": MIB,
+                             "parts": recorded}
+    state |= {"mtime_ns": 0} if saved_by == "this version" else {"sha256": digest}
+    upload = MultipartUpload(dest, SourceFile(path, 5 * MIB + 5), "m/zoom_0.mp4",  # type: ignore[arg-type]
+                             UploadSession(resume=state))
+    assert upload.run() == digest
+    assert sorted(dest.client.sent) == [3, 5, 6] and upload.read_bytes == 5 * MIB + 5
