@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -180,12 +181,16 @@ def test_a_resume_sends_only_missing_parts_and_hashes_the_whole_file(tmp_path: P
     dest.head = lambda key: {"ContentLength": 5 * MIB + 5, "ETag": ""}  # type: ignore[attr-defined]
     dest.record_sha256 = lambda key, sha: None  # type: ignore[attr-defined]
     dest.discard = lambda resume: pytest.fail("the upload was thrown away")  # type: ignore[attr-defined]
-    recorded = {"1": {"etag": hashlib.md5(stored[1]).hexdigest(),
-                      "sha256": base64.b64encode(hashlib.sha256(stored[1]).digest()).decode()}}
-    state: dict[str, Any] = {"upload_id": "u", "key": "m/zoom_0.mp4", "size": 5 * MIB + 5, "part_size": MIB,
-                             "parts": recorded}
-    state |= {"mtime_ns": 0} if saved_by == "this version" else {"sha256": digest}
+    etag = hashlib.md5(stored[1]).hexdigest()
+    state: dict[str, Any] = {"upload_id": "u", "key": "m/zoom_0.mp4", "size": 5 * MIB + 5, "part_size": MIB}
+    if saved_by == "this version":
+        crc = base64.b64encode(zlib.crc32(stored[1]).to_bytes(4, "big")).decode()
+        state |= {"mtime_ns": 0, "algorithm": "CRC32", "parts": {"1": {"etag": etag, "checksum": crc}}}
+    else:  # SHA-256 parts and the file's SHA-256, no mtime
+        sha = base64.b64encode(hashlib.sha256(stored[1]).digest()).decode()
+        state |= {"sha256": digest, "parts": {"1": {"etag": etag, "sha256": sha}}}
     upload = MultipartUpload(dest, SourceFile(path, 5 * MIB + 5), "m/zoom_0.mp4",  # type: ignore[arg-type]
                              UploadSession(resume=state))
     assert upload.run() == digest
     assert sorted(dest.client.sent) == [3, 5, 6] and upload.read_bytes == 5 * MIB + 5
+    assert upload.algorithm == ("CRC32" if saved_by == "this version" else "SHA256")

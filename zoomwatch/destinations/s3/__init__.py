@@ -1,17 +1,17 @@
 """Amazon S3 and S3-compatible stores (MinIO, R2, B2, Wasabi, SeaweedFS...), through boto3.
 
-Small files: one PUT. Large files: a multipart upload (see multipart.py) that reads the file once and
-survives crashes, restarts and network loss. Every request carries a SHA-256 checksum the store verifies
-(Content-MD5 only for a store that does not: see common.py); the file's own SHA-256 is kept with the object
-so the same recording is never uploaded twice and a HEAD after the upload proves what is stored: in its
-metadata (`x-amz-meta-sha256`) for a single PUT, where it is known before the first byte is sent, and in an
-object tag `sha256` for a multipart upload, where it is known only once the last part is read. A tag is set
-on the finished object without copying it, by S3 and SeaweedFS alike, at any size (a metadata copy is a
-server-side copy of every byte, limited to 5 GB in one request; the multipart checksum of S3 is a checksum
-of the parts' checksums, not the file's SHA-256). stat() answers from either.
+Small files: one PUT. Large files: a multipart upload (see multipart.py) that reads the file once and survives
+crashes, restarts and network loss. Every request carries a checksum the store verifies (a PUT the file's
+SHA-256, a part its CRC32; Content-MD5 only for a store that does not verify them: see common.py); the file's
+own SHA-256 is kept with the object so the same recording is never uploaded twice and a HEAD after the upload
+proves what is stored: in its metadata (`x-amz-meta-sha256`) for a single PUT, where it is known before the
+first byte is sent, and in an object tag `sha256` for a multipart upload, where it is known only once the last
+part is read. A tag is set on the finished object without copying it, by S3 and SeaweedFS alike, at any size
+(a metadata copy is a server-side copy of every byte, limited to 5 GB in one request; the multipart checksum
+of S3 is a checksum of the parts' checksums, not the file's SHA-256). stat() answers from either.
 
 The SigV4 signature does not hash the body again (payload_signing_enabled off, also over plain http): the
-body's SHA-256 travels in the signed x-amz-checksum-sha256 header, which the store verifies.
+body's checksum travels in a signed x-amz-checksum-* header, which the store verifies.
 
 At start, multipart uploads under the configured prefix that no catalog row knows (a crash between
 CreateMultipartUpload and saving its ID, a catalog rebuilt or lost) are aborted once they have been
@@ -83,7 +83,7 @@ class S3Destination:
             if config["destination.s3.kms_key_id"]:
                 self.extra["SSEKMSKeyId"] = config["destination.s3.kms_key_id"]
         self.etag_is_md5 = sse != "aws:kms"  # with KMS the ETag is not an MD5 of the data
-        self.checksum_echo: bool | None = None  # whether the store verifies x-amz-checksum-sha256 (common.py)
+        self.checksum_echo: bool | None = None  # whether the store verifies x-amz-checksum-* (common.py)
         where = f" at {self.endpoint}" if self.endpoint else ""
         self.id = f"s3:{self.endpoint or 'aws'}/{self.bucket}/{self.prefix}"
         self.label = f"S3 bucket {self.bucket}{'/' + prefix if prefix else ''}{where}"
@@ -218,7 +218,7 @@ class S3Destination:
             put = self.client.put_object(
                 Bucket=self.bucket, Key=full, Body=data, ChecksumSHA256=sha_b64, Metadata={SHA_META: sha},
                 **({"ContentMD5": b64(md5.digest())} if md5 else {}), **self.extra)
-        check_received(self, put, sha_b64, data, md5, f"s3://{self.bucket}/{full}")
+        check_received(self, put, "ChecksumSHA256", sha_b64, data, md5, f"s3://{self.bucket}/{full}")
         session.progress(len(data))
         return sha
 

@@ -3,11 +3,11 @@ of the file's SHA-256, the part size rule, base64 digests, the check of what the
 translation of boto errors, and the shape of the destination a multipart upload works for. Imports flow one
 way: __init__ -> multipart -> common.
 
-Checksums: every PUT and part carries its SHA-256 (x-amz-checksum-sha256, a signed header). A store that
-verifies it says so by echoing it back (AWS, SeaweedFS, MinIO): then nothing else is computed. A store that
-does not echo it is sent Content-MD5 from then on (it verifies that), and its ETag is compared with the MD5;
-the request that found out is checked by its ETag after the fact. Either way a part damaged on its way is
-refused or caught."""
+Checksums: every PUT carries the file's SHA-256 and every part its CRC32 (x-amz-checksum-*, signed headers;
+see multipart.py for why CRC32). A store that verifies it says so by echoing it back (AWS, SeaweedFS,
+MinIO): then nothing else is computed. A store that does not echo it is sent Content-MD5 from then on (it
+verifies that), and its ETag is compared with the MD5; the request that found out is checked by its ETag
+after the fact. Either way a part damaged on its way is refused or caught."""
 
 from __future__ import annotations
 
@@ -45,14 +45,16 @@ def needs_md5(dest: S3Store) -> bool:
     return dest.checksum_echo is False or (dest.checksum_echo is None and not dest.etag_is_md5)
 
 
-def check_received(dest: S3Store, response: dict[str, Any], sha_b64: str, data: Any, md5: Any, what: str) -> str:
-    """Check what the store says it received for one PUT or part against what was sent; return its ETag.
-    `md5` is the hashlib object when Content-MD5 was sent, else None (computed here only if needed)."""
+def check_received(dest: S3Store, response: dict[str, Any], field: str, sent: str, data: Any, md5: Any,
+                   what: str) -> str:
+    """Check what the store says it received for one PUT or part against what was sent (the checksum `sent`
+    as request field `field`, e.g. ChecksumSHA256); return its ETag. `md5` is the hashlib object when
+    Content-MD5 was sent, else None (computed here only if needed)."""
     etag = str(response.get("ETag", "")).strip('"')
-    echoed = response.get("ChecksumSHA256")
+    echoed = response.get(field)
     if echoed is not None:
         dest.checksum_echo = True
-        if echoed != sha_b64:
+        if echoed != sent:
             raise ItemError("Upload was damaged in transit", f"{what}: the store received other bytes than sent")
         return etag
     dest.checksum_echo = False  # this store ignores the SHA-256: Content-MD5 from now on
@@ -81,7 +83,7 @@ class S3Store(Protocol):
     part_size: int
     concurrency: int
     etag_is_md5: bool
-    checksum_echo: bool | None  # does the store verify x-amz-checksum-sha256? None until a response says
+    checksum_echo: bool | None  # does the store verify x-amz-checksum-*? None until a response says
 
     @property
     def client(self) -> Any: ...

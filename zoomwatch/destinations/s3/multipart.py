@@ -1,23 +1,26 @@
 """A multipart upload that survives crashes, restarts and network loss: the part of S3 uploading that
 boto3/s3transfer do not do across process restarts.
 
-One read pass: each part is read once, by its worker; its SHA-256 (sent with it, verified by the store) and
-the whole file's SHA-256 come from that same buffer. The whole-file hash must see the parts in order while
-they are read and sent in any order: WholeHash feeds it, from a hashing thread that runs beside the part
-hashes and the network ("thread", the default: measured faster, see BENCHMARKS.md) or from each part's
-worker once the parts before it are in ("workers"). A worker frees its buffer only once its part is in the
-whole hash, so memory stays bounded by concurrency x part size. The whole-file SHA-256, known only at the
-end, is recorded by tagging the completed object (see S3Destination.record_sha256); no pre-pass over the
-file is needed before the first byte goes out.
+One read pass: each part is read once, by its worker; its checksum (sent with it, verified by the store) and
+the whole file's SHA-256 come from that same buffer. The part checksum is a CRC32 (ChecksumAlgorithm, which
+S3 and SeaweedFS verify per part): it catches a part damaged on its way as a SHA-256 would, at under half the
+CPU (zlib's CRC32 runs at ~3 GB/s here, SHA-256 at ~1.4 GB/s), and the file's SHA-256 is computed anyway.
+An upload saved by an older version (SHA-256 parts) resumes with SHA-256 parts: one upload, one algorithm.
+The whole-file hash must see the parts in order while they are read and sent in any order: WholeHash feeds it,
+from a hashing thread that runs beside the part hashes and the network ("thread", the default: measured
+faster, see BENCHMARKS.md) or from each part's worker once the parts before it are in ("workers"). A worker
+frees its buffer only once its part is in the whole hash, so memory stays bounded by concurrency x part size.
+The whole-file SHA-256, known only at the end, is recorded by tagging the completed object (see
+S3Destination.record_sha256); no pre-pass over the file is needed before the first byte goes out.
 
 The upload ID is saved in the catalog before the first part is sent, and the completed parts
-(number, ETag, SHA-256) at checkpoints: once an eighth more parts were confirmed since the last one
+(number, ETag, checksum) at checkpoints: once an eighth more parts were confirmed since the last one
 (so saving the growing list stays linear in the number of parts, not quadratic near 10,000), at least
 every CHECKPOINT_SECONDS, and whenever the upload stops. A later run asks the store which parts it
 holds (ListParts) and sends only the others. The parts already stored are read once more, in the same
 single pass, for the whole-file hash (a SHA-256 state cannot be saved and combined): each is checked
-against the SHA-256 recorded for it (a part the catalog never heard of, as the process died between two
-checkpoints, against the store's checksum or MD5 ETag) and sent again only if it differs.
+against the checksum recorded for it (a part the catalog never heard of, as the process died between two
+checkpoints, against the store's listed checksum or MD5 ETag) and sent again only if it differs.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import logging
 import threading
 import time
+import zlib
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -39,6 +43,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 30.0  # the confirmed parts are saved at least this often
 CHECKPOINT_GROWTH = 8      # ... and once 1/8 more parts were confirmed since the last save
 HASH_MODE = "thread"       # how the whole-file SHA-256 is fed: "thread" or "workers" (see WholeHash)
+ALGORITHM = "CRC32"        # the checksum of each part (see the module docstring)
+PART_CHECKSUMS = {"CRC32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
+                  "SHA256": lambda data: hashlib.sha256(data).digest()}
 
 
 class WholeHash:
@@ -121,7 +128,8 @@ class MultipartUpload:
         self.part_size = part_size_for(size, dest.part_size)
         self.count = -(-size // self.part_size)
         self.parts: dict[int, dict[str, str]] = {}
-        self.listed: dict[int, tuple[str, str | None]] = {}  # stored, not recorded: number -> (ETag, SHA-256)
+        self.listed: dict[int, tuple[str, str | None]] = {}  # stored, not recorded: number -> (ETag, checksum)
+        self.algorithm = ALGORITHM
         self.state: dict[str, Any] = {}
         self.sent_parts = 0
         self.read_bytes = 0
@@ -177,8 +185,11 @@ class MultipartUpload:
                 log.info("the store no longer has upload %s of %s; starting again", old["upload_id"], self.full_key)
                 return False
             raise
-        self.state = {k: v for k, v in old.items() if k != "sha256"} | {"mtime_ns": self.source.mtime_ns}
-        known = {int(n): p for n, p in old.get("parts", {}).items()}
+        self.algorithm = old.get("algorithm", "SHA256")  # saved before CRC32 parts: SHA-256 ones
+        self.state = {k: v for k, v in old.items() if k != "sha256"} | {"mtime_ns": self.source.mtime_ns,
+                                                                       "algorithm": self.algorithm}
+        known = {int(n): {"etag": p["etag"], "checksum": p.get("checksum") or p.get("sha256", "")}
+                 for n, p in old.get("parts", {}).items()}
         for number, etag, size, checksum in listed:
             if number > self.count or size != self._length(number):
                 continue
@@ -192,9 +203,10 @@ class MultipartUpload:
 
     def _create(self) -> None:
         created = self.client.create_multipart_upload(
-            Bucket=self.dest.bucket, Key=self.full_key, ChecksumAlgorithm="SHA256", **self.dest.extra)
+            Bucket=self.dest.bucket, Key=self.full_key, ChecksumAlgorithm=self.algorithm, **self.dest.extra)
         self.state = {"upload_id": created["UploadId"], "key": self.full_key, "size": self.size,
-                      "part_size": self.part_size, "mtime_ns": self.source.mtime_ns, "parts": {}}
+                      "part_size": self.part_size, "mtime_ns": self.source.mtime_ns, "algorithm": self.algorithm,
+                      "parts": {}}
         self.parts = {}
         self.done_bytes = 0
         self.session.save_resume(self.state)  # before any part is sent, so a crash never orphans it
@@ -205,7 +217,7 @@ class MultipartUpload:
         for page in paginator.paginate(Bucket=self.dest.bucket, Key=self.full_key, UploadId=upload_id):
             for part in page.get("Parts", []):
                 found.append((int(part["PartNumber"]), part["ETag"].strip('"'), int(part["Size"]),
-                              part.get("ChecksumSHA256")))
+                              part.get(f"Checksum{self.algorithm}")))
         return found
 
     # -- parts ------------------------------------------------------------------------------------
@@ -241,23 +253,24 @@ class MultipartUpload:
         self.session.check_stop()
         data = self._read(number)
         whole.offer(number, data)
-        sha = b64(hashlib.sha256(data).digest())
-        if not self._stored(number, sha, data):
-            self._send_part(number, data, sha)
+        checksum = b64(PART_CHECKSUMS[self.algorithm](data))
+        if not self._stored(number, checksum, data):
+            self._send_part(number, data, checksum)
         whole.done(number, data)
 
-    def _stored(self, number: int, sha: str, data: bytes) -> bool:
+    def _stored(self, number: int, checksum: str, data: bytes) -> bool:
         """Whether the store already holds part `number` with exactly these bytes (on a resume)."""
         with self._lock:
             known = self.parts.get(number)
             listed = self.listed.pop(number, None)
-        if known is not None and known["sha256"] == sha:
+        if known is not None and known["checksum"] == checksum:
             return True
         if listed is not None:
-            etag, checksum = listed
-            if (checksum == sha) if checksum else (self.dest.etag_is_md5 and hashlib.md5(data).hexdigest() == etag):
+            etag, stored = listed
+            if (stored == checksum) if stored else \
+                    (self.dest.etag_is_md5 and hashlib.md5(data).hexdigest() == etag):
                 with self._lock:
-                    self.parts[number] = {"etag": etag, "sha256": sha}
+                    self.parts[number] = {"etag": etag, "checksum": checksum}
                 return True
         if known is not None or listed is not None:  # stored, but other bytes than the file has now
             log.info("part %d of %s differs from the file; sending it again", number, self.full_key)
@@ -266,16 +279,17 @@ class MultipartUpload:
                 self.done_bytes -= len(data)
         return False
 
-    def _send_part(self, number: int, data: bytes, sha: str) -> None:
+    def _send_part(self, number: int, data: bytes, checksum: str) -> None:
         md5 = hashlib.md5(data) if needs_md5(self.dest) else None
+        field = f"Checksum{self.algorithm}"
         self.session.throttle(len(data))
         self.session.check_stop()
         response = self.client.upload_part(
             Bucket=self.dest.bucket, Key=self.full_key, UploadId=self.state["upload_id"], PartNumber=number,
-            Body=data, ChecksumSHA256=sha, **({"ContentMD5": b64(md5.digest())} if md5 else {}))
-        etag = check_received(self.dest, response, sha, data, md5, f"part {number} of {self.full_key}")
+            Body=data, **{field: checksum}, **({"ContentMD5": b64(md5.digest())} if md5 else {}))
+        etag = check_received(self.dest, response, field, checksum, data, md5, f"part {number} of {self.full_key}")
         with self._lock:
-            self.parts[number] = {"etag": etag, "sha256": sha}
+            self.parts[number] = {"etag": etag, "checksum": checksum}
             self.sent_parts += 1
             self.done_bytes += len(data)
             self._unsaved += 1
@@ -298,7 +312,7 @@ class MultipartUpload:
 
     def _complete(self) -> None:
         self.session.check_stop()
-        parts = [{"PartNumber": n, "ETag": f'"{p["etag"]}"', "ChecksumSHA256": p["sha256"]}
+        parts = [{"PartNumber": n, "ETag": f'"{p["etag"]}"', f"Checksum{self.algorithm}": p["checksum"]}
                  for n, p in sorted(self.parts.items())]
         if len(parts) != self.count:
             raise ItemError("Upload check failed", f"{self.full_key}: {len(parts)} of {self.count} parts stored")
