@@ -59,7 +59,15 @@ class _TinyParts(MultipartUpload):
         return number.to_bytes(16, "big")
 
 
-def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path) -> None:
+@pytest.fixture
+def parts_at_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts of the configured size, whatever the file's (they grow with it: see common.part_size_for)."""
+    from zoomwatch.destinations.s3 import common
+
+    monkeypatch.setattr(common, "GROWN_PART", 0)
+
+
+def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path, parts_at_the_setting: None) -> None:
     catalog = Catalog(tmp_path / "catalog.sqlite")
     row = catalog.note_seen("s3:test", tmp_path / "zoom_0.mp4", 1, 0)
     writes: list[int] = []
@@ -85,7 +93,8 @@ def test_recording_thousands_of_parts_costs_linear_writes(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("stop_after", [1, 7, 25])
-def test_an_upload_that_stops_has_every_confirmed_part_saved(tmp_path: Path, stop_after: int) -> None:
+def test_an_upload_that_stops_has_every_confirmed_part_saved(tmp_path: Path, stop_after: int,
+                                                             parts_at_the_setting: None) -> None:
     source = tmp_path / "zoom_0.mp4"
     write_random(source, 40 * MIB + 5)
     dest = _Dest()
@@ -194,3 +203,23 @@ def test_a_resume_sends_only_missing_parts_and_hashes_the_whole_file(tmp_path: P
     assert upload.run() == digest
     assert sorted(dest.client.sent) == [3, 5, 6] and upload.read_bytes == 5 * MIB + 5
     assert upload.algorithm == ("CRC32" if saved_by == "this version" else "SHA256")
+
+
+def test_a_resume_keeps_the_part_size_the_upload_was_started_with(tmp_path: Path) -> None:
+    """Part sizes grow with the file now (issue 17): an upload started with other parts (an older version, another
+    setting) still resumes from its stored parts."""
+    path = tmp_path / "zoom_0.mp4"
+    digest = write_random(path, 5 * MIB + 5)
+    data = path.read_bytes()
+    stored = {n: data[(n - 1) * 2 * MIB:n * 2 * MIB] for n in (1, 2)}
+    dest = _Dest()
+    dest.client = _Listing(stored)  # type: ignore[assignment]
+    dest.head = lambda key: {"ContentLength": 5 * MIB + 5, "ETag": ""}  # type: ignore[attr-defined]
+    dest.record_sha256 = lambda key, sha: None  # type: ignore[attr-defined]
+    dest.discard = lambda resume: pytest.fail("the upload was thrown away")  # type: ignore[attr-defined]
+    state = {"upload_id": "u", "key": "m/zoom_0.mp4", "size": 5 * MIB + 5, "part_size": 2 * MIB, "mtime_ns": 0,
+             "algorithm": "CRC32", "parts": {}}
+    upload = MultipartUpload(dest, SourceFile(path, 5 * MIB + 5), "m/zoom_0.mp4",  # type: ignore[arg-type]
+                             UploadSession(resume=state))
+    assert upload.run() == digest
+    assert dest.client.sent == [3] and upload.count == 3

@@ -34,7 +34,15 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 from zoomwatch.destinations.base import Cancelled, SourceFile, UploadSession
-from zoomwatch.destinations.s3.common import S3Store, b64, check_received, needs_md5, part_size_for
+from zoomwatch.destinations.s3.common import (
+    MAX_PARTS,
+    MIN_PART,
+    S3Store,
+    b64,
+    check_received,
+    needs_md5,
+    part_size_for,
+)
 from zoomwatch.errors import ItemError, SourceChanged
 from zoomwatch.translate import botocore_code
 
@@ -170,7 +178,7 @@ class MultipartUpload:
         old = self.session.resume or {}
         if not old.get("upload_id"):
             return False
-        same = (old.get("key"), old.get("size"), old.get("part_size")) == (self.full_key, self.size, self.part_size)
+        same = (old.get("key"), old.get("size")) == (self.full_key, self.size) and self._adopt_part_size(old)
         if same and "mtime_ns" in old:
             same = old["mtime_ns"] == self.source.mtime_ns
         elif same:  # saved by a version that hashed the whole file first
@@ -199,6 +207,15 @@ class MultipartUpload:
                 self.listed[number] = (etag, checksum)
         self.done_bytes = sum(self._length(n) for n in [*self.parts, *self.listed])
         self._save()
+        return True
+
+    def _adopt_part_size(self, old: dict[str, Any]) -> bool:
+        """Keep the part size the saved upload was started with (an older version or setting may have chosen
+        another): its stored parts stay usable as long as that size is one S3 accepts for this file."""
+        size = old.get("part_size")
+        if not isinstance(size, int) or size < min(MIN_PART, self.dest.part_size) or -(-self.size // size) > MAX_PARTS:
+            return False
+        self.part_size, self.count = size, -(-self.size // size)
         return True
 
     def _create(self) -> None:
