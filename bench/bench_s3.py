@@ -63,6 +63,13 @@ class Setting:
         return f"zoomwatch {self.part_size // MIB}M/{self.concurrency}"
 
 
+def parts_of(size: int, s: Setting) -> int:
+    """The part size zoomwatch uses for a file of `size` with setting `s` (parts grow with big files)."""
+    from zoomwatch.destinations.s3.common import part_size_for
+
+    return part_size_for(size, s.part_size)
+
+
 class WireCounter(threading.Thread):
     """Bytes one process handed to its TCP connections to the S3 port (tcp_info bytes_acked + the send
     queue), from `ss` every 50 ms; each connection's largest count is kept, so pooled and closed
@@ -174,7 +181,7 @@ class World:
         path, sha = self.file(size)
         prefix = self.prefix(s.label)
         home = self.home(path.parent.parent, prefix, s)
-        count = -(-size // s.part_size)
+        count = -(-size // parts_of(size, s))
 
         def row() -> Any:
             return home.rows()[0]
@@ -253,7 +260,7 @@ def phase_rss(world: World, sizes: list[int], repeat: int, setting: Setting, tim
                           for s, rs in by_size.items()}
         summary[label]["growth_mib"] = round(summary[label][fmt_size(sizes[-1])]["peak_rss_mib"]["median"]
                                              - summary[label][fmt_size(sizes[0])]["peak_rss_mib"]["median"], 1)
-    bound = setting.part_size * setting.concurrency
+    bound = parts_of(max(sizes), setting) * setting.concurrency
     return {"sizes": [fmt_size(s) for s in sizes], "rounds": repeat, "runs": runs, "summary": summary,
             "zoomwatch_part_buffers_mib": bound // MIB,
             # flat: the big file's peak within half a part-size x concurrency window of the small one's
@@ -331,7 +338,7 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     path, sha = world.file(size)
     prefix = world.prefix("resume")
     home = world.home(path.parent.parent, prefix, setting, bwlimit)
-    part, port = setting.part_size, world.server.ports["s3"]
+    part, port = parts_of(size, setting), world.server.ports["s3"]
     count = -(-size // part)
     first = home.run("run")
     wire1 = WireCounter(port, first.proc.pid)
@@ -357,7 +364,7 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     wire2 = WireCounter(port, second.proc.pid)
     done = second.wait(timeout).check()
     wire_second = wire2.stop()
-    window = part * setting.concurrency
+    window = part * setting.concurrency  # part: the size zoomwatch really used
     out: dict[str, Any] = {
         "size_bytes": size, "part_size": part, "concurrency": setting.concurrency, "parts": count,
         "bandwidth_limit_first_run": bwlimit, "killed_after_s": round(t_kill, 2),
