@@ -17,6 +17,7 @@ LABELS = {"safe": N_("safe"), "missing": N_("missing at the destination"),
 STATE_NAMES = {"safe": N_("safe"), "missing": N_("missing"), "different": N_("different"),
                "not_backed_up": N_("not_backed_up"), "cloud_only": N_("cloud_only"),
                "unknown_at_destination": N_("unknown_at_destination")}
+NOTES = {"zoom_folder_problem": N_("zoom folder problem"), "cloud": N_("cloud")}
 COLOURS = {"safe": "#1a7f37", "missing": "#cf222e", "different": "#cf222e", "not_backed_up": "#9a6700",
            "cloud_only": "#9a6700", "unknown_at_destination": "#57606a"}
 
@@ -49,7 +50,8 @@ def text(report: dict[str, Any], *, show_safe: bool = False) -> str:
                 if report["scope"].get("read_data") else "")]
     for note in ("zoom_folder_problem", "cloud"):
         if report["scope"].get(note) and report["scope"][note] != "listed":
-            lines.append(f"  {note.replace('_', ' ')}: {printable(str(report['scope'][note]))}")
+            label = tr(NOTES[note])
+            lines.append(f"  {label}: {printable(tr(report['scope'][note]))}")
     for item in report["items"]:
         if item["state"] == "safe" and not show_safe:
             continue
