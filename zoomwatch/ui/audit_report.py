@@ -84,11 +84,12 @@ def html_page(report: dict[str, Any]) -> str:
     heads = "".join(f"<th>{e(h)}</th>" for h in (T_("State"), T_("Meeting"), T_("Start"), T_("File"), T_("Backup"),
                                                 T_("Size"), T_("Why"), T_("Zoom deletes it on")))
     when = T_("From {start} to {end} (UTC)", start=report['started_at'] or '', end=report['finished_at'] or '')
+    title = e(T_("zoomwatch audit"))
     return f"""<!doctype html>
-<html lang="{current()}"><head><meta charset="utf-8"><title>{e(T_("zoomwatch audit"))}</title>
+<html lang="{current()}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border-bottom:1px solid #ddd;padding:4px 8px;vertical-align:top}}th{{text-align:left}}</style></head>
-<body><h1>{e(T_("zoomwatch audit"))}</h1>
+<body><h1>{title}</h1>
 <p style="color:{colour};font-weight:bold">{e(verdict(report))}</p>
 <p>{e(when)}</p>
 <ul>{scope}</ul><ul>{counts}</ul>

@@ -225,7 +225,8 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
     try:
         if args.action == "list":
             for name, what in secrets.KNOWN.items():
-                print(f"{name:<22} {T_('set') if secrets.get_secret(name) else T_('not set'):<8} {tr(what)}")
+                state = T_("set") if secrets.get_secret(name) else T_("not set")  # outside the f-string: extracted
+                print(f"{name:<22} {state:<8} {tr(what)}")
             return Exit.OK
         if args.action == "delete":
             found = secrets.delete_secret(args.name, stamp)
@@ -703,8 +704,9 @@ def cmd_audit(args: argparse.Namespace, paths: AppPaths) -> Exit:
     else:
         print(audit_report.text(data, show_safe=args.all))
     if report.cause is not None:
+        where = data['scope'].get('destination') or T_("the destination")
         print(T_("zoomwatch: could not check {destination}: {error} — nothing was called missing",
-                 destination=printable(data['scope'].get('destination') or T_('the destination')),
+                 destination=printable(where),
                  error=printable(tr(report.error or ''))), file=sys.stderr)
         return exit_code_for(report.cause)
     return Exit.OK if report.ok else Exit.INCOMPLETE

@@ -83,6 +83,7 @@ def _header(status: dict) -> str:
     if status.get("can_sync_cloud"):
         actions.append(_button(T_("Sync cloud now"), "POST", "/api/sync", css="sync"))
     counts = " · ".join(tr(state_count(state, n)) for state, n in status.get("counts", {}).items() if n)
+    placeholder, change = escape(T_("another Zoom folder (full path)")), escape(T_("Change watched folder"))
     return (
         f'<header><h1>zoomwatch</h1><p id="summary" data-status="{escape(str(status.get("status")))}">'
         f'{escape(tr(status.get("summary", "")))}</p>'
@@ -94,27 +95,27 @@ def _header(status: dict) -> str:
         f'<span id="counts">{escape(counts)}</span></p>'
         f'<div class="actions">{"".join(actions)}'
         f'<form id="folder-form"><input id="folder" name="path" '
-        f'placeholder="{escape(T_("another Zoom folder (full path)"))}" '
-        f'size="40"><button type="submit">{escape(T_("Change watched folder"))}</button></form></div>'
+        f'placeholder="{placeholder}" '
+        f'size="40"><button type="submit">{change}</button></form></div>'
         '<p id="message" role="status"></p></header>'
     )
 
 
 def _problems(problems: list[dict]) -> str:
+    heading, none = escape(T_("Problems")), escape(T_("None."))
     if not problems:
-        return (f'<section id="problems"><h2>{escape(T_("Problems"))}</h2>'
-                f'<p class="ok">{escape(T_("None."))}</p></section>')
+        return f'<section id="problems"><h2>{heading}</h2><p class="ok">{none}</p></section>'
     items = "".join(f"<li><strong>{escape(tr(p.get('title')))}</strong>"
                     f"{' — ' + escape(tr(p.get('message'))) if p.get('message') else ''}</li>" for p in problems)
-    return f'<section id="problems"><h2>{escape(T_("Problems"))}</h2><ul class="problems">{items}</ul></section>'
+    return f'<section id="problems"><h2>{heading}</h2><ul class="problems">{items}</ul></section>'
 
 
 def _transfers(status: dict) -> str:
     rows = "".join(
         f"<li>{escape(str(t['name']))} <progress max=\"{max(1, int(t['size']))}\" value=\"{int(t['done'])}\">"
         f"</progress> {100 * int(t['done']) // max(1, int(t['size']))}%</li>" for t in status.get("transfers", []))
-    none = f"<li class=none>{escape(T_('None.'))}</li>"
-    return (f'<section><h2>{escape(T_("Transfers in flight"))}</h2><ul id="transfers">{rows or none}'
+    none, heading = escape(T_("None.")), escape(T_("Transfers in flight"))
+    return (f'<section><h2>{heading}</h2><ul id="transfers">{rows or f"<li class=none>{none}</li>"}'
             "</ul></section>")
 
 
@@ -132,8 +133,8 @@ def _audit(audit: dict | None) -> str:
                           verdict=verdict))
                 + f"{' — ' + escape(counts) if counts else ''}"
                 f"{' — ' + escape(str(last.get('error'))) if last.get('error') else ''}")
-    return (f'<section id="audit"><h2>{escape(T_("Audit"))}</h2><p>{told}</p>'
-            f'{_button(T_("Run an audit"), "POST", "/api/audit", css="audit")}</section>')
+    heading, button = escape(T_("Audit")), _button(T_("Run an audit"), "POST", "/api/audit", css="audit")
+    return f'<section id="audit"><h2>{heading}</h2><p>{told}</p>{button}</section>'
 
 
 def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
@@ -150,9 +151,10 @@ def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
     actions = ""
     if state == "verified":
         rid = int(item["id"])
+        share = escape(T_("Copy share link"))
         actions = (_button(T_("Open"), "POST", f"/api/recordings/{rid}/open", css="open")
                    + f'<button type="button" class="share" data-share="/api/recordings/{rid}/share">'
-                     f"{escape(T_('Copy share link'))}</button>")
+                     f"{share}</button>")
         if can_restore:
             actions += _button(T_("Restore"), "POST", f"/api/recordings/{rid}/restore", css="restore")
     return (f'<tr class="file" data-id="{int(item["id"])}"><td class="name">{escape(str(item["name"]))}</td>'
@@ -174,26 +176,29 @@ def _recordings(listing: dict, search: Search, deletes_in: dict[str, int], can_r
             body.append(f'<tr class="meeting"><th colspan="5">{escape(str(title))}'
                         f'<span class="when">{escape(extra)}</span></th></tr>')
         body.append(_file_row(item, deletes_in, can_restore))
+    any_state = T_("any state")
     options = "".join(f'<option value="{s}"{" selected" if s == search.state else ""}>'
-                      f'{escape(tr(state_name(s)) if s else T_("any state"))}</option>' for s in STATES)
+                      f'{escape(tr(state_name(s)) if s else any_state)}</option>' for s in STATES)
+    hint, since, until, find = (escape(T_("title, meeting ID or file name")), escape(T_("from")), escape(T_("to")),
+                                escape(T_("Search")))
     form = (f'<form class="search" method="get" action="/"><input name="q" value="{escape(search.text)}" '
-            f'placeholder="{escape(T_("title, meeting ID or file name"))}"> {escape(T_("from"))} '
-            f'<input type="date" name="from" value="{escape(search.start)}"> {escape(T_("to"))} '
+            f'placeholder="{hint}"> {since} '
+            f'<input type="date" name="from" value="{escape(search.start)}"> {until} '
             f'<input type="date" name="to" value="{escape(search.end)}"> '
-            f'<select name="state">{options}</select> <button type="submit">{escape(T_("Search"))}</button></form>')
+            f'<select name="state">{options}</select> <button type="submit">{find}</button></form>')
     number, pages = int(listing["page"]), int(listing["pages"])
     total = int(listing["total"])
-    nav = [f'<a rel="prev" href="{escape(search.query(page=number - 1))}">{escape(T_("← newer"))}</a>'
-           if number > 1 else "",
-           f'<span>{escape(T_("page {page} of {pages}", page=number, pages=pages))} · '
-           f'{escape(TP_("{n} file(s)", "{n} file(s)", total))}</span>',
-           f'<a rel="next" href="{escape(search.query(page=number + 1))}">{escape(T_("older →"))}</a>'
-           if number < pages else ""]
+    newer, older = escape(T_("← newer")), escape(T_("older →"))
+    where = escape(T_("page {page} of {pages}", page=number, pages=pages))
+    files = escape(TP_("{n} file(s)", "{n} file(s)", total))
+    nav = [f'<a rel="prev" href="{escape(search.query(page=number - 1))}">{newer}</a>' if number > 1 else "",
+           f'<span>{where} · {files}</span>',
+           f'<a rel="next" href="{escape(search.query(page=number + 1))}">{older}</a>' if number < pages else ""]
     heads = "".join(f"<th>{escape(h)}</th>" for h in (T_("File"), T_("State"), T_("Size"), T_("From"), ""))
-    empty = f"<tr><td colspan=5>{escape(T_('No recordings.'))}</td></tr>"
+    empty, heading = escape(T_("No recordings.")), escape(T_("Meetings"))
     table = (f"<table id=\"recordings\"><thead><tr>{heads}"
-             f"</tr></thead><tbody>{''.join(body) or empty}</tbody></table>")
-    return (f'<section><h2>{escape(T_("Meetings"))}</h2>{form}{table}'
+             f"</tr></thead><tbody>{''.join(body) or f'<tr><td colspan=5>{empty}</td></tr>'}</tbody></table>")
+    return (f'<section><h2>{heading}</h2>{form}{table}'
             f'<nav class="pages">{" ".join(x for x in nav if x)}</nav>'
             "</section>")
 
@@ -209,7 +214,8 @@ def _cloud_only(audit: dict | None) -> str:
         when = TP_("Zoom deletes it in {n} day(s)", "Zoom deletes it in {n} day(s)", days) if days is not None else ""
         rows.append(f"<li>{escape(str(item.get('title') or item.get('path') or ''))} "
                     f"({escape(_when(item.get('start')))}) <span class=\"deadline\">{escape(when)}</span></li>")
-    return (f'<section id="cloud-only"><h2>{escape(T_("Only in the Zoom cloud, not backed up yet"))}</h2>'
+    heading = escape(T_("Only in the Zoom cloud, not backed up yet"))
+    return (f'<section id="cloud-only"><h2>{heading}</h2>'
             f'<ul>{"".join(rows)}'
             "</ul></section>")
 
@@ -223,11 +229,12 @@ def render(*, status: dict, problems: list[dict], listing: dict, search: Search,
         if days is not None and item.get("key"):
             deletes_in[str(item["key"])] = days
     shown_error = f'<p class="error">{escape(error)}</p>' if error else ""
+    title = escape(T_("zoomwatch dashboard"))
     return (
         f'<!doctype html><html lang="{current()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="zoomwatch-session" content="{escape(session)}">'
-        f'<title>{escape(T_("zoomwatch dashboard"))}</title><link rel="stylesheet" href="/static/dashboard.css">'
+        f'<title>{title}</title><link rel="stylesheet" href="/static/dashboard.css">'
         '</head><body>'
         f"{_header(status)}{_problems(problems)}{_transfers(status)}{_audit(audit)}{_cloud_only(audit)}"
         f"{shown_error}{_recordings(listing, search, deletes_in, audit is not None)}"
@@ -236,8 +243,9 @@ def render(*, status: dict, problems: list[dict], listing: dict, search: Search,
 
 
 def refused(why: str) -> str:
+    title = escape(T_("zoomwatch dashboard"))
     return (f'<!doctype html><html lang="{current()}"><head><meta charset="utf-8">'
-            f'<title>{escape(T_("zoomwatch dashboard"))}</title>'
+            f'<title>{title}</title>'
             '<link rel="stylesheet" href="/static/dashboard.css"></head><body><header><h1>zoomwatch</h1></header>'
             f'<p class="error">{escape(why)}</p></body></html>')
 
