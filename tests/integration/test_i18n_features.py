@@ -95,7 +95,8 @@ def test_the_dashboard_page_is_in_the_language_of_the_running_zoomwatch_and_its_
         assert page.status_code == 200
         assert '<html lang="ru">' in page.text
         for shown in ("<title>панель zoomwatch</title>", "<h2>Проблемы</h2>", "<h2>Встречи</h2>",
-                      ">Пауза</button>", "Наблюдение за <code"):
+                      ">Пауза</button>", "Наблюдение за <code",
+                      "Теперь наблюдение за {path}"):  # the last: what the page's script says, handed to it
             assert shown in page.text, shown
         key = zw(app, "ru_RU.UTF-8", "dashboard", "--api-key").stdout.strip()
         status = requests.get(url + "api/monitor/status", headers={"X-API-Key": key}, timeout=60).json()

@@ -11,6 +11,7 @@ inline scripts.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -234,12 +235,20 @@ def render(*, status: dict, problems: list[dict], listing: dict, search: Search,
         f'<!doctype html><html lang="{current()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="zoomwatch-session" content="{escape(session)}">'
+        f'<meta name="zoomwatch-words" content="{escape(json.dumps(_script_words(), ensure_ascii=False))}">'
         f'<title>{title}</title><link rel="stylesheet" href="/static/dashboard.css">'
         '</head><body>'
         f"{_header(status)}{_problems(problems)}{_transfers(status)}{_audit(audit)}{_cloud_only(audit)}"
         f"{shown_error}{_recordings(listing, search, deletes_in, audit is not None)}"
         '<script src="/static/dashboard.js"></script></body></html>'
     )
+
+
+def _script_words() -> dict[str, str]:
+    """What the page's script says, in the language in use ({fields} filled in by the script)."""
+    return {"none": T_("None."), "auditing": T_("Auditing every recording… this can take a while"),
+            "restored": T_("Restored to {paths}"), "opened": T_("Opened {path}"), "copied": T_("Copied: {link}"),
+            "copy": T_("Copy this link"), "watching": T_("Now watching {path}")}
 
 
 def refused(why: str) -> str:
@@ -255,6 +264,12 @@ SCRIPT = r"""'use strict';
   const session = document.querySelector('meta[name="zoomwatch-session"]');
   if (!session) return;
   const token = session.content;
+  const wordsMeta = document.querySelector('meta[name="zoomwatch-words"]');
+  const words = wordsMeta ? JSON.parse(wordsMeta.content) : {};
+  function word(key, english, field, value) {
+    const text = words[key] || english;
+    return field ? text.replace('{' + field + '}', value) : text;
+  }
   const message = document.getElementById('message');
   function say(text, bad) { message.textContent = text; message.className = bad ? 'error' : 'ok'; }
   async function call(method, url, body) {
@@ -271,10 +286,10 @@ SCRIPT = r"""'use strict';
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
       button.disabled = true;
       try {
-        if (button.classList.contains('audit')) say('Auditing every recording… this can take a while');
+        if (button.classList.contains('audit')) say(word('auditing', 'Auditing every recording…'));
         const data = await call(button.dataset.method, button.dataset.url);
-        if (data.restored) say('Restored to ' + data.restored.join(', '));
-        else if (data.opened) say('Opened ' + data.opened);
+        if (data.restored) say(word('restored', 'Restored to {paths}', 'paths', data.restored.join(', ')));
+        else if (data.opened) say(word('opened', 'Opened {path}', 'path', data.opened));
         else window.location.reload();
       } catch (e) { say(e.message, true); } finally { button.disabled = false; }
       return;
@@ -284,8 +299,8 @@ SCRIPT = r"""'use strict';
       try {
         const data = await call('POST', share.dataset.share);
         const text = data.link || data.location;
-        try { await navigator.clipboard.writeText(text); say('Copied: ' + text); }
-        catch (e) { window.prompt('Copy this link', text); }
+        try { await navigator.clipboard.writeText(text); say(word('copied', 'Copied: {link}', 'link', text)); }
+        catch (e) { window.prompt(word('copy', 'Copy this link'), text); }
       } catch (e) { say(e.message, true); }
     }
   });
@@ -293,13 +308,15 @@ SCRIPT = r"""'use strict';
     event.preventDefault();
     try {
       const data = await call('PUT', '/api/monitor/path', {path: document.getElementById('folder').value});
-      say('Now watching ' + data.path);
+      say(word('watching', 'Now watching {path}', 'path', data.path));
       window.setTimeout(() => window.location.reload(), 800);
     } catch (e) { say(e.message, true); }
   });
   function progress(list, transfers) {
     list.replaceChildren();
-    if (!transfers.length) { const li = document.createElement('li'); li.textContent = 'None.'; list.append(li); }
+    if (!transfers.length) {
+      const li = document.createElement('li'); li.textContent = word('none', 'None.'); list.append(li);
+    }
     for (const t of transfers) {
       const li = document.createElement('li');
       const bar = document.createElement('progress');
