@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """S3 benchmark of zoomwatch against SeaweedFS on loopback, beside `aws s3 cp` and `rclone copyto`, run from
-outside (bench/common.py): throughput (zoomwatch's time split by its catalog: claimed, hashed, parts recorded),
-peak RSS at two sizes, and the bytes re-sent after a SIGKILL at half the parts (ListParts and the bytes each
-run put on its TCP sockets). See bench/README.md; `--quick` (256 MiB, 1 round) is a smoke run.
+outside (bench/common.py): throughput (zoomwatch's time split by its catalog: claimed, upload started, parts
+recorded; each tool's time and CPU seconds per GiB, zoomwatch's time over each peer's), the bytes each tool
+reads from the file per byte uploaded (strace of its read calls on that file), peak RSS at two sizes, the
+bytes re-sent after a SIGKILL at half the parts (ListParts and the bytes each run put on its TCP sockets),
+and, in this process, how zoomwatch feeds the whole-file SHA-256 (a hashing thread or the part workers).
+See bench/README.md; `--quick` (256 MiB, 1 round) is a smoke run.
 """
 
 from __future__ import annotations
@@ -58,6 +61,13 @@ class Setting:
     @property
     def label(self) -> str:
         return f"zoomwatch {self.part_size // MIB}M/{self.concurrency}"
+
+
+def parts_of(size: int, s: Setting) -> int:
+    """The part size zoomwatch uses for a file of `size` with setting `s` (parts grow with big files)."""
+    from zoomwatch.destinations.s3.common import part_size_for
+
+    return part_size_for(size, s.part_size)
 
 
 class WireCounter(threading.Thread):
@@ -149,6 +159,7 @@ class World:
         return done, {"tool": proc.name, "wall_s": round(done.wall_s, 3), "mib_s": round(size / MIB / done.wall_s, 1),
                       "peak_rss_mib": mib(done.peak_rss), "peak_vmhwm_mib": mib(max(done.peak_hwm, done.maxrss)),
                       "client_cpu_s": round(done.cpu_s, 2), "server_cpu_s": round(server, 2),
+                      "client_cpu_s_per_gib": round(done.cpu_s / (size / GIB), 2),
                       "cpu_cores_busy": round((done.cpu_s + server) / done.wall_s, 2)}
 
     def stored(self, prefix: str, size: int, sha: str | None) -> None:
@@ -159,16 +170,18 @@ class World:
         if [o["Size"] for o in found] != [size]:
             raise BenchError(f"{prefix}/: expected one zoom_0.mp4 of {size} bytes, found {found}")
         meta = self.client.head_object(Bucket=BUCKET, Key=found[0]["Key"]).get("Metadata", {})
-        if sha is not None and meta.get("sha256") != sha:
-            raise BenchError(f"{found[0]['Key']}: metadata {meta}, the file's sha256 is {sha}")
+        if sha is not None and meta.get("sha256") != sha:  # a multipart upload: the SHA-256 is a tag
+            tags = self.client.get_object_tagging(Bucket=BUCKET, Key=found[0]["Key"])["TagSet"]
+            if {"Key": "sha256", "Value": sha} not in tags:
+                raise BenchError(f"{found[0]['Key']}: metadata {meta}, tags {tags}, the file's sha256 is {sha}")
         empty_prefix(self.client, BUCKET, prefix)
 
-    def zoomwatch(self, size: int, s: Setting, timeout: float) -> dict[str, Any]:
+    def zoomwatch(self, size: int, s: Setting, timeout: float, prefix_argv: tuple[str, ...] = ()) -> dict[str, Any]:
         """One `run --once`, its time split by the catalog's marks (see the module docstring)."""
         path, sha = self.file(size)
         prefix = self.prefix(s.label)
         home = self.home(path.parent.parent, prefix, s)
-        count = -(-size // s.part_size)
+        count = -(-size // parts_of(size, s))
 
         def row() -> Any:
             return home.rows()[0]
@@ -176,7 +189,8 @@ class World:
         marks = {"claimed": lambda: row().remote_key,
                  "hashed": lambda: (row().resume or {}).get("upload_id") or row().state == "verified",
                  "parts": lambda: len((row().resume or {}).get("parts", {})) == count or row().state == "verified"}
-        done, out = self.measure(home.run("run", "--once", "--max-wait", "60", marks=marks), size, timeout)
+        done, out = self.measure(home.run("run", "--once", "--max-wait", "60", marks=marks, prefix=prefix_argv), size,
+                                 timeout)
         home.close()
         self.stored(prefix, size, sha)
         t = done.marks
@@ -187,17 +201,19 @@ class World:
         shutil.rmtree(home.root, ignore_errors=True)
         return out | {"tool": s.label}
 
-    def peer(self, tool: str, size: int, timeout: float) -> dict[str, Any]:
+    def peer(self, tool: str, size: int, timeout: float, prefix_argv: tuple[str, ...] = ()) -> dict[str, Any]:
         path, _ = self.file(size)
         prefix = self.prefix(tool)
         target = f"s3://{BUCKET}/{prefix}/{path.name}" if tool == "aws" else f"zw:{BUCKET}/{prefix}/{path.name}"
-        argv = [*self.peers[tool], str(path), target]
+        argv = [*prefix_argv, *self.peers[tool], str(path), target]
         _, out = self.measure(Proc(argv, env=self.peer_env, cwd=self.work, name=tool), size, timeout)
         self.stored(prefix, size, None)
         return out
 
-    def tool(self, tool: str | Setting, size: int, timeout: float) -> dict[str, Any]:
-        return self.zoomwatch(size, tool, timeout) if isinstance(tool, Setting) else self.peer(tool, size, timeout)
+    def tool(self, tool: str | Setting, size: int, timeout: float, prefix_argv: tuple[str, ...] = ()) -> dict[str, Any]:
+        if isinstance(tool, Setting):
+            return self.zoomwatch(size, tool, timeout, prefix_argv)
+        return self.peer(tool, size, timeout, prefix_argv)
 
 
 # -- phases ---------------------------------------------------------------------------------------
@@ -220,6 +236,8 @@ def phase_throughput(world: World, size: int, repeat: int, settings: list[Settin
         speed = summary[peer]["mib_s"]["median"]
         ratios[f"zoomwatch_default_over_{peer}"] = round(summary[default]["mib_s"]["median"] / speed, 3)
         ratios[f"zoomwatch_best_over_{peer}"] = round(summary[best]["mib_s"]["median"] / speed, 3)
+        ratios[f"time_zoomwatch_default_over_{peer}"] = round(summary[default]["wall_s"]["median"]
+                                                             / summary[peer]["wall_s"]["median"], 3)
         if "upload_proper_mib_s" in summary[default]:
             ratios[f"zoomwatch_default_upload_proper_over_{peer}"] = round(
                 summary[default]["upload_proper_mib_s"]["median"] / speed, 3)
@@ -242,11 +260,68 @@ def phase_rss(world: World, sizes: list[int], repeat: int, setting: Setting, tim
                           for s, rs in by_size.items()}
         summary[label]["growth_mib"] = round(summary[label][fmt_size(sizes[-1])]["peak_rss_mib"]["median"]
                                              - summary[label][fmt_size(sizes[0])]["peak_rss_mib"]["median"], 1)
-    bound = setting.part_size * setting.concurrency
+    bound = parts_of(max(sizes), setting) * setting.concurrency
     return {"sizes": [fmt_size(s) for s in sizes], "rounds": repeat, "runs": runs, "summary": summary,
             "zoomwatch_part_buffers_mib": bound // MIB,
             # flat: the big file's peak within half a part-size x concurrency window of the small one's
             "zoomwatch_flat": summary["zoomwatch"]["growth_mib"] <= max(16.0, bound / MIB / 2)}
+
+
+def phase_reads(world: World, size: int, setting: Setting, timeout: float) -> dict[str, Any]:
+    """Bytes each tool reads from the file per byte uploaded: strace (seccomp filtered, so only the read calls
+    on that file stop the process) sums what its read calls returned. Not timed."""
+    path, _ = world.file(size)
+    strace = ensure_tool("strace", "strace")
+    out: dict[str, Any] = {"size_bytes": size}
+    for tool in (setting, "aws", "rclone"):
+        trace = world.work / f"reads-{world.counter}.strace"
+        argv = (strace, "-f", "--seccomp-bpf", "-qq", "-e", "trace=read,pread64,readv,preadv,preadv2", "-P",
+                str(path), "-o", str(trace))
+        result = world.tool(tool, size, timeout, argv)
+        got = sum(int(m[1]) for m in re.finditer(r"= (\d+)$", trace.read_text(), re.M))
+        out[result["tool"] if not isinstance(tool, Setting) else "zoomwatch"] = {
+            "bytes_read": got, "read_per_byte_uploaded": round(got / size, 3)}
+        log(f"  {result['tool']}: read {got / size:.3f} x the file")
+    return out
+
+
+def phase_hashing(world: World, size: int, setting: Setting, repeat: int) -> dict[str, Any]:
+    """zoomwatch's multipart upload, in this process, with the whole-file SHA-256 fed by a hashing thread or by
+    the part workers (multipart.WholeHash), alternating: wall and CPU seconds (all threads) per run."""
+    from zoomwatch import config as configmod
+    from zoomwatch.destinations.base import SourceFile, UploadSession
+    from zoomwatch.destinations.s3 import S3Destination
+    from zoomwatch.destinations.s3.multipart import MultipartUpload
+    from zoomwatch.paths import AppPaths
+
+    checked = {name: key.default for name, key in configmod.KEYS.items()}
+    for name, value in (("destination.kind", "s3"), ("destination.s3.bucket", BUCKET),
+                        ("destination.s3.endpoint_url", world.server.endpoint), ("destination.s3.region", "us-east-1"),
+                        ("destination.s3.addressing_style", "path"), ("destination.s3.part_size",
+                                                                      str(setting.part_size)),
+                        ("destination.s3.concurrency", str(setting.concurrency))):
+        checked[name] = configmod.check_value(name, value)
+    paths = AppPaths(*(world.work / "hashing" / part for part in ("config", "data", "state", "log", "cache")))
+    dest = S3Destination(configmod.Config(checked, (), paths),
+                         secrets={"s3.access_key_id": ACCESS_KEY, "s3.secret_access_key": SECRET_KEY})
+    path, sha = world.file(size)
+    runs: dict[str, list[dict[str, float]]] = {}
+    for n in range(repeat):
+        for mode in rotate(["thread", "workers"], n):
+            prefix = world.prefix(f"hash-{mode}")
+            cpu0, t0 = time.process_time(), time.monotonic()
+            got = MultipartUpload(dest, SourceFile(path, size), f"{prefix}/zoom_0.mp4", UploadSession(),
+                                  hash_mode=mode).run()
+            wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
+            if got != sha:
+                raise BenchError(f"hashing mode {mode}: sha256 {got}, the file's is {sha}")
+            empty_prefix(world.client, BUCKET, prefix)
+            runs.setdefault(mode, []).append({"wall_s": round(wall, 3), "cpu_s": round(cpu, 2)})
+            log(f"  round {n + 1} {mode}: {wall:.2f} s, CPU {cpu:.2f} s")
+    summary = {m: {k: summarize(r[k] for r in rs) for k in ("wall_s", "cpu_s")} for m, rs in runs.items()}
+    return {"size_bytes": size, "rounds": repeat, "setting": setting.label, "runs": runs, "summary": summary,
+            "workers_over_thread_time": round(summary["workers"]["wall_s"]["median"]
+                                              / summary["thread"]["wall_s"]["median"], 3)}
 
 
 def stored_parts(world: World, prefix: str) -> tuple[str | None, list[tuple[int, int]]]:
@@ -263,7 +338,7 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     path, sha = world.file(size)
     prefix = world.prefix("resume")
     home = world.home(path.parent.parent, prefix, setting, bwlimit)
-    part, port = setting.part_size, world.server.ports["s3"]
+    part, port = parts_of(size, setting), world.server.ports["s3"]
     count = -(-size // part)
     first = home.run("run")
     wire1 = WireCounter(port, first.proc.pid)
@@ -289,7 +364,7 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     wire2 = WireCounter(port, second.proc.pid)
     done = second.wait(timeout).check()
     wire_second = wire2.stop()
-    window = part * setting.concurrency
+    window = part * setting.concurrency  # part: the size zoomwatch really used
     out: dict[str, Any] = {
         "size_bytes": size, "part_size": part, "concurrency": setting.concurrency, "parts": count,
         "bandwidth_limit_first_run": bwlimit, "killed_after_s": round(t_kill, 2),
@@ -333,15 +408,27 @@ def print_report(r: dict[str, Any]) -> None:
         print(f"\n1. throughput, {fmt_size(t['size_bytes'])} random file, median (min-max) of {t['rounds']}:")
         for label, s in t["summary"].items():
             print(f"   {label:<20} {_mmm(s['mib_s'], ' MiB/s', '.0f'):<22} wall {_mmm(s['wall_s'], ' s', '.2f')}; "
-                  f"CPU s client {s['client_cpu_s']['median']:.1f}, SeaweedFS {s['server_cpu_s']['median']:.1f}; "
-                  f"peak RSS {s['peak_rss_mib']['median']:.0f} MiB")
+                  f"CPU s client {s['client_cpu_s']['median']:.1f} ({s['client_cpu_s_per_gib']['median']:.2f} s/GiB), "
+                  f"SeaweedFS {s['server_cpu_s']['median']:.1f}; peak RSS {s['peak_rss_mib']['median']:.0f} MiB")
             if "upload_proper_s" in s:
-                print(f"   {'':<20} start-up/scan {s['startup_scan_s']['median']:.2f} s, sha256 pre-pass "
+                print(f"   {'':<20} start-up/scan {s['startup_scan_s']['median']:.2f} s, before the upload starts "
                       f"{s['sha256_prepass_s']['median']:.2f} s, parts {s['upload_proper_s']['median']:.2f} s "
                       f"({s['upload_proper_mib_s']['median']:.0f} MiB/s), tail {s['tail_s']['median']:.2f} s")
         print(f"   fastest zoomwatch setting: {t['zoomwatch_fastest']}")
         for name, value in t["ratios"].items():
-            print(f"   ratio {name}: {value:.2f} (throughput; > 1 = zoomwatch faster)")
+            what = "time; < 1 = zoomwatch faster" if name.startswith("time_") else "throughput; > 1 = zoomwatch faster"
+            print(f"   ratio {name}: {value:.2f} ({what})")
+    if h := r.get("hashing"):
+        print(f"\n1b. whole-file SHA-256 fed by a hashing thread or by the part workers ({fmt_size(h['size_bytes'])}, "
+              f"{h['setting']}, in-process multipart upload), median (min-max) of {h['rounds']}:")
+        for mode, s in h["summary"].items():
+            print(f"   {mode:<8} wall {_mmm(s['wall_s'], ' s', '.2f')}, CPU {_mmm(s['cpu_s'], ' s', '.2f')}")
+        print(f"   workers / thread time: {h['workers_over_thread_time']:.2f}")
+    if rd := r.get("reads"):
+        print(f"\n1c. bytes read from the file per byte uploaded ({fmt_size(rd['size_bytes'])}, strace):")
+        for label, v in rd.items():
+            if isinstance(v, dict):
+                print(f"   {label:<10} {v['read_per_byte_uploaded']:.3f}")
     if m := r.get("rss"):
         print(f"\n2. peak RSS (process tree, 50 ms polling), median of {m['rounds']}:")
         for label, by in m["summary"].items():
@@ -366,7 +453,7 @@ def print_report(r: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_options(parser, "throughput,rss,resume", "256 MiB, 1 round, RSS at 64 and 256 MiB")
+    add_options(parser, "throughput,hashing,reads,rss,resume", "256 MiB, 1 round, RSS at 64 and 256 MiB")
     parser.add_argument("--size-gib", type=float, help="throughput and resume file size (default 1)")
     parser.add_argument("--repeat", type=int, help="rounds per tool (default 3)")
     parser.add_argument("--rss-sizes", help="the two RSS file sizes (default 256M,2G)")
@@ -382,7 +469,7 @@ def main() -> int:
                                                                    for x in args.settings.split(","))]
     bench = Bench("s3", args, {"size_bytes": size, "repeat": repeat, "rss_sizes": rss_sizes,
                                "zoomwatch": [s.label for s in settings], "kill_bwlimit": args.kill_bwlimit})
-    phases = bench.phases(parser, ("throughput", "rss", "resume"))
+    phases = bench.phases(parser, ("throughput", "hashing", "reads", "rss", "resume"))
     try:
         world = World(bench.work)
         log("warm-up: one untimed upload of each tool (the store allocates its volumes)")
@@ -394,6 +481,8 @@ def main() -> int:
                 for _ in range(3)]
         bench.report["zoomwatch_noop_run_once_s"] = summarize(noop)
         calls = {"throughput": lambda: phase_throughput(world, size, repeat, settings, args.timeout),
+                 "hashing": lambda: phase_hashing(world, size, settings[0], repeat),
+                 "reads": lambda: phase_reads(world, size, settings[0], args.timeout),
                  "rss": lambda: phase_rss(world, rss_sizes, repeat, settings[0], args.timeout),
                  "resume": lambda: phase_resume(world, size, settings[0], args.kill_bwlimit, args.timeout)}
         for phase in phases:

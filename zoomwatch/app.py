@@ -36,6 +36,7 @@ from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, BadSetting, ConfigError, DestinationError, ZoomwatchError
 from zoomwatch.i18n import N_, NP_, join, keep, state_count
+from zoomwatch.memory import release_big_buffers_at_once
 from zoomwatch.paths import AppPaths
 from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
@@ -136,6 +137,7 @@ class OnceResult:
 class Engine:
     def __init__(self, config: Config, *, destination: Destination | None = None,
                  retry: RetryPolicy | None = None, clock: Callable[[], float] = time.time) -> None:
+        release_big_buffers_at_once()  # part buffers of 16 MiB do not stay resident (zoomwatch/memory.py)
         self.config = config
         self.clock = clock
         self.retry = retry

@@ -24,8 +24,13 @@ def test_any_file_up_to_5_tib_fits_in_10000_parts(size):
     assert -(-size // part) <= MAX_PARTS
 
 
-def test_part_size_stays_at_the_setting_for_ordinary_recordings():
-    assert part_size_for(6 * 1024**3, 8 * MIB) == 8 * MIB
+def test_part_size_grows_with_the_file_up_to_16_mib():
+    """Measured (issue 17, BENCHMARKS.md): 16 MiB parts beat the 8 MiB setting on big files."""
+    assert part_size_for(200 * MIB, 8 * MIB) == 8 * MIB  # a short recording: the setting
+    assert part_size_for(384 * MIB, 8 * MIB) == 12 * MIB
+    assert part_size_for(512 * MIB, 8 * MIB) == part_size_for(6 * 1024**3, 8 * MIB) == 16 * MIB
+    assert part_size_for(6 * 1024**3, 32 * MIB) == 32 * MIB  # a bigger setting is kept
+    assert part_size_for(200 * 1024**3, 8 * MIB) == 21 * MIB  # 10,000 parts at most
 
 
 @pytest.mark.parametrize("code,status,title,retryable", [

@@ -1,9 +1,17 @@
 """Amazon S3 and S3-compatible stores (MinIO, R2, B2, Wasabi, SeaweedFS...), through boto3.
 
-Small files: one PUT. Large files: a multipart upload (see multipart.py) that survives crashes,
-restarts and network loss. Every request carries Content-MD5 and a SHA-256 checksum the store
-verifies; the file's own SHA-256 is kept in the object's metadata (`x-amz-meta-sha256`) so the
-same recording is never uploaded twice and a HEAD after the upload proves what is stored.
+Small files: one PUT. Large files: a multipart upload (see multipart.py) that reads the file once and survives
+crashes, restarts and network loss. Every request carries a checksum the store verifies (a PUT the file's
+SHA-256, a part its CRC32; Content-MD5 only for a store that does not verify them: see common.py); the file's
+own SHA-256 is kept with the object so the same recording is never uploaded twice and a HEAD after the upload
+proves what is stored: in its metadata (`x-amz-meta-sha256`) for a single PUT, where it is known before the
+first byte is sent, and in an object tag `sha256` for a multipart upload, where it is known only once the last
+part is read. A tag is set on the finished object without copying it, by S3 and SeaweedFS alike, at any size
+(a metadata copy is a server-side copy of every byte, limited to 5 GB in one request; the multipart checksum
+of S3 is a checksum of the parts' checksums, not the file's SHA-256). stat() answers from either.
+
+The SigV4 signature does not hash the body again (payload_signing_enabled off, also over plain http): the
+body's checksum travels in a signed x-amz-checksum-* header, which the store verifies.
 
 At start, multipart uploads under the configured prefix that no catalog row knows (a crash between
 CreateMultipartUpload and saving its ID, a catalog rebuilt or lost) are aborted once they have been
@@ -27,11 +35,21 @@ from typing import Any
 from zoomwatch.config import Config
 from zoomwatch.destinations import base
 from zoomwatch.destinations.base import RemoteObject, SourceFile, UploadSession
-from zoomwatch.destinations.s3.common import MAX_PARTS, MIB, SHA_META, b64, part_size_for, s3_errors, translate
+from zoomwatch.destinations.s3.common import (
+    MAX_PARTS,
+    MIB,
+    SHA_META,
+    b64,
+    check_received,
+    needs_md5,
+    part_size_for,
+    s3_errors,
+    translate,
+)
 from zoomwatch.destinations.s3.common import code as _code
 from zoomwatch.destinations.s3.common import status as _status
 from zoomwatch.destinations.s3.multipart import MultipartUpload
-from zoomwatch.errors import BadSetting, DestinationError, ItemError, SourceChanged, ZoomwatchError
+from zoomwatch.errors import BadSetting, DestinationError, SourceChanged, ZoomwatchError
 from zoomwatch.i18n import N_
 from zoomwatch.secrets import get_secret
 
@@ -69,6 +87,7 @@ class S3Destination:
             if config["destination.s3.kms_key_id"]:
                 self.extra["SSEKMSKeyId"] = config["destination.s3.kms_key_id"]
         self.etag_is_md5 = sse != "aws:kms"  # with KMS the ETag is not an MD5 of the data
+        self.checksum_echo: bool | None = None  # whether the store verifies x-amz-checksum-* (common.py)
         where = N_(" at {endpoint}", endpoint=self.endpoint) if self.endpoint else ""
         self.id = f"s3:{self.endpoint or 'aws'}/{self.bucket}/{self.prefix}"
         self.label: str = N_("S3 bucket {bucket}{where}", bucket=f"{self.bucket}{'/' + prefix if prefix else ''}",
@@ -92,7 +111,8 @@ class S3Destination:
             self._client = session.client(
                 "s3", endpoint_url=self.endpoint, region_name=self.region,
                 config=BotoConfig(
-                    s3={"addressing_style": self._addressing}, retries={"mode": "standard", "max_attempts": 4},
+                    s3={"addressing_style": self._addressing, "payload_signing_enabled": False},
+                    retries={"mode": "standard", "max_attempts": 4},
                     connect_timeout=10, read_timeout=120, max_pool_connections=self.concurrency + 4,
                     request_checksum_calculation="when_required", response_checksum_validation="when_required",
                 ),
@@ -128,10 +148,39 @@ class S3Destination:
                                    N_("bucket {bucket} returned other bytes than written", bucket=self.bucket))
 
     def stat(self, key: str) -> RemoteObject | None:
-        head = self.head(self.full_key(key))
+        """Size and SHA-256 of the object: the SHA-256 from its metadata (a single PUT) or its `sha256` tag
+        (a multipart upload, see record_sha256); None when it carries neither."""
+        full_key = self.full_key(key)
+        head = self.head(full_key)
         if head is None:
             return None
-        return RemoteObject(int(head["ContentLength"]), head.get("Metadata", {}).get(SHA_META))
+        sha = head.get("Metadata", {}).get(SHA_META)
+        if not sha and head.get("TagCount") != 0:  # S3 leaves TagCount out of a HEAD; SeaweedFS gives it
+            sha = self._tagged_sha256(full_key)
+        return RemoteObject(int(head["ContentLength"]), sha)
+
+    def _tagged_sha256(self, full_key: str) -> str | None:
+        with self.errors(full_key):
+            try:
+                tags = self.client.get_object_tagging(Bucket=self.bucket, Key=full_key).get("TagSet", [])
+            except Exception as exc:
+                if _status(exc) in (403, 404, 501) or _code(exc) in ("NotImplemented", "AccessDenied"):
+                    return None  # cannot read tags here: checksum() reads the object back
+                raise
+        return next((str(t["Value"]) for t in tags if t.get("Key") == SHA_META), None)
+
+    def record_sha256(self, full_key: str, sha: str) -> None:
+        """Keep the file's SHA-256 with an object stored before it was known, as its tag `sha256` (the
+        object is not copied). Without the right to tag, the object is read back when it is verified."""
+        with self.errors(full_key):
+            try:
+                self.client.put_object_tagging(Bucket=self.bucket, Key=full_key,
+                                               Tagging={"TagSet": [{"Key": SHA_META, "Value": sha}]})
+            except Exception as exc:
+                if _status(exc) not in (403, 501) and _code(exc) not in ("NotImplemented", "AccessDenied"):
+                    raise
+                log.warning("could not tag s3://%s/%s with its SHA-256 (%s): it is read back to verify it",
+                            self.bucket, full_key, _code(exc) or _status(exc))
 
     def head(self, full_key: str) -> dict[str, Any] | None:
         with self.errors(full_key):
@@ -168,18 +217,16 @@ class S3Destination:
                                 N_("{display} is shorter than when it was measured", display=source.display))
         session.check_stop()
         sha = source.streamed(hashlib.sha256(data))
-        md5 = hashlib.md5(data)
+        sha_b64 = b64(bytes.fromhex(sha))
+        md5 = hashlib.md5(data) if needs_md5(self) else None
         session.throttle(len(data))
         full = self.full_key(key)
         with self.errors(full):
             put = self.client.put_object(
-                Bucket=self.bucket, Key=full, Body=data, ContentMD5=b64(md5.digest()),
-                ChecksumSHA256=b64(bytes.fromhex(sha)), Metadata={SHA_META: sha}, **self.extra)
+                Bucket=self.bucket, Key=full, Body=data, ChecksumSHA256=sha_b64, Metadata={SHA_META: sha},
+                **({"ContentMD5": b64(md5.digest())} if md5 else {}), **self.extra)
+        check_received(self, put, "ChecksumSHA256", sha_b64, data, md5, f"s3://{self.bucket}/{full}")
         session.progress(len(data))
-        if self.etag_is_md5 and put.get("ETag", "").strip('"') not in ("", md5.hexdigest()):
-            raise ItemError(N_("Upload check failed"),
-                            N_("s3://{bucket}/{full}: the store's ETag differs from the file",
-                               bucket=self.bucket, full=full))
         return sha
 
     def discard(self, resume: dict[str, Any] | None) -> None:
