@@ -790,9 +790,10 @@ class Engine:
         """Watch another Zoom folder from now on (stored in the settings); ConfigError when it is not a folder."""
         path = Path(folder).expanduser()
         if not folder.strip() or not path.is_absolute():
-            raise ConfigError("Not a folder", f"{folder!r}: give the full path of the Zoom recording folder")
+            raise ConfigError(N_("Not a folder"), N_("{folder}: give the full path of the Zoom recording folder",
+                                                     folder=repr(folder)))
         if not path.is_dir():
-            raise ConfigError("Not a folder", f"{path} does not exist or is not a folder")
+            raise ConfigError(N_("Not a folder"), N_("{path} does not exist or is not a folder", path=str(path)))
         configmod.set_value(self.config.paths, "watch.folder", str(path))
         self.reload(configmod.load(self.config.paths))
         return self.config.watch_folder
@@ -801,13 +802,15 @@ class Engine:
                    state: str = "") -> dict:
         """One page of recording files (the current version of each), newest meeting first, filtered."""
         if state and state not in {s.value for s in STATES}:
-            raise ConfigError("Unknown state", f"{state!r}: one of {', '.join(s.value for s in STATES)}")
+            raise ConfigError(N_("Unknown state"), N_("{state}: one of {states}", state=repr(state),
+                                                      states=", ".join(s.value for s in STATES)))
         for day in (start, end):
             if day:
                 try:
                     dt.date.fromisoformat(day)
                 except ValueError:
-                    raise ConfigError("Not a date", f"{day!r}: expected a day like 2024-01-31") from None
+                    raise ConfigError(N_("Not a date"), N_("{day}: expected a day like 2024-01-31",
+                                                           day=repr(day))) from None
         page, per_page = max(1, page), min(max(1, per_page), 500)
         total, rows = self.catalog.search(self.destination.id, text=text, start=start, end=end, state=state,
                                           offset=(page - 1) * per_page, limit=per_page)
@@ -883,7 +886,7 @@ class Engine:
                 log.warning("%s: %s", risk.TITLE, item.message())
         self._recheck_at_risk()
         if self.cloud_trash.problem:
-            self.board.set_problem(ProblemKey.CLEANUP, "Clean-up held", self.cloud_trash.problem)
+            self.board.set_problem(ProblemKey.CLEANUP, N_("Clean-up held"), self.cloud_trash.problem)
             self.cloud_trash.problem = ""
         self._cleanup_now.set()
 
@@ -943,7 +946,7 @@ class Engine:
                 report.problem = self.cloud_trash.problem
             self.cloud_trash.problem = ""
         if report.problem:
-            self.board.set_problem(ProblemKey.CLEANUP, "Clean-up held", report.problem)
+            self.board.set_problem(ProblemKey.CLEANUP, N_("Clean-up held"), report.problem)
         elif not dry_run:
             self.board.clear_problem(ProblemKey.CLEANUP)
         self.board.update(freed=self.journal.freed("local"))
@@ -1017,11 +1020,13 @@ class Engine:
                                 {str(k): n for k, n in self.catalog.counts(self.destination.id).items()})
                 self.board.clear_problem(SHARED_PROBLEM)
             except SharedCatalogNeedsSetup as exc:
-                self.board.set_problem(SHARED_PROBLEM, exc.title, "run zoomwatch check to see the SQL to run")
+                self.board.set_problem(SHARED_PROBLEM, exc.title, N_("run zoomwatch check to see the SQL to run"))
             except ZoomwatchError as exc:
                 waiting = shared.waiting()
-                if self.board.set_problem(SHARED_PROBLEM, exc.title, f"{exc.message} — {waiting} backed-up "
-                                          "file(s) wait to be published; zoomwatch keeps trying"):
+                if self.board.set_problem(SHARED_PROBLEM, exc.title, NP_(
+                        "{message} — {n} backed-up file(s) wait to be published; zoomwatch keeps trying",
+                        "{message} — {n} backed-up file(s) wait to be published; zoomwatch keeps trying", waiting,
+                        message=exc.message)):
                     log.warning("%s: %s", exc.title, exc.message)
             except Exception:  # noqa: BLE001 - this thread must never die
                 log.exception("the shared-catalog thread failed; it carries on")
@@ -1198,13 +1203,12 @@ def _audit_with(config: Config, destination: Destination, catalog: Catalog, *, r
 def _zoom_folder_items(config: Config, catalog: Catalog, dest_id: str,
                        scope: dict[str, object]) -> Iterator[AuditItem]:
     """Files in the Zoom folder that no catalog row tracks: not seen yet, or excluded by the settings."""
-    from zoomwatch.core.audit import EXCLUDED
     from zoomwatch.core.catalog import display_path
 
     root = config.watch_folder
     problem = folder_problem(root)
     if problem is not None:
-        scope["zoom_folder_problem"] = f"{problem[0]}: {problem[1]}"
+        scope["zoom_folder_problem"] = N_("{title}: {message}", title=problem[0], message=problem[1])
         return
     tracked = catalog.current_stats(dest_id)
     fence = watch.Fence(root, watch.own_folders(config))
@@ -1213,8 +1217,8 @@ def _zoom_folder_items(config: Config, catalog: Catalog, dest_id: str,
         if os.fsencode(entry.path) in tracked:
             continue
         wanted = config.wants(entry.name)
-        reason = "not seen by zoomwatch yet (is it running? or: zoomwatch run --once)" if wanted else \
-            f"{EXCLUDED} by the settings (watch.include / watch.exclude)"
+        reason = N_("not seen by zoomwatch yet (is it running? or: zoomwatch run --once)") if wanted else \
+            N_("excluded by the settings (watch.include / watch.exclude)")  # starts with EXCLUDED in English
         yield AuditItem(AuditState.NOT_BACKED_UP, path=display_path(entry.path), size=entry.stat().st_size,
                         reason=reason)
     if errors:
@@ -1231,10 +1235,10 @@ def _cloud_items(config: Config, catalog: Catalog, dest_id: str, scope: dict[str
     try:
         found = list(cloud_only(config, catalog, dest_id))
     except SignedOut:
-        scope["cloud"] = "not signed in (zoomwatch login): cloud recordings not listed"
+        scope["cloud"] = N_("not signed in (zoomwatch login): cloud recordings not listed")
         return []
     except ZoomwatchError as exc:
-        scope["cloud"] = f"could not be listed: {exc.title}: {exc.message}"
+        scope["cloud"] = N_("could not be listed: {title}: {message}", title=exc.title, message=exc.message)
         return []
     scope["cloud"] = "listed"
     return found
@@ -1307,8 +1311,9 @@ def restore(config: Config, what: str, *, to: Path | None = None,
         chosen = [(f, target / restoring.folder_name(m)) for m in restoring.select(found, what, start, end)
                   for f in m.files]
     if not chosen:
-        raise BadSetting("Nothing to restore", f"no meeting or backed-up file at {destination.label} matches "
-                         f"{printable(what)!r} — list them with: zoomwatch ls")
+        raise BadSetting(N_("Nothing to restore"), N_("no meeting or backed-up file at {label} matches {what} — list "
+                                                      "them with: zoomwatch ls", label=destination.label,
+                                                      what=repr(printable(what))))
     return restoring.Restorer(destination, progress).many(chosen)
 
 
@@ -1384,4 +1389,4 @@ def fleet_status(config: Config) -> list[str]:
     try:
         return fleet_report(url, open_destination(config).id).lines()
     except ZoomwatchError as exc:
-        return [f"shared catalog: {exc.title}: {exc.message}"]
+        return [N_("shared catalog: {title}: {message}", title=exc.title, message=exc.message)]

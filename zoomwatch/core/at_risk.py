@@ -12,8 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from zoomwatch.i18n import N_
+
 PROBLEM_PREFIX = "at_risk:"  # one problem per recording: its key is this plus the meeting's UUID
-TITLE = "Zoom deletes a recording soon"
+TITLE = N_("Zoom deletes a recording soon")
 
 
 def deletion_day(meeting: dict[str, Any]) -> dt.date | None:
@@ -52,9 +54,9 @@ class AtRisk:
 
     def message(self) -> str:
         """The problem's text: stable for one recording (so it is notified once)."""
-        return (f"{self.topic} ({self.start[:16].replace('T', ' ')}) is deleted from Zoom's cloud on "
-                f"{self.delete_on} and is not backed up yet; zoomwatch fetches it first — keep zoomwatch running "
-                "until it is backed up")
+        return N_("{topic} ({start}) is deleted from Zoom's cloud on {date} and is not backed up yet; zoomwatch "
+                  "fetches it first — keep zoomwatch running until it is backed up", topic=self.topic,
+                  start=self.start[:16].replace('T', ' '), date=self.delete_on)
 
 
 def is_at_risk(delete_on: dt.date | None, today: dt.date, warn_days: int) -> bool:

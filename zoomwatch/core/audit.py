@@ -25,6 +25,7 @@ from zoomwatch.core.catalog import FileState, Row
 from zoomwatch.core.safety import Verdict, check_backup
 from zoomwatch.destinations.base import Destination
 from zoomwatch.errors import DestinationError, ItemError, ZoomwatchError
+from zoomwatch.i18n import N_
 
 SIDECAR = "meeting.json"
 WORKERS = 8  # files checked at once
@@ -124,12 +125,12 @@ def _meeting(row: Row) -> dict[str, Any]:
 
 def _waiting_reason(row: Row) -> str:
     if row.state is FileState.FAILED:
-        return f"failed: {row.last_error}" if row.last_error else "failed"
+        return N_("failed: {error}", error=row.last_error) if row.last_error else N_("failed")
     if row.state is FileState.SETTLING:
-        return f"settling: {row.last_error}" if row.last_error else "settling: still being written"
+        return N_("settling: {error}", error=row.last_error) if row.last_error else N_("settling: still being written")
     if row.state is FileState.UPLOADING:
-        return "uploading"
-    return "queued" + (f" ({row.last_error})" if row.last_error else "")
+        return N_("uploading")
+    return N_("queued ({error})", error=row.last_error) if row.last_error else N_("queued")
 
 
 class Audit:
@@ -193,17 +194,19 @@ class Audit:
         try:
             check = check_backup(self.destination, row.remote_key, row.size, row.sha256, read_data=read)
         except ItemError as exc:  # this one object cannot be read (e.g. refused): it is not provably safe
-            return AuditItem(AuditState.DIFFERENT, reason=f"could not be checked: {exc.title}: {exc.message}",
+            return AuditItem(AuditState.DIFFERENT, reason=N_("could not be checked: {title}: {message}",
+                                                                        title=exc.title, message=exc.message),
                              **common)  # type: ignore[arg-type]
         if check.verdict is Verdict.SAFE:
-            how = "read back and hashed" if check.read_back else "size and stored SHA-256 match"
+            how = N_("read back and hashed") if check.read_back else N_("size and stored SHA-256 match")
             return AuditItem(AuditState.SAFE, reason=how, **common)  # type: ignore[arg-type]
         if check.verdict is Verdict.MISSING:
-            return AuditItem(AuditState.MISSING, reason="not at the destination", **common)  # type: ignore[arg-type]
+            return AuditItem(AuditState.MISSING, reason=N_("not at the destination"), **common)  # type: ignore[arg-type]
         if check.size != row.size:
-            why = f"size {check.size} at the destination, {row.size} recorded"
+            why = N_("size {size} at the destination, {recorded} recorded", size=check.size, recorded=row.size)
         else:
-            why = "SHA-256 differs from the one recorded" + (" (read back)" if check.read_back else "")
+            why = (N_("SHA-256 differs from the one recorded (read back)") if check.read_back
+                   else N_("SHA-256 differs from the one recorded"))
         return AuditItem(AuditState.DIFFERENT, reason=why, **common)  # type: ignore[arg-type]
 
     def _unknown(self) -> list[AuditItem]:
@@ -214,5 +217,5 @@ class Audit:
             if key in known or key.rpartition("/")[2] == SIDECAR:
                 continue
             found.append(AuditItem(AuditState.UNKNOWN_AT_DESTINATION, key=key, size=remote.size,
-                                   reason="at the destination, but not in this computer's catalog"))
+                                   reason=N_("at the destination, but not in this computer's catalog")))
         return found

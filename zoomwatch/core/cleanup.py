@@ -39,6 +39,7 @@ from zoomwatch.core.catalog import Catalog, FileState, Origin, Row
 from zoomwatch.core.safety import Verdict, check_backup
 from zoomwatch.destinations.base import Destination
 from zoomwatch.errors import Cancelled, KeyringUnavailable, RateLimited, SignedOut, ZoomwatchError
+from zoomwatch.i18n import N_, NP_, Msg
 
 log = logging.getLogger(__name__)
 
@@ -198,16 +199,32 @@ class Report:
     def freed(self) -> int:
         return sum(d.size for d in self.goes if d.kind == "local")
 
-    def lines(self, human: Callable[[int], str]) -> list[str]:
-        verb = "would go" if self.dry_run else "went"
-        out = [f"problem: {self.problem}"] if self.problem else []
+    def lines(self, human: Callable[[int], str]) -> list[Msg]:
+        """What a person reads: English Msgs a face shows with tr()."""
+        out = [N_("problem: {problem}", problem=self.problem)] if self.problem else []
         for d in self.goes:
-            where = "the OS trash" if d.kind == "local" else "Zoom's trash"
-            out.append(f"{verb} to {where}: {d.what} ({d.files} file(s), {human(d.size)})")
+            files = NP_("{n} file(s)", "{n} file(s)", d.files)
+            if d.kind == "local":
+                line = (N_("would go to the OS trash: {what} ({files}, {size})", what=d.what, files=files,
+                           size=human(d.size)) if self.dry_run else
+                        N_("went to the OS trash: {what} ({files}, {size})", what=d.what, files=files,
+                           size=human(d.size)))
+            else:
+                line = (N_("would go to Zoom's trash: {what} ({files}, {size})", what=d.what, files=files,
+                           size=human(d.size)) if self.dry_run else
+                        N_("went to Zoom's trash: {what} ({files}, {size})", what=d.what, files=files,
+                           size=human(d.size)))
+            out.append(line)
         for d in self.stays:
-            out.append(f"stays: {d.what} — {d.reason}")
-        local = "would come back" if self.dry_run else "came back"
-        out.append(f"{human(self.freed)} of disk space {local}; {len(self.goes)} to a trash, {len(self.stays)} stay")
+            out.append(N_("stays: {what} — {reason}", what=d.what, reason=d.reason))
+        gone = NP_("{n} to a trash", "{n} to a trash", len(self.goes))
+        stay = NP_("{n} stay", "{n} stay", len(self.stays))
+        if self.dry_run:
+            out.append(N_("{size} of disk space would come back; {gone}, {stay}", size=human(self.freed), gone=gone,
+                          stay=stay))
+        else:
+            out.append(N_("{size} of disk space came back; {gone}, {stay}", size=human(self.freed), gone=gone,
+                          stay=stay))
         return out
 
 
@@ -217,8 +234,9 @@ def _human_date(seconds: float) -> str:
 
 def _verdict_reason(verdict: Verdict, key: str) -> str:
     if verdict is Verdict.MISSING:
-        return f"its backup {key} is missing at the destination; it is backed up again first"
-    return f"its backup {key} differs at the destination (altered or replaced); it is backed up again first"
+        return N_("its backup {key} is missing at the destination; it is backed up again first", key=key)
+    return N_("its backup {key} differs at the destination (altered or replaced); it is backed up again first",
+              key=key)
 
 
 def same_disk(destination: Destination, folder: Path) -> bool:
@@ -270,8 +288,8 @@ class LocalCleanup:
         if not groups:
             return
         if same_disk(self.destination, root):
-            reason = (f"the backup folder is on the same disk as the Zoom folder: moving recordings to the trash "
-                      f"would free nothing and leave a single copy ({self.destination.label})")
+            reason = N_("the backup folder is on the same disk as the Zoom folder: moving recordings to the trash "
+                        "would free nothing and leave a single copy ({label})", label=self.destination.label)
             report.decisions += [Decision("local", str(g.path), g.size, len(g.recordings), False, reason)
                                  for g in groups]
             return
@@ -313,49 +331,51 @@ class LocalCleanup:
         if stays:
             return Decision("local", what, group.size, files, False, stays)
         if report.problem:
-            return Decision("local", what, 0, files, False, f"not checked: {report.problem}")
+            return Decision("local", what, 0, files, False, N_("not checked: {problem}", problem=report.problem))
         # the destination is asked now, right before, for every recording of the folder
         for path, row in group.recordings:
             assert row is not None and row.remote_key and row.sha256
             try:
                 check = check_backup(self.destination, row.remote_key, row.size, row.sha256)
             except ZoomwatchError as exc:
-                report.problem = f"could not check the backups at {self.destination.label}: {exc.title}: {exc.message}"
-                return Decision("local", what, 0, files, False, f"not checked: {report.problem}")
+                report.problem = N_("could not check the backups at {label}: {title}: {message}",
+                                    label=self.destination.label, title=exc.title, message=exc.message)
+                return Decision("local", what, 0, files, False, N_("not checked: {problem}", problem=report.problem))
             if not check.safe:
                 if not report.dry_run:
                     self.catalog.requeue_lost(row.id)
                 why = _verdict_reason(check.verdict, row.remote_key)
-                return Decision("local", what, 0, files, False, f"{path.name}: {why}")
+                return Decision("local", what, 0, files, False, N_("{name}: {why}", name=path.name, why=why))
             size += row.size
         changed = self._why_not(group)  # changed while the destination was asked: stays
         if changed:
             return Decision("local", what, 0, files, False, changed)
         if report.dry_run:
-            return Decision("local", what, size, files, True, "safe at the destination")
+            return Decision("local", what, size, files, True, N_("safe at the destination"))
         return self._move(group, what, size, files)
 
     def _why_not(self, group: _Group) -> str:
         """Why the folder stays (empty when every recording may go), from the disk and the catalog."""
         if not group.recordings:
-            return "holds no recording"
+            return N_("holds no recording")
         for other in group.others:
             if other.is_symlink() or not any(fnmatch.fnmatch(other.name.lower(), p) for p in ZOOM_OWN):
-                return f"holds {other.name}, which zoomwatch does not back up"
+                return N_("holds {name}, which zoomwatch does not back up", name=other.name)
         keep_until = 0.0
         for path, row in group.recordings:
             try:
                 st = os.lstat(path)
             except OSError:
-                return f"{path.name} cannot be read now"
+                return N_("{name} cannot be read now", name=path.name)
             if row is None or row.state is not FileState.VERIFIED or not row.sha256 or not row.remote_key:
-                return f"{path.name} is not backed up yet"
+                return N_("{name} is not backed up yet", name=path.name)
             if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
-                return f"{path.name} changed since its backup; it is backed up again first"
+                return N_("{name} changed since its backup; it is backed up again first", name=path.name)
             keep_until = max(keep_until, st.st_mtime + self.days * DAY)
         group.size = sum(row.size for _, row in group.recordings if row is not None)
         if keep_until > self.clock():
-            return f"kept until {_human_date(keep_until)} (cleanup.local_after_days = {self.days})"
+            return N_("kept until {date} (cleanup.local_after_days = {days})", date=_human_date(keep_until),
+                      days=self.days)
         return ""
 
     def _move(self, group: _Group, what: str, size: int, files: int) -> Decision:
@@ -365,19 +385,21 @@ class LocalCleanup:
         except Exception as exc:  # noqa: BLE001 - send2trash raises OSError and its own TrashPermissionError
             self.journal.finish(entry, "undone", f"{type(exc).__name__}: {exc}")
             log.warning("could not move %s to the trash: %s", what, exc)
-            return Decision("local", what, 0, files, False, f"could not move it to the trash: {exc}")
+            why = N_("could not move it to the trash: {error}", error=str(exc))
+            return Decision("local", what, 0, files, False, why)
         self.journal.finish(entry, "done", "moved to the OS trash")
         log.info("moved %s to the trash (%d recording(s), %d bytes): every one is safe at %s", what, files, size,
                  self.destination.label)
-        return Decision("local", what, size, files, True, "moved to the OS trash")
+        return Decision("local", what, size, files, True, N_("moved to the OS trash"))
 
 
 # -- cloud recordings to Zoom's trash ---------------------------------------------------------------
 
 def scope_message(exc: ZoomwatchError) -> str:
-    return (f"Zoom refused to move recordings to its trash: the Zoom app lacks the permission (scope) "
-            f"{DELETE_SCOPE} (recording:write on older apps) — add it to your Zoom app and sign in again "
-            f"(zoomwatch login), or turn off zoom.trash_after_backup. Zoom said: {exc.message}")
+    return N_("Zoom refused to move recordings to its trash: the Zoom app lacks the permission (scope) "
+              "{scope} (recording:write on older apps) — add it to your Zoom app and sign in again "
+              "(zoomwatch login), or turn off zoom.trash_after_backup. Zoom said: {message}", scope=DELETE_SCOPE,
+              message=exc.message)
 
 
 class CloudTrash:
@@ -403,25 +425,27 @@ class CloudTrash:
 
         if not rows or any(r is None or r.state is not FileState.VERIFIED or not r.sha256 or not r.remote_key
                            for r in rows):
-            return stays("not every file of it is backed up yet")
+            return stays(N_("not every file of it is backed up yet"))
         days = int(self.config["zoom.trash_after_days"])
         last = max(r.verified_at or 0.0 for r in rows if r is not None)
         if last + days * DAY > self.clock():
             until = _human_date(last + days * DAY)
-            return stays(f"kept in Zoom's cloud until {until} (zoom.trash_after_days = {days})")
+            return stays(N_("kept in Zoom's cloud until {date} (zoom.trash_after_days = {days})", date=until,
+                            days=days))
         for row in rows:
             assert row is not None and row.remote_key and row.sha256
             try:
                 check = check_backup(self.destination, row.remote_key, row.size, row.sha256)
             except ZoomwatchError as exc:
-                self.problem = f"could not check the backups at {self.destination.label}: {exc.title}: {exc.message}"
-                return stays(f"not checked: {self.problem}")
+                self.problem = N_("could not check the backups at {label}: {title}: {message}",
+                                  label=self.destination.label, title=exc.title, message=exc.message)
+                return stays(N_("not checked: {problem}", problem=self.problem))
             if not check.safe:
                 if not dry_run:  # fetched from Zoom again at the next sync
                     self.catalog.mark_missing(row.id, _verdict_reason(check.verdict, row.remote_key))
                 return stays(_verdict_reason(check.verdict, row.remote_key))
         if dry_run:
-            return Decision("cloud", what, size, len(rows), True, "safe at the destination")
+            return Decision("cloud", what, size, len(rows), True, N_("safe at the destination"))
         entry = self.journal.begin("cloud", str(meeting["uuid"]).encode(), what, size, len(rows))
         try:
             moved = trash(str(meeting["uuid"]))
@@ -430,7 +454,8 @@ class CloudTrash:
             raise
         except ZoomwatchError as exc:
             scope = getattr(exc, "code", None) in SCOPE_CODES
-            self.problem = scope_message(exc) if scope else f"Zoom refused to move {what} to its trash: {exc.message}"
+            self.problem = scope_message(exc) if scope else N_("Zoom refused to move {what} to its trash: {message}",
+                                                                  what=what, message=exc.message)
             self.journal.finish(entry, "undone", self.problem)
             return stays(self.problem)
         self.journal.finish(entry, "done" if moved else "undone",
@@ -438,5 +463,5 @@ class CloudTrash:
         if moved:
             log.info("moved the cloud recording of %s to Zoom's trash: every file is safe at %s", what,
                      self.destination.label)
-        return Decision("cloud", what, size, len(rows), moved, "moved to Zoom's trash" if moved else
-                        "Zoom no longer had it")
+        return Decision("cloud", what, size, len(rows), moved, N_("moved to Zoom's trash") if moved else
+                        N_("Zoom no longer had it"))

@@ -27,6 +27,7 @@ from typing import Any
 from zoomwatch.core.audit import SIDECAR
 from zoomwatch.destinations.base import CHUNK, Destination
 from zoomwatch.errors import ItemError
+from zoomwatch.i18n import N_, NP_
 
 log = logging.getLogger(__name__)
 
@@ -231,10 +232,10 @@ class Restorer:
         actual = _hash_file(partial)
         if expected is not None and actual != expected:
             partial.unlink(missing_ok=True)
-            raise ItemError("Restored file does not match its backup",
-                            f"{item.key}: the download's SHA-256 is {actual[:12]}…, the backup recorded "
-                            f"{expected[:12]}…; the partial file was removed — try again, or run: zoomwatch audit "
-                            "--read-data", retryable=True)
+            raise ItemError(N_("Restored file does not match its backup"),
+                            N_("{key}: the download's SHA-256 is {actual}…, the backup recorded {expected}…; the "
+                               "partial file was removed — try again, or run: zoomwatch audit --read-data",
+                               key=item.key, actual=actual[:12], expected=expected[:12]), retryable=True)
         return _give_name(partial, final)
 
     def many(self, chosen: list[tuple[StoredFile, Path]]) -> list[Path]:
@@ -246,10 +247,12 @@ class Restorer:
                 restored.append(self.file(item, folder))
             except ItemError as exc:
                 log.warning("%s: %s", exc.title, exc.message)
-                failed.append(f"{exc.title}: {exc.message}")
+                failed.append(N_("{title}: {message}", title=exc.title, message=exc.message))
         if failed:
-            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-            raise RestoreFailed(f"{len(failed)} of {len(chosen)} file(s) not restored", failed[0] + more, restored)
+            first = (N_("{first} (and {more} more)", first=failed[0], more=len(failed) - 1) if len(failed) > 1
+                     else failed[0])
+            raise RestoreFailed(NP_("{n} of {total} file(s) not restored", "{n} of {total} file(s) not restored",
+                                    len(failed), total=len(chosen)), first, restored)
         return restored
 
 

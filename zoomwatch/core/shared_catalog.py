@@ -33,6 +33,7 @@ from typing import Any
 
 from zoomwatch import secrets
 from zoomwatch.errors import BadSetting, ZoomwatchError
+from zoomwatch.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -197,12 +198,14 @@ def connect(url: str, *, timeout: float = CONNECT_TIMEOUT) -> Any:
                                autocommit=True, keepalives=1, keepalives_idle=10, keepalives_interval=5,
                                keepalives_count=3, tcp_user_timeout=30_000)
     except psycopg.Error as exc:
-        raise SharedCatalogError("Cannot reach the shared catalog",
-                                 f"PostgreSQL at {where(url)}: {reason(exc, url)}") from None
+        raise SharedCatalogError(N_("Cannot reach the shared catalog"),
+                                 N_("PostgreSQL at {where}: {reason}", where=where(url), reason=reason(exc, url))) \
+            from None
     except Exception as exc:  # noqa: BLE001 - a malformed URL raises ProgrammingError or ValueError
-        raise BadSetting("The shared catalog URL is not valid",
-                         f"{type(exc).__name__}; set it again with: zoomwatch secret set {SECRET} "
-                         "(postgresql://user:password@host:5432/database)") from None
+        raise BadSetting(N_("The shared catalog URL is not valid"),
+                         N_("{error}; set it again with: zoomwatch secret set {secret} "
+                            "(postgresql://user:password@host:5432/database)", error=type(exc).__name__,
+                            secret=SECRET)) from None
 
 
 def _role(url: str) -> str:
@@ -240,9 +243,10 @@ def migrate(conn: Any, url: str) -> int:
                 return found  # no DDL at all: a role without CREATE rights works once the tables are there
             conn.execute(VERSION_TABLE)
             if found > SCHEMA_VERSION:
-                raise SharedCatalogError("The shared catalog is newer than this zoomwatch",
-                                         f"PostgreSQL at {where(url)} has schema {found}, this zoomwatch knows "
-                                         f"{SCHEMA_VERSION}: update zoomwatch on this machine")
+                raise SharedCatalogError(N_("The shared catalog is newer than this zoomwatch"),
+                                         N_("PostgreSQL at {where} has schema {found}, this zoomwatch knows "
+                                            "{known}: update zoomwatch on this machine", where=where(url),
+                                            found=found, known=SCHEMA_VERSION))
             for number, step in enumerate(MIGRATIONS, start=1):
                 if number > found:
                     conn.execute(step)
@@ -252,12 +256,14 @@ def migrate(conn: Any, url: str) -> int:
                 log.info("shared catalog at %s: schema %d -> %d", where(url), found, SCHEMA_VERSION)
     except psycopg.errors.InsufficientPrivilege as exc:
         raise SharedCatalogNeedsSetup(
-            "The shared catalog's tables cannot be created",
-            f"PostgreSQL at {where(url)}: {reason(exc, url)}. Ask its administrator to run the SQL below "
-            "once (as a role that may create tables), then run zoomwatch check again", setup_sql(_role(url))) \
+            N_("The shared catalog's tables cannot be created"),
+            N_("PostgreSQL at {where}: {reason}. Ask its administrator to run the SQL below once (as a role that "
+               "may create tables), then run zoomwatch check again", where=where(url), reason=reason(exc, url)),
+            setup_sql(_role(url))) \
             from None
     except psycopg.OperationalError as exc:
-        raise SharedCatalogError("Lost the shared catalog", f"PostgreSQL at {where(url)}: {reason(exc, url)}") \
+        raise SharedCatalogError(N_("Lost the shared catalog"), N_("PostgreSQL at {where}: {reason}",
+                                                                    where=where(url), reason=reason(exc, url))) \
             from None
     return SCHEMA_VERSION
 
@@ -369,8 +375,9 @@ class Publisher:
                     conn.close()
                 finally:
                     self._conn = None
-                raise SharedCatalogError("Lost the shared catalog",
-                                         f"PostgreSQL at {where(self.url)}: {reason(exc, self.url)}") from None
+                raise SharedCatalogError(N_("Lost the shared catalog"),
+                                         N_("PostgreSQL at {where}: {reason}", where=where(self.url),
+                                            reason=reason(exc, self.url))) from None
 
     def waiting(self) -> int:
         """How many verified rows wait to be published."""

@@ -6,11 +6,18 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from zoomwatch.i18n import N_, T_, current, format_size, tr
 from zoomwatch.printable import printable
 
-LABELS = {"safe": "safe", "missing": "missing at the destination", "different": "different at the destination",
-          "not_backed_up": "not backed up yet", "cloud_only": "only in the Zoom cloud",
-          "unknown_at_destination": "at the destination, unknown to the catalog"}
+LABELS = {"safe": N_("safe"), "missing": N_("missing at the destination"),
+          "different": N_("different at the destination"), "not_backed_up": N_("not backed up yet"),
+          "cloud_only": N_("only in the Zoom cloud"),
+          "unknown_at_destination": N_("at the destination, unknown to the catalog")}
+# the state column of the text table: the state's code in English, a word in another language
+STATE_NAMES = {"safe": N_("safe"), "missing": N_("missing"), "different": N_("different"),
+               "not_backed_up": N_("not_backed_up"), "cloud_only": N_("cloud_only"),
+               "unknown_at_destination": N_("unknown_at_destination")}
+NOTES = {"zoom_folder_problem": N_("zoom folder problem"), "cloud": N_("cloud")}
 COLOURS = {"safe": "#1a7f37", "missing": "#cf222e", "different": "#cf222e", "not_backed_up": "#9a6700",
            "cloud_only": "#9a6700", "unknown_at_destination": "#57606a"}
 
@@ -18,12 +25,7 @@ COLOURS = {"safe": "#1a7f37", "missing": "#cf222e", "different": "#cf222e", "not
 def human(size: int | None) -> str:
     if size is None:
         return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    return format_size(size)
 
 
 def _what(item: dict[str, Any]) -> str:
@@ -34,29 +36,33 @@ def _what(item: dict[str, Any]) -> str:
 
 def verdict(report: dict[str, Any]) -> str:
     if report["error"]:
-        return f"could not check the destination: {report['error']} — nothing was called missing"
+        return T_("could not check the destination: {error} — nothing was called missing",
+                  error=tr(report["error"]))
     counts = report["counts"]
-    summary = ", ".join(f"{n} {LABELS[state]}" for state, n in counts.items() if n) or "no recordings found"
-    return ("OK: every recording in scope is safe" if report["ok"] else "NOT SAFE") + f" ({summary})"
+    summary = ", ".join(f"{n} {tr(LABELS[state])}" for state, n in counts.items() if n) or T_("no recordings found")
+    return (T_("OK: every recording in scope is safe") if report["ok"] else T_("NOT SAFE")) + f" ({summary})"
 
 
 def text(report: dict[str, Any], *, show_safe: bool = False) -> str:
     """The table a person reads: every file that is not safe (all with show_safe), then the verdict."""
-    lines = [f"audit of {printable(report['scope'].get('destination', '?'))}"
-             + (f" (read back: {report['scope']['read_data']:g}%)" if report["scope"].get("read_data") else "")]
+    lines = [T_("audit of {destination}", destination=printable(report['scope'].get('destination', '?')))
+             + (T_(" (read back: {percent}%)", percent=f"{report['scope']['read_data']:g}")
+                if report["scope"].get("read_data") else "")]
     for note in ("zoom_folder_problem", "cloud"):
         if report["scope"].get(note) and report["scope"][note] != "listed":
-            lines.append(f"  {note.replace('_', ' ')}: {printable(str(report['scope'][note]))}")
+            label = tr(NOTES[note])
+            lines.append(f"  {label}: {printable(tr(report['scope'][note]))}")
     for item in report["items"]:
         if item["state"] == "safe" and not show_safe:
             continue
-        extra = f" — {item['reason']}" if item.get("reason") else ""
+        extra = f" — {tr(item['reason'])}" if item.get("reason") else ""
         if item.get("auto_delete_date"):
-            extra += f" (Zoom deletes it on {item['auto_delete_date']})"
-        lines.append(f"  {item['state']:<22} {human(item.get('size')):>9}  {printable(_what(item))}"
+            extra += T_(" (Zoom deletes it on {date})", date=item['auto_delete_date'])
+        state = tr(STATE_NAMES.get(item["state"], item["state"]))
+        lines.append(f"  {state:<22} {human(item.get('size')):>9}  {printable(_what(item))}"
                      f"{printable(extra)}")
     for key in report.get("repaired") or []:
-        lines.append(f"  queued for backup again: {printable(key)}")
+        lines.append("  " + T_("queued for backup again: {key}", key=printable(key)))
     lines.append(verdict(report))
     return "\n".join(lines)
 
@@ -67,24 +73,27 @@ def html_page(report: dict[str, Any]) -> str:
     rows = []
     for item in report["items"]:
         rows.append(
-            f"<tr><td style='color:{COLOURS[item['state']]}'>{e(LABELS[item['state']])}</td>"
+            f"<tr><td style='color:{COLOURS[item['state']]}'>{e(tr(LABELS[item['state']]))}</td>"
             f"<td>{e(item.get('title') or '')}</td><td>{e(item.get('start') or '')}</td>"
             f"<td>{e(item.get('path') or '')}</td><td>{e(item.get('key') or '')}</td>"
             f"<td style='text-align:right'>{e(human(item.get('size')))}</td>"
-            f"<td>{e(item.get('reason') or '')}</td><td>{e(item.get('auto_delete_date') or '')}</td></tr>")
-    counts = "".join(f"<li>{n} {e(LABELS[state])}</li>" for state, n in report["counts"].items())
+            f"<td>{e(tr(item.get('reason')))}</td><td>{e(item.get('auto_delete_date') or '')}</td></tr>")
+    counts = "".join(f"<li>{n} {e(tr(LABELS[state]))}</li>" for state, n in report["counts"].items())
     colour = "#1a7f37" if report["ok"] else "#cf222e"
     scope = "".join(f"<li>{e(str(k))}: {e(str(v))}</li>" for k, v in report["scope"].items())
+    heads = "".join(f"<th>{e(h)}</th>" for h in (T_("State"), T_("Meeting"), T_("Start"), T_("File"), T_("Backup"),
+                                                T_("Size"), T_("Why"), T_("Zoom deletes it on")))
+    when = T_("From {start} to {end} (UTC)", start=report['started_at'] or '', end=report['finished_at'] or '')
+    title = e(T_("zoomwatch audit"))
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>zoomwatch audit</title>
+<html lang="{current()}"><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border-bottom:1px solid #ddd;padding:4px 8px;vertical-align:top}}th{{text-align:left}}</style></head>
-<body><h1>zoomwatch audit</h1>
+<body><h1>{title}</h1>
 <p style="color:{colour};font-weight:bold">{e(verdict(report))}</p>
-<p>From {e(report['started_at'] or '')} to {e(report['finished_at'] or '')} (UTC)</p>
+<p>{e(when)}</p>
 <ul>{scope}</ul><ul>{counts}</ul>
-<table><tr><th>State</th><th>Meeting</th><th>Start</th><th>File</th><th>Backup</th><th>Size</th><th>Why</th>
-<th>Zoom deletes it on</th></tr>
+<table><tr>{heads}</tr>
 {''.join(rows)}
 </table></body></html>
 """

@@ -85,15 +85,17 @@ def _parser() -> argparse.ArgumentParser:
     sync = commands.add_parser("sync", help=T_("back up Zoom cloud recordings once, in the foreground"))
     sync.add_argument("--from", dest="start", type=_date, help=T_("first day to list (YYYY-MM-DD)"))
     sync.add_argument("--to", dest="end", type=_date, help=T_("last day to list (YYYY-MM-DD)"))
-    cleanup = commands.add_parser("cleanup", help="free space now: safe local recordings to the OS trash, safe cloud "
-                                  "recordings to Zoom's trash (each checked at the destination right before)")
-    cleanup.add_argument("--dry-run", action="store_true", help="only say what would go, what stays and why")
-    cleanup.add_argument("--history", action="store_true", help="list what went to a trash, newest first")
+    cleanup = commands.add_parser("cleanup", help=T_("free space now: safe local recordings to the OS trash, safe "
+                                                     "cloud recordings to Zoom's trash (each checked at the "
+                                                     "destination right before)"))
+    cleanup.add_argument("--dry-run", action="store_true", help=T_("only say what would go, what stays and why"))
+    cleanup.add_argument("--history", action="store_true", help=T_("list what went to a trash, newest first"))
     commands.add_parser("check", help=T_("test the backup destination: write, read back and delete a probe"))
-    dashboard = commands.add_parser("dashboard", help="open the running zoomwatch's dashboard in the browser")
-    dashboard.add_argument("--no-browser", action="store_true", help="print the one-time link instead of opening it")
+    dashboard = commands.add_parser("dashboard", help=T_("open the running zoomwatch's dashboard in the browser"))
+    dashboard.add_argument("--no-browser", action="store_true",
+                           help=T_("print the one-time link instead of opening it"))
     dashboard.add_argument("--api-key", action="store_true",
-                           help="print the REST API key (for scripts: curl -H \"X-API-Key: $KEY\" ...)")
+                           help=T_("print the REST API key (for scripts: curl -H \"X-API-Key: $KEY\" ...)"))
 
     secret = commands.add_parser("secret", help=T_("store credentials in the OS keyring (never in the config file)"))
     secret_actions = secret.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -223,7 +225,8 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
     try:
         if args.action == "list":
             for name, what in secrets.KNOWN.items():
-                print(f"{name:<22} {T_('set') if secrets.get_secret(name) else T_('not set'):<8} {tr(what)}")
+                state = T_("set") if secrets.get_secret(name) else T_("not set")  # outside the f-string: extracted
+                print(f"{name:<22} {state:<8} {tr(what)}")
             return Exit.OK
         if args.action == "delete":
             found = secrets.delete_secret(args.name, stamp)
@@ -271,13 +274,13 @@ def _check_shared() -> Exit:
     try:
         label, sql = check_shared_catalog()
     except ZoomwatchError as exc:
-        print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
+        print(f"{tr(exc.title)}: {tr(exc.message)}" if exc.message else tr(exc.title))
         return exit_code_for(exc)
     if sql:
-        print(f"{label}\n\n{sql}")
+        print(f"{tr(label)}\n\n{sql}")
         return Exit.BAD_CONFIG
     if label:
-        print(f"OK: shared catalog: {label}")
+        print(T_("OK: shared catalog: {label}", label=tr(label)))
     return Exit.OK
 
 
@@ -595,10 +598,10 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         title, message = _problem_texts(problem)
         print(T_("problem: {title}", title=title) + (f" — {message}" if problem["message"] else ""))
     for item in at_risk:
-        print(f"at risk: {printable(item['topic'])} ({item['start'][:16].replace('T', ' ')}) — Zoom deletes it on "
-              f"{item['delete_on']}; not backed up yet")
+        print(T_("at risk: {topic} ({start}) — Zoom deletes it on {date}; not backed up yet",
+                 topic=printable(item['topic']), start=item['start'][:16].replace('T', ' '), date=item['delete_on']))
     for line in fleet_status(cfg):  # with a shared catalog: the machines, their users, the account's progress
-        print(printable(line))
+        print(printable(tr(line)))
     shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
         shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}
@@ -639,33 +642,35 @@ def _percent(text: str) -> float:
     try:
         value = float(text.rstrip("%"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a percentage like 10 or 100, got {text!r}") from None
+        raise argparse.ArgumentTypeError(T_("expected a percentage like 10 or 100, got {text}",
+                                            text=repr(text))) from None
     if not 0 < value <= 100:
-        raise argparse.ArgumentTypeError(f"the share to read back is more than 0 and at most 100, not {text!r}")
+        raise argparse.ArgumentTypeError(T_("the share to read back is more than 0 and at most 100, not {text}",
+                                            text=repr(text)))
     return value
 
 
 def _add_audit_commands(commands: Any) -> None:
-    audit = commands.add_parser("audit", help="is every recording safe? check each one against the destination")
+    audit = commands.add_parser("audit", help=T_("is every recording safe? check each one against the destination"))
     audit.add_argument("--read-data", nargs="?", const=100.0, type=_percent, metavar="PERCENT",
-                       help="download and re-hash every backup (or a random PERCENT of them) instead of trusting "
-                            "the checksum the destination keeps")
-    audit.add_argument("--json", action="store_true", help="machine-readable output")
-    audit.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report to FILE")
-    audit.add_argument("--all", action="store_true", help="list the safe files too")
+                       help=T_("download and re-hash every backup (or a random PERCENT of them) instead of trusting "
+                               "the checksum the destination keeps"))
+    audit.add_argument("--json", action="store_true", help=T_("machine-readable output"))
+    audit.add_argument("--html", metavar="FILE", help=T_("also write a self-contained HTML report to FILE"))
+    audit.add_argument("--all", action="store_true", help=T_("list the safe files too"))
     audit.add_argument("--repair", action="store_true",
-                       help="queue what is missing or different at the destination for backup again")
-    ls = commands.add_parser("ls", help="the meetings at the destination, newest first")
-    ls.add_argument("text", nargs="?", help="only meetings whose title, folder or meeting ID contains this")
-    ls.add_argument("--from", dest="start", type=_date, help="first day (YYYY-MM-DD)")
-    ls.add_argument("--to", dest="end", type=_date, help="last day (YYYY-MM-DD)")
-    ls.add_argument("--json", action="store_true", help="machine-readable output")
-    restore = commands.add_parser("restore", help="download a meeting (title text or meeting ID) or one backed-up "
-                                                  "file (its key) from the destination, checked")
+                       help=T_("queue what is missing or different at the destination for backup again"))
+    ls = commands.add_parser("ls", help=T_("the meetings at the destination, newest first"))
+    ls.add_argument("text", nargs="?", help=T_("only meetings whose title, folder or meeting ID contains this"))
+    ls.add_argument("--from", dest="start", type=_date, help=T_("first day (YYYY-MM-DD)"))
+    ls.add_argument("--to", dest="end", type=_date, help=T_("last day (YYYY-MM-DD)"))
+    ls.add_argument("--json", action="store_true", help=T_("machine-readable output"))
+    restore = commands.add_parser("restore", help=T_("download a meeting (title text or meeting ID) or one backed-up "
+                                                     "file (its key) from the destination, checked"))
     restore.add_argument("what", metavar="WHAT")
-    restore.add_argument("--to", dest="to", metavar="DIR", help="where to (default: a new folder in Downloads)")
-    restore.add_argument("--from", dest="start", type=_date, help="only meetings from this day (YYYY-MM-DD)")
-    restore.add_argument("--until", dest="end", type=_date, help="only meetings up to this day (YYYY-MM-DD)")
+    restore.add_argument("--to", dest="to", metavar="DIR", help=T_("where to (default: a new folder in Downloads)"))
+    restore.add_argument("--from", dest="start", type=_date, help=T_("only meetings from this day (YYYY-MM-DD)"))
+    restore.add_argument("--until", dest="end", type=_date, help=T_("only meetings up to this day (YYYY-MM-DD)"))
 
 
 def cmd_audit(args: argparse.Namespace, paths: AppPaths) -> Exit:
@@ -679,7 +684,7 @@ def cmd_audit(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
 
-        bar = tqdm(unit="file", desc="checking", leave=False)
+        bar = tqdm(unit="file", desc=T_("checking"), leave=False)
 
     def progress(done: int, total: int) -> None:
         if bar is not None:
@@ -699,8 +704,10 @@ def cmd_audit(args: argparse.Namespace, paths: AppPaths) -> Exit:
     else:
         print(audit_report.text(data, show_safe=args.all))
     if report.cause is not None:
-        print(f"zoomwatch: could not check {printable(data['scope'].get('destination', 'the destination'))}: "
-              f"{printable(report.error or '')} — nothing was called missing", file=sys.stderr)
+        where = data['scope'].get('destination') or T_("the destination")
+        print(T_("zoomwatch: could not check {destination}: {error} — nothing was called missing",
+                 destination=printable(where),
+                 error=printable(tr(report.error or ''))), file=sys.stderr)
         return exit_code_for(report.cause)
     return Exit.OK if report.ok else Exit.INCOMPLETE
 
@@ -715,13 +722,16 @@ def cmd_ls(args: argparse.Namespace, paths: AppPaths) -> Exit:
         return Exit.OK
     for meeting in found:
         start = (meeting.start or "")[:16].replace("T", " ") or "?"
-        ident = f" (ID {meeting.meeting_id})" if meeting.meeting_id else ""
-        print(printable(f"{start}  {meeting.title}{ident} — {len(meeting.files)} file(s), {human(meeting.size)}, "
-                        f"at {meeting.location}"))
+        ident = T_(" (ID {id})", id=meeting.meeting_id) if meeting.meeting_id else ""
+        files = TP_("{n} file(s)", "{n} file(s)", len(meeting.files))
+        print(printable(f"{start}  {meeting.title}{ident} — "
+                        + T_("{files}, {size}, at {location}", files=files, size=human(meeting.size),
+                             location=meeting.location)))
         for stored in meeting.files:
             print(printable(f"    {human(stored.size):>9}  {stored.name}   [{stored.key}]"))
     if not found:
-        print("no meetings at the destination" + (" match" if args.text or args.start or args.end else ""))
+        print(T_("no meetings at the destination match") if args.text or args.start or args.end
+              else T_("no meetings at the destination"))
     return Exit.OK
 
 
@@ -746,15 +756,16 @@ def cmd_restore(args: argparse.Namespace, paths: AppPaths) -> Exit:
                           progress=progress, start=args.start, end=args.end)
     except RestoreFailed as exc:
         for path in exc.restored:
-            print(f"restored {printable(path)}")
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+            print(T_("restored {path}", path=printable(path)))
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     finally:
         for bar in bars.values():
             bar.close()
     for path in written:
-        print(f"restored {printable(path)}")
-    print(f"{len(written)} file(s) restored, each checked against the SHA-256 recorded at backup")
+        print(T_("restored {path}", path=printable(path)))
+    print(TP_("{n} file(s) restored, each checked against the SHA-256 recorded at backup",
+              "{n} file(s) restored, each checked against the SHA-256 recorded at backup", len(written)))
     return Exit.OK
 
 
@@ -777,17 +788,17 @@ def cmd_dashboard(args: argparse.Namespace, paths: AppPaths) -> Exit:
             return Exit.OK
         url = (published_status(paths, _running_pid(paths)) or {}).get("dashboard")
         if not url:
-            print("zoomwatch: no running zoomwatch serves a dashboard; start zoomwatch (the tray, or "
-                  "`zoomwatch run`) and try again", file=sys.stderr)
+            print(T_("zoomwatch: no running zoomwatch serves a dashboard; start zoomwatch (the tray, or "
+                     "`zoomwatch run`) and try again"), file=sys.stderr)
             return Exit.INCOMPLETE
         link = client.one_time_link(str(url))
     except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     if args.no_browser or not webbrowser.open(link):
-        print(f"Open this link (it works once, for two minutes):\n  {link}")
+        print(T_("Open this link (it works once, for two minutes):\n  {link}", link=link))
     else:
-        print(f"opened the dashboard in the browser ({url})")
+        print(T_("opened the dashboard in the browser ({url})", url=url))
     return Exit.OK
 # -- clean-up (issue 14) ------------------------------------------------------------------------------
 
@@ -808,28 +819,28 @@ def cmd_cleanup(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
         entries = cleanup_history(configmod.load(paths))
         if not entries:
-            print("nothing was moved to a trash yet")
+            print(T_("nothing was moved to a trash yet"))
         for e in entries:
-            where = "OS trash" if e.kind == "local" else "Zoom's trash"
-            state = {"done": f"to the {where}", "undone": "stayed", "unknown": "unknown"}.get(e.state, e.state)
+            moved = T_("to the OS trash") if e.kind == "local" else T_("to the Zoom's trash")
+            state = {"done": moved, "undone": T_("stayed"), "unknown": T_("unknown")}.get(e.state, e.state)
             detail = f" — {printable(e.detail)}" if e.detail and e.state != "done" else ""
             print(f"{dt.datetime.fromtimestamp(e.at):%Y-%m-%d %H:%M}  {state:<16} {_human(e.size):>9}  "
                   f"{printable(e.what)}{detail}")
         return Exit.OK
-    engine = _open_engine(paths, when_running="a running zoomwatch cleans up by itself (after each sync and once "
-                          "a day); stop it first, or use: zoomwatch cleanup --history")
+    engine = _open_engine(paths, when_running=T_("a running zoomwatch cleans up by itself (after each sync and "
+                                                 "once a day); stop it first, or use: zoomwatch cleanup --history"))
     if isinstance(engine, Exit):
         return engine
     try:
         report = engine.cleanup(dry_run=args.dry_run)
     except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     finally:
         engine.close()
     if not engine.setting("cleanup.local_after_days") and not engine.setting("zoom.trash_after_backup"):
-        print("clean-up is off: set cleanup.local_after_days (local recordings) or zoom.trash_after_backup "
-              "(cloud recordings) — see zoomwatch config show")
+        print(T_("clean-up is off: set cleanup.local_after_days (local recordings) or zoom.trash_after_backup "
+                 "(cloud recordings) — see zoomwatch config show"))
     for line in report.lines(_human):
-        print(printable(line))
+        print(printable(tr(line)))
     return Exit.INCOMPLETE if report.problem else Exit.OK

@@ -54,7 +54,7 @@ class SettingsDialog:
                 self.preview = ttk.Label(tab, text="", foreground="gray30", wraplength=460)
                 self.preview.grid(row=row, column=1, columnspan=2, sticky="w")
             if section == "Clean-up":
-                ttk.Label(tab, text=form.CLEANUP_WARNING, foreground="#8a5300", wraplength=460).grid(
+                ttk.Label(tab, text=tr(form.CLEANUP_WARNING), foreground="#8a5300", wraplength=460).grid(
                     row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
             if section == "Zoom account":
                 self.account = ttk.Label(tab, text="", foreground="gray30", wraplength=380)

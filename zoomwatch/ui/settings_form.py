@@ -59,13 +59,13 @@ FIELDS = (
     Field("transfer.bandwidth_limit", N_("Bandwidth limit (e.g. 10M, 0 = none)"), "Transfers"),
     Field("ui.language", N_("Language (empty = the system's)"), "Naming", "choice", ("", "en", "es", "ru")),
     # -- clean-up (issue 14) --
-    Field("zoom.warn_days", "Warn when Zoom deletes a recording within (days)", "Clean-up"),
-    Field("zoom.trash_after_backup", "Move backed-up cloud recordings to Zoom's trash", "Clean-up", "choice",
+    Field("zoom.warn_days", N_("Warn when Zoom deletes a recording within (days)"), "Clean-up"),
+    Field("zoom.trash_after_backup", N_("Move backed-up cloud recordings to Zoom's trash"), "Clean-up", "choice",
           ("off", "on")),
-    Field("zoom.trash_after_days", "…once their backup is this many days old", "Clean-up"),
-    Field("cleanup.local_after_days", "Move local recordings to the trash after (days, 0 = never)", "Clean-up"),
+    Field("zoom.trash_after_days", N_("…once their backup is this many days old"), "Clean-up"),
+    Field("cleanup.local_after_days", N_("Move local recordings to the trash after (days, 0 = never)"), "Clean-up"),
 )
-CLEANUP_WARNING = (
+CLEANUP_WARNING = N_(
     "Clean-up frees space by moving recordings to a trash: your computer's trash for local recordings, Zoom's "
     "trash for cloud recordings. zoomwatch only does it for a recording whose backup it has just checked, file by "
     "file, at the destination — never when the destination cannot be reached, and never for a backup on the same "

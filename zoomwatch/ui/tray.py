@@ -26,7 +26,7 @@ from typing import Any
 
 from zoomwatch.app import Activity, Engine, EngineStatus, FileState, Problem, Snapshot
 from zoomwatch.errors import ZoomwatchError
-from zoomwatch.i18n import T_, TP_, tr
+from zoomwatch.i18n import T_, TP_, format_size, tr
 from zoomwatch.ui import autostart, icons
 from zoomwatch.ui.icons import Icon
 
@@ -519,12 +519,7 @@ def problem_text(problem: Problem) -> str:
 
 def space_freed(snap: Snapshot) -> str:
     """The menu line of the clean-up: how much disk space it gave back (recordings moved to the OS trash)."""
-    value, unit = float(snap.freed), "B"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            break
-        value /= 1000
-    return f"Space freed: {value:.0f} {unit}" if unit == "B" else f"Space freed: {value:.1f} {unit}"
+    return T_("Space freed: {size}", size=format_size(int(snap.freed)))
 
 
 def menu_status(snap: Snapshot) -> str:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoomwatch.core.shared_catalog import Machine, SharedCatalogError, connect, migrate, reason, where
+from zoomwatch.i18n import N_, NP_, join, state_count
 
 log = logging.getLogger(__name__)
 
@@ -104,9 +105,10 @@ class Fleet:
                     return work(self._conn)
             except psycopg.Error as exc:
                 self._drop()
-                raise SharedCatalogError("Lost the shared catalog",
-                                         f"PostgreSQL at {where(self.url)}: {reason(exc, self.url)}; cloud "
-                                         "downloads wait for it (no file is fetched without its claim)") from None
+                raise SharedCatalogError(N_("Lost the shared catalog"),
+                                         N_("PostgreSQL at {where}: {reason}; cloud downloads wait for it (no file is "
+                                            "fetched without its claim)", where=where(self.url),
+                                            reason=reason(exc, self.url))) from None
 
     def _drop(self) -> None:
         if self._conn is not None:
@@ -144,7 +146,8 @@ class Fleet:
                     if not busy or time.monotonic() > give_up:
                         self.waiting_for = ""
                         return
-                    self.waiting_for = f"{busy} user(s) or file(s) held by other machines"
+                    self.waiting_for = NP_("{n} user(s) or file(s) held by other machines",
+                                           "{n} user(s) or file(s) held by other machines", busy)
                     stop.wait(POLL_SECONDS)
                     continue
                 self.waiting_for = ""
@@ -261,17 +264,25 @@ class FleetReport:
     claims: tuple[tuple[str, int, int], ...]  # machine name, files claimed (in flight), files done
 
     def lines(self) -> list[str]:
-        out = [f"shared catalog: {len(self.machines)} machine(s)"]
+        """What `status` shows: English Msgs a face translates with tr()."""
+        out: list[str] = [NP_("shared catalog: {n} machine(s)", "shared catalog: {n} machine(s)",
+                              len(self.machines))]
         for name, version, ago, counts in self.machines:
-            state = "alive" if ago < 300 else "silent"
-            shown = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing yet"
-            out.append(f"  {name} (zoomwatch {version}): {state}, last seen {ago:.0f} s ago; {shown}")
+            state = N_("alive") if ago < 300 else N_("silent")
+            shown = join(", ", [state_count(k, n) for k, n in counts.items() if n]) or N_("nothing yet")
+            out.append(N_("  {name} (zoomwatch {version}): {state}, last seen {ago} s ago; {shown}", name=name,
+                          version=version, state=state, ago=f"{ago:.0f}", shown=shown))
         if self.users_total:
-            out.append(f"account: {self.users_done} of {self.users_total} user(s) done this round")
+            out.append(NP_("account: {done} of {n} user(s) done this round",
+                           "account: {done} of {n} user(s) done this round", self.users_total,
+                           done=self.users_done))
         for user, machine, left in self.leases:
-            out.append(f"  {user} -> {machine} (lease {left:.0f} s left)")
+            out.append(N_("  {user} -> {machine} (lease {left} s left)", user=user, machine=machine,
+                          left=f"{left:.0f}"))
         for machine, claimed, done in self.claims:
-            out.append(f"  {machine}: {done} cloud file(s) done, {claimed} in flight")
+            out.append(NP_("  {machine}: {n} cloud file(s) done, {claimed} in flight",
+                           "  {machine}: {n} cloud file(s) done, {claimed} in flight", done, machine=machine,
+                           claimed=claimed))
         return out
 
 
@@ -297,7 +308,8 @@ def fleet_report(url: str, dest: str) -> FleetReport:
             " FROM zoomwatch_cloud_claims WHERE destination = %s GROUP BY machine ORDER BY machine",
             (dest,)).fetchall()
     except psycopg.Error as exc:
-        raise SharedCatalogError("Lost the shared catalog", f"PostgreSQL at {where(url)}: {reason(exc, url)}") \
+        raise SharedCatalogError(N_("Lost the shared catalog"), N_("PostgreSQL at {where}: {reason}",
+                                                                    where=where(url), reason=reason(exc, url))) \
             from None
     finally:
         conn.close()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from zoomwatch.config import Config
 from zoomwatch.core.audit import AuditItem, AuditState
 from zoomwatch.core.catalog import Catalog
+from zoomwatch.i18n import N_
 from zoomwatch.sources.zoom.accounts import sync_targets
 from zoomwatch.sources.zoom.cloud import DEFAULT_SINCE_DAYS, FETCHED, CloudSync, file_identity, file_name, meeting_start
 
@@ -45,5 +46,5 @@ def cloud_only(config: Config, catalog: Catalog, dest_id: str, *, start: dt.date
                                 start=meeting_start(meeting).isoformat(),
                                 meeting_id=str(meeting.get("id") or "") or None,
                                 path=file_name(item), size=int(item.get("file_size") or 0) or None,
-                                reason="in the Zoom cloud only: not backed up yet (zoomwatch sync fetches it)",
+                                reason=N_("in the Zoom cloud only: not backed up yet (zoomwatch sync fetches it)"),
                                 auto_delete_date=meeting.get("auto_delete_date") or None)

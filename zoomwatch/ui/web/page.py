@@ -11,12 +11,14 @@ inline scripts.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 from zoomwatch.app import FileState
+from zoomwatch.i18n import T_, TP_, current, state_count, state_name, tr
 
 PER_PAGE = 50
 STATES = ("", "settling", "queued", "uploading", "verified", "failed", "missing")
@@ -75,40 +77,47 @@ def _header(status: dict) -> str:
     paused = status.get("paused")
     monitoring = status.get("monitoring")
     actions = [
-        _button("Resume" if paused else "Pause", "POST", "/api/resume" if paused else "/api/pause",
+        _button(T_("Resume") if paused else T_("Pause"), "POST", "/api/resume" if paused else "/api/pause",
                 css="pause"),
-        _button("Stop monitoring" if monitoring else "Start monitoring", "POST",
+        _button(T_("Stop monitoring") if monitoring else T_("Start monitoring"), "POST",
                 "/api/monitor/stop" if monitoring else "/api/monitor/start", css="monitor"),
     ]
     if status.get("can_sync_cloud"):
-        actions.append(_button("Sync cloud now", "POST", "/api/sync", css="sync"))
-    counts = " · ".join(f"{n} {state}" for state, n in status.get("counts", {}).items() if n)
+        actions.append(_button(T_("Sync cloud now"), "POST", "/api/sync", css="sync"))
+    counts = " · ".join(tr(state_count(state, n)) for state, n in status.get("counts", {}).items() if n)
+    placeholder, change = escape(T_("another Zoom folder (full path)")), escape(T_("Change watched folder"))
     return (
         f'<header><h1>zoomwatch</h1><p id="summary" data-status="{escape(str(status.get("status")))}">'
-        f'{escape(str(status.get("summary", "")))}</p>'
-        f'<p class="where">Watching <code id="watch-folder">{escape(str(status.get("watch_folder")))}</code>, '
-        f'backing up to <code>{escape(str(status.get("destination")))}</code>. '
+        f'{escape(tr(status.get("summary", "")))}</p>'
+        f'<p class="where">'
+        + T_("Watching {folder}, backing up to {destination}.",
+             folder=f'<code id="watch-folder">{escape(str(status.get("watch_folder")))}</code>',
+             destination=f'<code>{escape(str(status.get("destination")))}</code>')
+        + " "
         f'<span id="counts">{escape(counts)}</span></p>'
         f'<div class="actions">{"".join(actions)}'
-        '<form id="folder-form"><input id="folder" name="path" placeholder="another Zoom folder (full path)" '
-        'size="40"><button type="submit">Change watched folder</button></form></div>'
+        f'<form id="folder-form"><input id="folder" name="path" '
+        f'placeholder="{placeholder}" '
+        f'size="40"><button type="submit">{change}</button></form></div>'
         '<p id="message" role="status"></p></header>'
     )
 
 
 def _problems(problems: list[dict]) -> str:
+    heading, none = escape(T_("Problems")), escape(T_("None."))
     if not problems:
-        return '<section id="problems"><h2>Problems</h2><p class="ok">None.</p></section>'
-    items = "".join(f"<li><strong>{escape(str(p.get('title')))}</strong>"
-                    f"{' — ' + escape(str(p.get('message'))) if p.get('message') else ''}</li>" for p in problems)
-    return f'<section id="problems"><h2>Problems</h2><ul class="problems">{items}</ul></section>'
+        return f'<section id="problems"><h2>{heading}</h2><p class="ok">{none}</p></section>'
+    items = "".join(f"<li><strong>{escape(tr(p.get('title')))}</strong>"
+                    f"{' — ' + escape(tr(p.get('message'))) if p.get('message') else ''}</li>" for p in problems)
+    return f'<section id="problems"><h2>{heading}</h2><ul class="problems">{items}</ul></section>'
 
 
 def _transfers(status: dict) -> str:
     rows = "".join(
         f"<li>{escape(str(t['name']))} <progress max=\"{max(1, int(t['size']))}\" value=\"{int(t['done'])}\">"
         f"</progress> {100 * int(t['done']) // max(1, int(t['size']))}%</li>" for t in status.get("transfers", []))
-    return (f'<section><h2>Transfers in flight</h2><ul id="transfers">{rows or "<li class=none>None.</li>"}'
+    none, heading = escape(T_("None.")), escape(T_("Transfers in flight"))
+    return (f'<section><h2>{heading}</h2><ul id="transfers">{rows or f"<li class=none>{none}</li>"}'
             "</ul></section>")
 
 
@@ -118,15 +127,16 @@ def _audit(audit: dict | None) -> str:
         return ""
     last = audit.get("last")
     if last is None:
-        told = "No audit has run yet."
+        told = escape(T_("No audit has run yet."))
     else:
         counts = ", ".join(f"{n} {state}" for state, n in (last.get("counts") or {}).items() if n)
-        verdict = "everything is safe" if last.get("ok") else "NOT everything is safe"
-        told = (f"Last audit {escape(_when(last.get('finished_at')) or '(running)')}: {escape(verdict)}"
-                f"{' — ' + escape(counts) if counts else ''}"
+        verdict = T_("everything is safe") if last.get("ok") else T_("NOT everything is safe")
+        told = (escape(T_("Last audit {when}: {verdict}", when=_when(last.get('finished_at')) or T_("(running)"),
+                          verdict=verdict))
+                + f"{' — ' + escape(counts) if counts else ''}"
                 f"{' — ' + escape(str(last.get('error'))) if last.get('error') else ''}")
-    return (f'<section id="audit"><h2>Audit</h2><p>{told}</p>'
-            f'{_button("Run an audit", "POST", "/api/audit", css="audit")}</section>')
+    heading, button = escape(T_("Audit")), _button(T_("Run an audit"), "POST", "/api/audit", css="audit")
+    return f'<section id="audit"><h2>{heading}</h2><p>{told}</p>{button}</section>'
 
 
 def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
@@ -138,17 +148,19 @@ def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
         note += f" — {escape(str(item['last_error']))}"
     days = deletes_in.get(str(item.get("remote_key") or ""))
     if days is not None and state != FileState.VERIFIED:
-        note += f' <span class="deadline">Zoom deletes it in {days} day(s)</span>'
+        left = TP_("Zoom deletes it in {n} day(s)", "Zoom deletes it in {n} day(s)", days)
+        note += f' <span class="deadline">{escape(left)}</span>'
     actions = ""
     if state == FileState.VERIFIED:
         rid = int(item["id"])
-        actions = (_button("Open", "POST", f"/api/recordings/{rid}/open", css="open")
+        share = escape(T_("Copy share link"))
+        actions = (_button(T_("Open"), "POST", f"/api/recordings/{rid}/open", css="open")
                    + f'<button type="button" class="share" data-share="/api/recordings/{rid}/share">'
-                     "Copy share link</button>")
+                     f"{share}</button>")
         if can_restore:
-            actions += _button("Restore", "POST", f"/api/recordings/{rid}/restore", css="restore")
+            actions += _button(T_("Restore"), "POST", f"/api/recordings/{rid}/restore", css="restore")
     return (f'<tr class="file" data-id="{int(item["id"])}"><td class="name">{escape(str(item["name"]))}</td>'
-            f'<td class="state {escape(state)}">{escape(state)}{note}</td>'
+            f'<td class="state {escape(state)}">{escape(tr(state_name(state)))}{note}</td>'
             f'<td class="size">{_size(int(item["size"]))}</td><td>{escape(str(item.get("origin", "")))}</td>'
             f"<td>{actions}</td></tr>")
 
@@ -161,24 +173,35 @@ def _recordings(listing: dict, search: Search, deletes_in: dict[str, int], can_r
         key = (meeting.get("title"), meeting.get("start"), meeting.get("meeting_id"))
         if key != last_meeting:
             last_meeting = key
-            title = meeting.get("title") or "(meeting not known yet)"
+            title = meeting.get("title") or T_("(meeting not known yet)")
             extra = " · ".join(x for x in (_when(meeting.get("start")), meeting.get("meeting_id") or "") if x)
             body.append(f'<tr class="meeting"><th colspan="5">{escape(str(title))}'
                         f'<span class="when">{escape(extra)}</span></th></tr>')
         body.append(_file_row(item, deletes_in, can_restore))
-    options = "".join(f'<option value="{s}"{" selected" if s == search.state else ""}>{s or "any state"}</option>'
-                      for s in STATES)
+    any_state = T_("any state")
+    options = "".join(f'<option value="{s}"{" selected" if s == search.state else ""}>'
+                      f'{escape(tr(state_name(s)) if s else any_state)}</option>' for s in STATES)
+    hint, since, until, find = (escape(T_("title, meeting ID or file name")), escape(T_("from")), escape(T_("to")),
+                                escape(T_("Search")))
     form = (f'<form class="search" method="get" action="/"><input name="q" value="{escape(search.text)}" '
-            f'placeholder="title, meeting ID or file name"> from <input type="date" name="from" '
-            f'value="{escape(search.start)}"> to <input type="date" name="to" value="{escape(search.end)}"> '
-            f'<select name="state">{options}</select> <button type="submit">Search</button></form>')
+            f'placeholder="{hint}"> {since} '
+            f'<input type="date" name="from" value="{escape(search.start)}"> {until} '
+            f'<input type="date" name="to" value="{escape(search.end)}"> '
+            f'<select name="state">{options}</select> <button type="submit">{find}</button></form>')
     number, pages = int(listing["page"]), int(listing["pages"])
-    nav = [f'<a rel="prev" href="{escape(search.query(page=number - 1))}">← newer</a>' if number > 1 else "",
-           f'<span>page {number} of {pages} · {int(listing["total"])} file(s)</span>',
-           f'<a rel="next" href="{escape(search.query(page=number + 1))}">older →</a>' if number < pages else ""]
-    table = ("<table id=\"recordings\"><thead><tr><th>File</th><th>State</th><th>Size</th><th>From</th><th></th>"
-             f"</tr></thead><tbody>{''.join(body) or '<tr><td colspan=5>No recordings.</td></tr>'}</tbody></table>")
-    return (f'<section><h2>Meetings</h2>{form}{table}<nav class="pages">{" ".join(x for x in nav if x)}</nav>'
+    total = int(listing["total"])
+    newer, older = escape(T_("← newer")), escape(T_("older →"))
+    where = escape(T_("page {page} of {pages}", page=number, pages=pages))
+    files = escape(TP_("{n} file(s)", "{n} file(s)", total))
+    nav = [f'<a rel="prev" href="{escape(search.query(page=number - 1))}">{newer}</a>' if number > 1 else "",
+           f'<span>{where} · {files}</span>',
+           f'<a rel="next" href="{escape(search.query(page=number + 1))}">{older}</a>' if number < pages else ""]
+    heads = "".join(f"<th>{escape(h)}</th>" for h in (T_("File"), T_("State"), T_("Size"), T_("From"), ""))
+    empty, heading = escape(T_("No recordings.")), escape(T_("Meetings"))
+    table = (f"<table id=\"recordings\"><thead><tr>{heads}"
+             f"</tr></thead><tbody>{''.join(body) or f'<tr><td colspan=5>{empty}</td></tr>'}</tbody></table>")
+    return (f'<section><h2>{heading}</h2>{form}{table}'
+            f'<nav class="pages">{" ".join(x for x in nav if x)}</nav>'
             "</section>")
 
 
@@ -190,10 +213,12 @@ def _cloud_only(audit: dict | None) -> str:
     rows = []
     for item in items[:200]:
         days = _days_left(item.get("auto_delete_date"))
-        when = f"Zoom deletes it in {days} day(s)" if days is not None else ""
+        when = TP_("Zoom deletes it in {n} day(s)", "Zoom deletes it in {n} day(s)", days) if days is not None else ""
         rows.append(f"<li>{escape(str(item.get('title') or item.get('path') or ''))} "
                     f"({escape(_when(item.get('start')))}) <span class=\"deadline\">{escape(when)}</span></li>")
-    return (f'<section id="cloud-only"><h2>Only in the Zoom cloud, not backed up yet</h2><ul>{"".join(rows)}'
+    heading = escape(T_("Only in the Zoom cloud, not backed up yet"))
+    return (f'<section id="cloud-only"><h2>{heading}</h2>'
+            f'<ul>{"".join(rows)}'
             "</ul></section>")
 
 
@@ -206,19 +231,31 @@ def render(*, status: dict, problems: list[dict], listing: dict, search: Search,
         if days is not None and item.get("key"):
             deletes_in[str(item["key"])] = days
     shown_error = f'<p class="error">{escape(error)}</p>' if error else ""
+    title = escape(T_("zoomwatch dashboard"))
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{current()}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="zoomwatch-session" content="{escape(session)}">'
-        '<title>zoomwatch dashboard</title><link rel="stylesheet" href="/static/dashboard.css"></head><body>'
+        f'<meta name="zoomwatch-words" content="{escape(json.dumps(_script_words(), ensure_ascii=False))}">'
+        f'<title>{title}</title><link rel="stylesheet" href="/static/dashboard.css">'
+        '</head><body>'
         f"{_header(status)}{_problems(problems)}{_transfers(status)}{_audit(audit)}{_cloud_only(audit)}"
         f"{shown_error}{_recordings(listing, search, deletes_in, audit is not None)}"
         '<script src="/static/dashboard.js"></script></body></html>'
     )
 
 
+def _script_words() -> dict[str, str]:
+    """What the page's script says, in the language in use ({fields} filled in by the script)."""
+    return {"none": T_("None."), "auditing": T_("Auditing every recording… this can take a while"),
+            "restored": T_("Restored to {paths}"), "opened": T_("Opened {path}"), "copied": T_("Copied: {link}"),
+            "copy": T_("Copy this link"), "watching": T_("Now watching {path}")}
+
+
 def refused(why: str) -> str:
-    return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>zoomwatch dashboard</title>'
+    title = escape(T_("zoomwatch dashboard"))
+    return (f'<!doctype html><html lang="{current()}"><head><meta charset="utf-8">'
+            f'<title>{title}</title>'
             '<link rel="stylesheet" href="/static/dashboard.css"></head><body><header><h1>zoomwatch</h1></header>'
             f'<p class="error">{escape(why)}</p></body></html>')
 
@@ -228,6 +265,12 @@ SCRIPT = r"""'use strict';
   const session = document.querySelector('meta[name="zoomwatch-session"]');
   if (!session) return;
   const token = session.content;
+  const wordsMeta = document.querySelector('meta[name="zoomwatch-words"]');
+  const words = wordsMeta ? JSON.parse(wordsMeta.content) : {};
+  function word(key, english, field, value) {
+    const text = words[key] || english;
+    return field ? text.replace('{' + field + '}', value) : text;
+  }
   const message = document.getElementById('message');
   function say(text, bad) { message.textContent = text; message.className = bad ? 'error' : 'ok'; }
   async function call(method, url, body) {
@@ -244,10 +287,10 @@ SCRIPT = r"""'use strict';
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
       button.disabled = true;
       try {
-        if (button.classList.contains('audit')) say('Auditing every recording… this can take a while');
+        if (button.classList.contains('audit')) say(word('auditing', 'Auditing every recording…'));
         const data = await call(button.dataset.method, button.dataset.url);
-        if (data.restored) say('Restored to ' + data.restored.join(', '));
-        else if (data.opened) say('Opened ' + data.opened);
+        if (data.restored) say(word('restored', 'Restored to {paths}', 'paths', data.restored.join(', ')));
+        else if (data.opened) say(word('opened', 'Opened {path}', 'path', data.opened));
         else window.location.reload();
       } catch (e) { say(e.message, true); } finally { button.disabled = false; }
       return;
@@ -257,8 +300,8 @@ SCRIPT = r"""'use strict';
       try {
         const data = await call('POST', share.dataset.share);
         const text = data.link || data.location;
-        try { await navigator.clipboard.writeText(text); say('Copied: ' + text); }
-        catch (e) { window.prompt('Copy this link', text); }
+        try { await navigator.clipboard.writeText(text); say(word('copied', 'Copied: {link}', 'link', text)); }
+        catch (e) { window.prompt(word('copy', 'Copy this link'), text); }
       } catch (e) { say(e.message, true); }
     }
   });
@@ -266,13 +309,15 @@ SCRIPT = r"""'use strict';
     event.preventDefault();
     try {
       const data = await call('PUT', '/api/monitor/path', {path: document.getElementById('folder').value});
-      say('Now watching ' + data.path);
+      say(word('watching', 'Now watching {path}', 'path', data.path));
       window.setTimeout(() => window.location.reload(), 800);
     } catch (e) { say(e.message, true); }
   });
   function progress(list, transfers) {
     list.replaceChildren();
-    if (!transfers.length) { const li = document.createElement('li'); li.textContent = 'None.'; list.append(li); }
+    if (!transfers.length) {
+      const li = document.createElement('li'); li.textContent = word('none', 'None.'); list.append(li);
+    }
     for (const t of transfers) {
       const li = document.createElement('li');
       const bar = document.createElement('progress');

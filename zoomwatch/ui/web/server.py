@@ -41,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zoomwatch import __version__
 from zoomwatch.app import Engine, FileState, RestoreFailed, restore
 from zoomwatch.errors import ConfigError, ZoomwatchError
+from zoomwatch.i18n import T_, tr
 from zoomwatch.ui.web import page
 from zoomwatch.ui.web.auth import Access, api_key
 
@@ -264,7 +265,7 @@ class Api:
     async def login(self, request: Request) -> Response:
         session = self.access.exchange(request.query_params.get("token", ""))
         if session is None:
-            return HTMLResponse(page.refused("This link was used already or is too old."), status_code=401)
+            return HTMLResponse(page.refused(T_("This link was used already or is too old.")), status_code=401)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(self.cookie, session, httponly=True, samesite="strict", path="/")
         return response
@@ -272,8 +273,8 @@ class Api:
     async def index(self, request: Request) -> Response:
         session = request.cookies.get(self.cookie, "")
         if not self.access.is_session(session):
-            return HTMLResponse(page.refused("Open the dashboard from zoomwatch's tray menu or with "
-                                             "`zoomwatch dashboard`."), status_code=401)
+            return HTMLResponse(page.refused(T_("Open the dashboard from zoomwatch's tray menu or with "
+                                                "`zoomwatch dashboard`.")), status_code=401)
         query = request.query_params
         try:
             number = max(1, int(query.get("page", "1")))
@@ -291,7 +292,7 @@ class Api:
             error = ""
         except ConfigError as exc:
             listing, error = {"page": 1, "per_page": page.PER_PAGE, "total": 0, "pages": 1, "items": []}, \
-                f"{exc.title}: {exc.message}"
+                f"{tr(exc.title)}: {tr(exc.message)}"
         report = self.engine.last_audit()
         return page.render(status=self.engine.monitor_status(), problems=self.engine.problems(), listing=listing,
                            search=search, session=session, error=error,
