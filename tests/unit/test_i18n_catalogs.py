@@ -76,3 +76,28 @@ def test_the_check_names_a_translation_that_loses_a_field_and_text_babel_cannot_
     problems = load_tool(copy).problems()
     assert "ru: 'Port {port} is busy' translated with other {fields}: 'Порт занят'" in problems
     assert any(line.startswith("zoomwatch/ui/cli.py:") and "T_() needs literal text" in line for line in problems)
+
+
+MARKERS = {"N_", "NP_", "T_", "TP_"}
+
+
+def marked_inside_f_strings(source: str, name: str) -> list[str]:
+    """Each translation marker called inside an f-string's {...}: Babel's extraction does not see those, so
+    the text would silently stay English (found when the dashboard's words were missing from the catalogs)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.JoinedStr):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id in MARKERS:
+                    found.append(f"{name}:{inner.lineno}: {inner.func.id}() inside an f-string")
+    return found
+
+
+def test_no_marked_text_hides_inside_an_f_string_where_extraction_cannot_see_it() -> None:
+    assert marked_inside_f_strings('x = f"{T_(\'Quit\')} now"\ny = T_("Quit")\n', "probe.py") == \
+        ["probe.py:1: T_() inside an f-string"]
+    found = [hit for path in sorted((ROOT / "zoomwatch").rglob("*.py"))
+             for hit in marked_inside_f_strings(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))]
+    assert found == [], "move these out of the f-string (assign them first):\n" + "\n".join(found)
