@@ -1,6 +1,13 @@
-"""Cloud recordings into the same pipeline as local ones: list each user's recordings, stream every
-new file into a spool folder (resumed with Range, checked against the listed size and type), then
-queue it in the catalog, where the transfer workers upload and verify it like any local file.
+"""Cloud recordings into the same pipeline as local ones: list every user's recordings, then stream every
+new file into a spool folder (resumed with Range, checked against the listed size and type; the meetings
+Zoom deletes soonest first, across all users), then queue it in the catalog, where the transfer workers
+upload and verify it like any local file.
+
+A pipeline: the next file downloads while the workers upload the previous ones. Each file is hashed as it
+arrives and its SHA-256 goes to the catalog with it, so its upload needs no extra pass to hash it. The spool
+holds at most `spool_files` files waiting for (or in) upload, and never fills the disk: the sync waits for an
+upload to end (verified or failed) before it downloads more; it stops downloading, rather than wait, when
+the destination is down (`held` says why: those files are fetched at the next sync) or a stop is asked.
 
 A cloud file's identity is (meeting UUID, file id) — or (meeting UUID, file type, recording start)
 for TIMELINE and CC files, which Zoom lists without an id. Its spool path is derived from that
@@ -14,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +46,10 @@ CHUNK = 1024 * 1024
 # a file in one of these states was downloaded already: it is not fetched again
 FETCHED = (FileState.VERIFIED, FileState.QUEUED, FileState.UPLOADING, FileState.FAILED)
 DEFAULT_SINCE_DAYS = 365
+SPOOL_FILES = 4               # downloaded files waiting for (or in) upload, at most
+SPOOL_FREE_MARGIN = 256 * CHUNK  # disk space left free in the spool folder besides the next download
+ROOM_POLL_SECONDS = 0.2       # how often a download waiting for room looks again (a stop cuts it short)
+IN_SPOOL = (FileState.QUEUED, FileState.UPLOADING)
 
 
 @dataclass
@@ -49,6 +61,7 @@ class SyncResult:
     processing: int = 0
     trashed: int = 0
     elsewhere: int = 0  # files another machine of the fleet holds or finished (see fleet.py)
+    held: int = 0  # files not downloaded because the destination was down (fetched at the next sync)
     problems: dict[str, str] = field(default_factory=dict)  # what failed (a user, a file) -> why
     at_risk: list[AtRisk] = field(default_factory=list)  # Zoom deletes them within zoom.warn_days, not safe yet
     fetch_order: list[str] = field(default_factory=list)  # meeting UUIDs in the order they were fetched
@@ -97,14 +110,16 @@ def meeting_start(meeting: dict[str, Any]) -> dt.datetime:
 
 
 def download(session: requests.Session, url: str, token: str, target: Path, size: int | None,
-             stop: threading.Event | None = None, progress: Callable[[int], None] = lambda n: None) -> None:
-    """Stream `url` into `target` via a `.part` file, resuming with Range; the bearer token goes to
-    Zoom only, never to the host a download redirects to. Raises ItemError for a short or wrong body,
+             stop: threading.Event | None = None, progress: Callable[[int], None] = lambda n: None) -> str:
+    """Stream `url` into `target` via a `.part` file, resuming with Range, and return the SHA-256 of the whole
+    file, hashed as it arrived (a resumed download reads back only the part it already had). The bearer token
+    goes to Zoom only, never to the host a download redirects to. Raises ItemError for a short or wrong body,
     a network failure (Zoom or the network down, a connection cut) and a spool folder that cannot be written."""
     partial = target.with_name(target.name + ".part")
     try:
-        _download(session, url, token, partial, size, stop, progress)
+        sha = _download(session, url, token, partial, size, stop, progress)
         os.replace(partial, target)
+        return sha
     except requests.RequestException as exc:
         cause = requests_error(exc, service="Zoom", where=urlsplit(url).netloc)  # the host only: no token
         raise ItemError(f"Zoom download failed: {cause.title}", f"{cause.message}; it resumes from here") from None
@@ -128,7 +143,7 @@ def _open_response(session: requests.Session, url: str, headers: dict[str, str])
 
 
 def _download(session: requests.Session, url: str, token: str, partial: Path, size: int | None,
-              stop: threading.Event | None, progress: Callable[[int], None]) -> None:
+              stop: threading.Event | None, progress: Callable[[int], None]) -> str:
     offset = partial.stat().st_size if partial.exists() else 0
     if size is not None and offset > size:
         offset = 0
@@ -152,12 +167,14 @@ def _download(session: requests.Session, url: str, token: str, partial: Path, si
             size = offset + int(length) if length and length.isdigit() else None
         partial.parent.mkdir(parents=True, exist_ok=True)
         with open(partial, "r+b" if offset else "wb") as out:
+            digest = _hash_prefix(out, offset)
             out.seek(offset)
             out.truncate()
             done = offset
             try:
                 for chunk in response.iter_content(CHUNK):
                     out.write(chunk)
+                    digest.update(chunk)
                     done += len(chunk)
                     progress(done)
                     if stop is not None and stop.is_set():
@@ -166,6 +183,18 @@ def _download(session: requests.Session, url: str, token: str, partial: Path, si
                 raise CutOff("Zoom download was cut off", f"{type(exc).__name__}; it resumes from here") from None
     if size is not None and done != size:
         raise ItemError("Zoom download was short", f"{done} of {size} bytes; it resumes from here")
+    return digest.hexdigest()
+
+
+def _hash_prefix(handle: Any, length: int) -> Any:
+    """A sha256 fed with the first `length` bytes of `handle` (the part a resumed download already has)."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+    left = length
+    while left > 0 and (chunk := handle.read(min(CHUNK, left))):
+        digest.update(chunk)
+        left -= len(chunk)
+    return digest
 
 
 def _bar_progress(bar: Any) -> Callable[[int], None]:
@@ -193,7 +222,13 @@ class CloudSync:
                  on_queued: Callable[[], None] = lambda: None, state_file: Path | None = None,
                  progress_bar: Callable[[str, int], Any] | None = None,
                  trash: Callable[[dict[str, Any], list[Row | None], Callable[[str], bool]], Any] | None = None,
+                 spool_files: int = SPOOL_FILES, held: Callable[[], str | None] = lambda: None,
                  ) -> None:
+        # the pipeline's bound: at most `spool_files` downloads wait for (or are in) upload; `held` says why
+        # uploads cannot go on now (the destination is down), and then no more files are downloaded
+        self.spool_files = max(1, spool_files)
+        self.held = held
+        self._spooled: dict[Path, None] = {}  # files this sync queued that may still be in the spool
         # the cloud trash policy (core.cleanup.CloudTrash.consider): given the listing of a meeting and the
         # catalog row of each of its files, it moves the meeting to Zoom's trash when that is safe
         self.trash = trash
@@ -237,9 +272,12 @@ class CloudSync:
         end = end or dt.date.today()
         wanted = {t.upper() for t in self.config["zoom.file_types"]}
         try:
-            for user, api in self.targets():
-                api.sleep = self._pause
-                self._user(api, user, start, end, wanted, result)
+            if self.gate is None:
+                self._all_users(start, end, wanted, result)
+            else:  # a fleet leases users one at a time: the order holds within each leased user
+                for user, api in self.targets():
+                    api.sleep = self._pause
+                    self._user(api, user, start, end, wanted, result)
         except Cancelled:
             log.info("cloud sync stopped before the end")
             return result
@@ -250,6 +288,45 @@ class CloudSync:
         log.info("cloud sync: %d meetings, %d files, %d new, %d already backed up, %d still processing",
                  result.meetings, result.files, result.queued, result.already, result.processing)
         return result
+
+    def _all_users(self, start: dt.date, end: dt.date, wanted: set[str], result: SyncResult) -> None:
+        """List every target's meetings first, then fetch them in one order across users: the meetings Zoom
+        deletes soonest first (auto_delete_date; unscheduled ones last). One user failing (listing or
+        fetching) does not stop the others; the rest of that user's meetings wait for the next sync."""
+        listed: list[tuple[dict[str, Any], str, ZoomApi]] = []
+        users: list[str] = []
+        failed: set[str] = set()
+        for user, api in self.targets():
+            api.sleep = self._pause
+            users.append(user)
+            try:
+                listed += [(meeting, user, api) for meeting in self._meetings(api, user, start, end)]
+            except (Cancelled, SignedOut, RateLimited, KeyringUnavailable):
+                raise
+            except ZoomwatchError as exc:
+                self._user_failed(user, exc, result)
+                failed.add(user)
+        listed.sort(key=lambda entry: deletion_order(entry[0]))  # stable: Zoom's order within a day
+        for meeting, user, api in listed:
+            if user in failed:
+                continue
+            self._check_stop()
+            result.meetings += 1
+            try:
+                self._meeting(api, meeting, wanted, result)
+            except (Cancelled, SignedOut, RateLimited, KeyringUnavailable):
+                raise
+            except ZoomwatchError as exc:
+                self._user_failed(user, exc, result)
+                failed.add(user)
+        for user in users:
+            if user not in failed:
+                result.recovered(f"user:{user}")
+
+    @staticmethod
+    def _user_failed(user: str, exc: ZoomwatchError, result: SyncResult) -> None:
+        result.fail(f"user:{user}", f"{user}: {exc.title}: {exc.message}")
+        log.warning("cloud sync of %s failed: %s: %s", user, exc.title, exc.message)
 
     def _user(self, api: ZoomApi, user: str, start: dt.date, end: dt.date, wanted: set[str],
               result: SyncResult) -> None:
@@ -262,8 +339,7 @@ class CloudSync:
         except (Cancelled, SignedOut, RateLimited, KeyringUnavailable):
             raise
         except ZoomwatchError as exc:  # one user failing does not stop the others
-            result.fail(f"user:{user}", f"{user}: {exc.title}: {exc.message}")
-            log.warning("cloud sync of %s failed: %s: %s", user, exc.title, exc.message)
+            self._user_failed(user, exc, result)
         else:
             result.recovered(f"user:{user}")
 
@@ -287,17 +363,24 @@ class CloudSync:
                 result.already += 1
                 result.recovered(identity)
                 continue
+            size = int(item["file_size"]) if item.get("file_size") else None
+            reason = self._wait_for_room(size)
+            if reason is not None:  # the destination is down: downloading more would only fill the spool
+                result.held += 1
+                result.fail("held", f"{result.held} cloud file(s) not downloaded: {reason}; they are fetched at "
+                                    "the next sync")
+                continue
             if self.gate is not None and not self.gate.take_file(identity):
                 result.elsewhere += 1  # another machine holds it, or has backed it up
                 continue
             try:
-                self._fetch(api, meeting, item, target)
+                sha = self._fetch(api, meeting, item, target)
             except ItemError as exc:
                 result.fail(identity, f"{meeting.get('topic')}: {exc.title}: {exc.message}")
                 log.warning("%s (%s): %s: %s", meeting.get("topic"), item.get("file_type"), exc.title, exc.message)
                 continue
             result.recovered(identity)
-            self._queue(meeting, item, identity, target)
+            self._queue(meeting, item, identity, target, sha)
             result.queued += 1
         self._after_meeting(api, meeting, files, result)
 
@@ -337,16 +420,45 @@ class CloudSync:
                 rows = [self.catalog.current(self.dest_id, self._spool_target(meeting, item)) for item in listed]
                 decide(meeting, rows, api.trash_recordings)
 
-    def _fetch(self, api: ZoomApi, meeting: dict[str, Any], item: dict[str, Any], target: Path) -> None:
-        """Download one file; a cut connection or an expired token is retried once at once (resuming)."""
+    def in_spool(self) -> int:
+        """How many files this sync queued wait for (or are in) upload: they still take room in the spool."""
+        for target in list(self._spooled):
+            row = self.catalog.current(self.dest_id, target)
+            if row is None or row.state not in IN_SPOOL:
+                del self._spooled[target]
+        return len(self._spooled)
+
+    def _wait_for_room(self, size: int | None) -> str | None:
+        """Wait until the spool may take one more download: fewer than `spool_files` files waiting for
+        upload and, with any waiting, room on the disk for this one. Returns why uploads cannot go on (the
+        destination is down) instead of waiting for them; raises Cancelled when a stop is asked."""
+        while True:
+            self._check_stop()
+            reason = self.held()
+            if reason is not None:
+                return reason
+            waiting = self.in_spool()
+            if not waiting or (waiting < self.spool_files and self._disk_room(size)):
+                return None
+            self._pause(ROOM_POLL_SECONDS)
+
+    def _disk_room(self, size: int | None) -> bool:
+        try:
+            free = shutil.disk_usage(self.spool if self.spool.exists() else self.spool.parent).free
+        except OSError:
+            return True  # the download itself says what is wrong with the folder
+        return free >= (size or 0) + SPOOL_FREE_MARGIN
+
+    def _fetch(self, api: ZoomApi, meeting: dict[str, Any], item: dict[str, Any], target: Path) -> str:
+        """Download one file and return its SHA-256; a cut connection or an expired token is retried once at
+        once (resuming)."""
         size = int(item["file_size"]) if item.get("file_size") else None
         for attempt in (1, 2):
             bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", size or 0) \
                 if self.progress_bar else None
             try:
-                download(self.session, item["download_url"], api.auth.token(), target, size, self.stop,
-                         progress=_bar_progress(bar))
-                return
+                return download(self.session, item["download_url"], api.auth.token(), target, size, self.stop,
+                                progress=_bar_progress(bar))
             except (TokenExpired, CutOff) as exc:
                 if isinstance(exc, TokenExpired):
                     api.auth.token(force_refresh=True)
@@ -356,12 +468,16 @@ class CloudSync:
             finally:
                 if bar is not None:
                     bar.close()
+        raise AssertionError("unreachable: the second attempt returns or raises")
 
-    def _queue(self, meeting: dict[str, Any], item: dict[str, Any], identity: str, target: Path) -> None:
+    def _queue(self, meeting: dict[str, Any], item: dict[str, Any], identity: str, target: Path, sha: str) -> None:
         st = target.stat()
         info = FileInfo(title=meeting.get("topic") or "Zoom Meeting", start=meeting_start(meeting).isoformat(),
                         meeting_id=str(meeting.get("id", "")) or None, parsed_from="zoom-cloud", name=target.name,
                         origin=Origin.CLOUD, cloud=CloudRef(identity, meeting["uuid"], item.get("file_type")))
         row = self.catalog.note_seen(self.dest_id, target, st.st_size, st.st_mtime_ns)
+        # the checksum taken during the download goes with the file: its upload does not read it to hash it
+        self.catalog.save_progress(row.id, sha256=sha)
         self.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, info)
+        self._spooled[target] = None
         self.on_queued()
