@@ -42,7 +42,7 @@ from zoomwatch.sources import local as watch
 from zoomwatch.sources.local import FOLDER_MISSING, TICK_SECONDS, FolderWatcher, Settler, folder_problem
 from zoomwatch.sources.zoom.accounts import sync_targets
 from zoomwatch.sources.zoom.api import RateLimited
-from zoomwatch.sources.zoom.cloud import CloudSync
+from zoomwatch.sources.zoom.cloud import DOWNLOADS, SPOOL_FILES, CloudSync
 from zoomwatch.sources.zoom.fleet import Fleet
 from zoomwatch.sources.zoom.oauth import SignedOut
 
@@ -174,7 +174,7 @@ class Engine:
             return None
         return CloudSync(self.config, self.catalog, self.destination.id, targets,
                          spool=self.config.paths.spool_dir, on_queued=self._queued, trash=self.cloud_trash.consider,
-                         held=self._uploads_held)
+                         spool_files=SPOOL_FILES, held=self._uploads_held, downloads=DOWNLOADS)
 
     # -- state for the faces ----------------------------------------------------------------------
 

@@ -3,11 +3,12 @@ new file into a spool folder (resumed with Range, checked against the listed siz
 Zoom deletes soonest first, across all users), then queue it in the catalog, where the transfer workers
 upload and verify it like any local file.
 
-A pipeline: the next file downloads while the workers upload the previous ones. Each file is hashed as it
-arrives and its SHA-256 goes to the catalog with it, so its upload needs no extra pass to hash it. The spool
-holds at most `spool_files` files waiting for (or in) upload, and never fills the disk: the sync waits for an
-upload to end (verified or failed) before it downloads more; it stops downloading, rather than wait, when
-the destination is down (`held` says why: those files are fetched at the next sync) or a stop is asked.
+A pipeline: the next files download (`downloads` at once, in the order above) while the workers upload the
+previous ones. Each file is hashed as it arrives and its SHA-256 goes to the catalog with it, so its upload
+needs no extra pass to hash it. The spool holds at most `spool_files` files (downloading, or waiting for or in
+upload) and never fills the disk: the sync waits for an upload to end (verified or failed) before it downloads
+more; it stops downloading, rather than wait, when the destination is down (`held` says why: those files are
+fetched at the next sync), and a stop cuts the wait short.
 
 A cloud file's identity is (meeting UUID, file id) — or (meeting UUID, file type, recording start)
 for TIMELINE and CC files, which Zoom lists without an id. Its spool path is derived from that
@@ -24,6 +25,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,10 +48,11 @@ CHUNK = 1024 * 1024
 # a file in one of these states was downloaded already: it is not fetched again
 FETCHED = (FileState.VERIFIED, FileState.QUEUED, FileState.UPLOADING, FileState.FAILED)
 DEFAULT_SINCE_DAYS = 365
-SPOOL_FILES = 4               # downloaded files waiting for (or in) upload, at most
+SPOOL_FILES = 6               # files in the spool at most: downloading, or downloaded and not yet uploaded
+DOWNLOADS = 3                 # downloads at once (Zoom limits the speed of each connection)
 SPOOL_FREE_MARGIN = 256 * CHUNK  # disk space left free in the spool folder besides the next download
 ROOM_POLL_SECONDS = 0.2       # how often a download waiting for room looks again (a stop cuts it short)
-IN_SPOOL = (FileState.QUEUED, FileState.UPLOADING)
+IN_SPOOL = (FileState.QUEUED, FileState.UPLOADING, FileState.VERIFIED)  # VERIFIED: until its file is removed
 
 
 @dataclass
@@ -222,13 +225,20 @@ class CloudSync:
                  on_queued: Callable[[], None] = lambda: None, state_file: Path | None = None,
                  progress_bar: Callable[[str, int], Any] | None = None,
                  trash: Callable[[dict[str, Any], list[Row | None], Callable[[str], bool]], Any] | None = None,
-                 spool_files: int = SPOOL_FILES, held: Callable[[], str | None] = lambda: None,
-                 ) -> None:
-        # the pipeline's bound: at most `spool_files` downloads wait for (or are in) upload; `held` says why
-        # uploads cannot go on now (the destination is down), and then no more files are downloaded
-        self.spool_files = max(1, spool_files)
+                 spool_files: int | None = None, held: Callable[[], str | None] = lambda: None,
+                 downloads: int = 1) -> None:
+        # the pipeline's bound: at most `spool_files` downloads wait for (or are in) upload (None: no bound,
+        # for a sync without transfer workers); `held` says why uploads cannot go on now (the destination is
+        # down), and then no more files are downloaded
+        self.spool_files = None if spool_files is None else max(1, spool_files)
         self.held = held
         self._spooled: dict[Path, None] = {}  # files this sync queued that may still be in the spool
+        self.downloads = max(1, downloads)
+        self._lock = threading.Lock()  # the result and the counts below, shared with the download threads
+        self._active: dict[Path, int] = {}  # downloads in flight -> their listed size
+        self._pool: ThreadPoolExecutor | None = None
+        self._running: list[Future[None]] = []
+        self._fatal: ZoomwatchError | None = None  # signed out, rate limited...: raised in the sync's thread
         # the cloud trash policy (core.cleanup.CloudTrash.consider): given the listing of a meeting and the
         # catalog row of each of its files, it moves the meeting to Zoom's trash when that is safe
         self.trash = trash
@@ -241,7 +251,8 @@ class CloudSync:
         self.on_queued = on_queued
         self.state_file = state_file or spool / "sync-state.json"
         self.stop = threading.Event()
-        self.session = requests.Session()
+        self.session = requests.Session()  # the sync's own thread's; each download thread has its own
+        self._sessions = threading.local()
         self.gate: FileGate | None = None  # a fleet sharing the account: asked before each download
 
     def _since(self) -> dt.date:
@@ -261,8 +272,17 @@ class CloudSync:
             raise Cancelled("Zoom cloud sync stopped")
 
     def _check_stop(self) -> None:
+        if self._fatal is not None:
+            raise self._fatal
         if self.stop.is_set():
             raise Cancelled("Zoom cloud sync stopped")
+
+    def _drain(self) -> None:
+        """Wait for the downloads in flight; raise what stopped one of them for all (signed out, say)."""
+        for future in list(self._running):
+            future.result()
+        self._running.clear()
+        self._check_stop()
 
     def sync(self, start: dt.date | None = None, end: dt.date | None = None) -> SyncResult:
         """One pass. Raises SignedOut, RateLimited and KeyringUnavailable (nothing more can be done
@@ -271,6 +291,9 @@ class CloudSync:
         start = start or self._since()
         end = end or dt.date.today()
         wanted = {t.upper() for t in self.config["zoom.file_types"]}
+        self._fatal = None
+        if self.downloads > 1:
+            self._pool = ThreadPoolExecutor(self.downloads, thread_name_prefix="zoomwatch-download")
         try:
             if self.gate is None:
                 self._all_users(start, end, wanted, result)
@@ -278,9 +301,16 @@ class CloudSync:
                 for user, api in self.targets():
                     api.sleep = self._pause
                     self._user(api, user, start, end, wanted, result)
+                    self._drain()  # the user's files are in before its lease is given back
+            self._drain()
         except Cancelled:
             log.info("cloud sync stopped before the end")
             return result
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)  # downloads in flight end (a stop cuts them short)
+                self._pool = None
+            self._running.clear()
         result.complete = True
         if not result.failures and start is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -373,16 +403,40 @@ class CloudSync:
             if self.gate is not None and not self.gate.take_file(identity):
                 result.elsewhere += 1  # another machine holds it, or has backed it up
                 continue
-            try:
-                sha = self._fetch(api, meeting, item, target)
-            except ItemError as exc:
-                result.fail(identity, f"{meeting.get('topic')}: {exc.title}: {exc.message}")
-                log.warning("%s (%s): %s: %s", meeting.get("topic"), item.get("file_type"), exc.title, exc.message)
-                continue
-            result.recovered(identity)
-            self._queue(meeting, item, identity, target, sha)
-            result.queued += 1
+            with self._lock:
+                self._active[target] = size or 0
+            if self._pool is None:
+                self._get(api, meeting, item, identity, target, result)
+            else:
+                for done in [f for f in self._running if f.done()]:
+                    done.result()  # an unexpected failure in a download thread is raised here, as without threads
+                self._running = [f for f in self._running if not f.done()]
+                self._running.append(self._pool.submit(self._get, api, meeting, item, identity, target, result))
         self._after_meeting(api, meeting, files, result)
+
+    def _get(self, api: ZoomApi, meeting: dict[str, Any], item: dict[str, Any], identity: str, target: Path,
+             result: SyncResult) -> None:
+        """Download one file and queue it for upload (in a download thread when several run at once)."""
+        try:
+            sha = self._fetch(api, meeting, item, target)
+            self._queue(meeting, item, identity, target, sha)
+        except Cancelled:
+            return
+        except (SignedOut, RateLimited, KeyringUnavailable) as exc:
+            self._fatal = self._fatal or exc
+            if self._pool is None:
+                raise
+        except ZoomwatchError as exc:
+            with self._lock:
+                result.fail(identity, f"{meeting.get('topic')}: {exc.title}: {exc.message}")
+            log.warning("%s (%s): %s: %s", meeting.get("topic"), item.get("file_type"), exc.title, exc.message)
+        else:
+            with self._lock:
+                result.recovered(identity)
+                result.queued += 1
+        finally:
+            with self._lock:
+                self._active.pop(target, None)
 
     def _spool_target(self, meeting: dict[str, Any], item: dict[str, Any]) -> Path:
         identity = file_identity(meeting, item)
@@ -421,12 +475,17 @@ class CloudSync:
                 decide(meeting, rows, api.trash_recordings)
 
     def in_spool(self) -> int:
-        """How many files this sync queued wait for (or are in) upload: they still take room in the spool."""
-        for target in list(self._spooled):
+        """How many files this sync queued are still in the spool: waiting for (or in) upload, or verified and
+        not yet removed. A failed upload gives its room back (it is retried later; see module docstring)."""
+        with self._lock:
+            queued = list(self._spooled)
+        for target in queued:
             row = self.catalog.current(self.dest_id, target)
-            if row is None or row.state not in IN_SPOOL:
-                del self._spooled[target]
-        return len(self._spooled)
+            if row is None or row.state not in IN_SPOOL or not target.exists():
+                with self._lock:
+                    self._spooled.pop(target, None)
+        with self._lock:
+            return len(self._spooled)
 
     def _wait_for_room(self, size: int | None) -> str | None:
         """Wait until the spool may take one more download: fewer than `spool_files` files waiting for
@@ -437,17 +496,30 @@ class CloudSync:
             reason = self.held()
             if reason is not None:
                 return reason
-            waiting = self.in_spool()
-            if not waiting or (waiting < self.spool_files and self._disk_room(size)):
-                return None
+            with self._lock:
+                active, coming = len(self._active), sum(self._active.values())
+            if active < self.downloads:
+                if self.spool_files is None:
+                    return None
+                taken = self.in_spool() + active
+                if not taken or (taken < self.spool_files and self._disk_room((size or 0) + coming)):
+                    return None
             self._pause(ROOM_POLL_SECONDS)
 
-    def _disk_room(self, size: int | None) -> bool:
+    def _disk_room(self, needed: int) -> bool:
         try:
             free = shutil.disk_usage(self.spool if self.spool.exists() else self.spool.parent).free
         except OSError:
             return True  # the download itself says what is wrong with the folder
-        return free >= (size or 0) + SPOOL_FREE_MARGIN
+        return free >= needed + SPOOL_FREE_MARGIN
+
+    def _http(self) -> requests.Session:
+        if self._pool is None:  # downloads run in the sync's own thread
+            return self.session
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = self._sessions.session = requests.Session()
+        return session
 
     def _fetch(self, api: ZoomApi, meeting: dict[str, Any], item: dict[str, Any], target: Path) -> str:
         """Download one file and return its SHA-256; a cut connection or an expired token is retried once at
@@ -457,7 +529,7 @@ class CloudSync:
             bar = self.progress_bar(f"{meeting.get('topic', '')[:30]} {target.name}", size or 0) \
                 if self.progress_bar else None
             try:
-                return download(self.session, item["download_url"], api.auth.token(), target, size, self.stop,
+                return download(self._http(), item["download_url"], api.auth.token(), target, size, self.stop,
                                 progress=_bar_progress(bar))
             except (TokenExpired, CutOff) as exc:
                 if isinstance(exc, TokenExpired):
@@ -478,6 +550,7 @@ class CloudSync:
         row = self.catalog.note_seen(self.dest_id, target, st.st_size, st.st_mtime_ns)
         # the checksum taken during the download goes with the file: its upload does not read it to hash it
         self.catalog.save_progress(row.id, sha256=sha)
+        with self._lock:
+            self._spooled[target] = None
         self.catalog.mark_queued(row.id, st.st_size, st.st_mtime_ns, info)
-        self._spooled[target] = None
         self.on_queued()
