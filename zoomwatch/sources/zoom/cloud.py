@@ -488,9 +488,10 @@ class CloudSync:
             return len(self._spooled)
 
     def _wait_for_room(self, size: int | None) -> str | None:
-        """Wait until the spool may take one more download: fewer than `spool_files` files waiting for
-        upload and, with any waiting, room on the disk for this one. Returns why uploads cannot go on (the
-        destination is down) instead of waiting for them; raises Cancelled when a stop is asked."""
+        """Wait until one more download may start: fewer than `downloads` in flight and, with a bound, fewer
+        than `spool_files` files in the spool (downloading, waiting for or in upload) and room on the disk for
+        this one beside those downloading. Returns why uploads cannot go on (the destination is down) instead
+        of waiting for them; raises Cancelled when a stop is asked."""
         while True:
             self._check_stop()
             reason = self.held()
