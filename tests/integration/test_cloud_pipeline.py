@@ -235,3 +235,23 @@ def test_a_stop_while_the_spool_is_full_returns_at_once(s2s, zoom):
     assert not thread.is_alive() and took < 5, took
     assert outcome["result"].queued == SPOOL_FILES and not outcome["result"].complete
     assert sum(zoom.download_counts.values()) == SPOOL_FILES  # it waited: no download past the bound
+
+
+def test_a_download_cut_off_and_resumed_carries_the_checksum_of_the_whole_file(s2s, zoom):
+    """The part received before the cut is hashed from the spool, the rest as it arrives: the checksum that
+    goes to the catalog (and so to the upload) is the whole file's."""
+    data = (hashlib.sha256(b"resumed").digest() * 200_000)[:6_000_017]
+    zoom.add_meeting(ANA, topic="Resumed", files=[{"file_type": "MP4", "data": data}],
+                     start_time=datetime.now(timezone.utc) - timedelta(hours=3))
+    zoom.fail_next_download("drop")  # half the body, then the connection is cut
+    catalog = Catalog(s2s.paths.catalog_file)
+    try:
+        sync = CloudSync(s2s.load(), catalog, "dest", accounts.sync_targets(s2s.load()), spool=s2s.paths.spool_dir)
+        result = sync.sync()
+        rows = catalog.rows("dest")
+    finally:
+        catalog.close()
+    assert result.failures == [] and result.queued == 1
+    assert any(r["range"] and r["range"] != "bytes=0-" for r in zoom.cdn_requests)  # it did resume
+    assert [r.sha256 for r in rows] == [hashlib.sha256(data).hexdigest()]
+    assert rows[0].fs_path.read_bytes() == data
