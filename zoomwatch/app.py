@@ -35,6 +35,7 @@ from zoomwatch.destinations import Destination, open_destination
 from zoomwatch.destinations.local import LocalDestination
 from zoomwatch.destinations.s3 import abort_unknown_uploads
 from zoomwatch.errors import AlreadyRunning, BadSetting, ConfigError, DestinationError, ZoomwatchError
+from zoomwatch.i18n import N_, NP_, join, keep, state_count
 from zoomwatch.paths import AppPaths
 from zoomwatch.printable import printable
 from zoomwatch.secrets import KeyringUnavailable
@@ -55,11 +56,11 @@ __all__ = ["Activity", "Engine", "EngineStatus", "FileReport", "FileState", "Onc
            "zoom_user"]
 
 FOLDER_RECHECK_SECONDS = 30.0
-POLLING = "Watching the Zoom folder by polling"
+POLLING = N_("Watching the Zoom folder by polling")
 RESTART_FIRST_SECONDS = 5.0
 COUNTS_EVERY_SECONDS = 0.5
 ONCE_MAX_ATTEMPTS = 3
-CLOUD_FAILED = "Zoom cloud sync failed"
+CLOUD_FAILED = N_("Zoom cloud sync failed")
 THREAD_RETRY_SECONDS = (5.0, 300.0)  # a loop that failed unexpectedly starts again after this (doubling)
 PUBLISH_EVERY_SECONDS = 0.5  # the status file is written at most this often
 SETTINGS_POLL_SECONDS = 1.0
@@ -117,17 +118,19 @@ class OnceResult:
 
     def summary(self) -> str:
         """What a person reads: one line per file or problem, every name escaped (see printable)."""
-        lines = [", ".join(f"{n} {state}" for state, n in self.counts.items() if n) or "no recording files found"]
+        counts = [state_count(state, n) for state, n in self.counts.items() if n]
+        lines: list[str] = [join(", ", counts) if counts else N_("no recording files found")]
         if self.problem and self.held:
-            lines.append(f"held: {printable(self.problem)} ({len(self.held)} file(s) wait for it)")
+            lines.append(NP_("held: {problem} ({n} file(s) wait for it)", "held: {problem} ({n} file(s) wait for it)",
+                             len(self.held), problem=keep(self.problem, printable)))
             lines += [f"  {printable(h)}" for h in self.held]
         elif self.problem:
-            lines.append(f"destination problem: {printable(self.problem)}")
-        lines += [f"problem: {printable(p)}" for p in self.problems]
-        lines += [f"still being written: {printable(p)}" for p in self.still_settling]
-        lines += [f"waiting: {printable(w)}" for w in self.waiting]
-        lines += [f"failed: {printable(f)}" for f in self.failures]
-        return "\n".join(lines)
+            lines.append(N_("destination problem: {problem}", problem=keep(self.problem, printable)))
+        lines += [N_("problem: {problem}", problem=keep(p, printable)) for p in self.problems]
+        lines += [N_("still being written: {file}", file=printable(p)) for p in self.still_settling]
+        lines += [N_("waiting: {file}", file=keep(w, printable)) for w in self.waiting]
+        lines += [N_("failed: {file}", file=keep(f, printable)) for f in self.failures]
+        return join("\n", lines)
 
 
 class Engine:
@@ -259,9 +262,9 @@ class Engine:
         except Timeout:
             pid = _read_pid(self.config.paths.lock_file.with_suffix(".pid"))
             raise AlreadyRunning(
-                "zoomwatch is already running",
-                f"another zoomwatch{f' (pid {pid})' if pid else ''} uses this configuration; "
-                "stop it first, or see what it does with: zoomwatch status",
+                N_("zoomwatch is already running"),
+                N_("another zoomwatch{pid} uses this configuration; stop it first, or see what it does with: "
+                   "zoomwatch status", pid=f" (pid {pid})" if pid else ""),
             ) from None
         self.config.paths.lock_file.with_suffix(".pid").write_text(str(os.getpid()))
         self._holding = True  # FileLock's is_locked is per thread; the service thread asks this
@@ -272,7 +275,7 @@ class Engine:
 
     def _prepare(self) -> None:
         if self.config.problems:
-            self.board.set_problem(ProblemKey.SETTINGS, "Settings problem", "; ".join(self.config.problems))
+            self.board.set_problem(ProblemKey.SETTINGS, N_("Settings problem"), join("; ", self.config.problems))
         resumed = self.catalog.requeue_interrupted(self.destination.id)
         if resumed:
             log.info("%d interrupted backup(s) will resume", resumed)
@@ -361,9 +364,9 @@ class Engine:
                 first, longest = THREAD_RETRY_SECONDS
                 delay = min(longest, first * 2.0 ** min(failed - 1, 16))
                 log.exception("watching the Zoom folder failed unexpectedly; trying again in %.0f s", delay)
-                self.board.set_problem(ProblemKey.SETTLE_THREAD, "Watching the Zoom folder failed",
-                                       f"internal error ({type(exc).__name__}); zoomwatch tries again in "
-                                       f"{delay:.0f} s — the log has the details")
+                self.board.set_problem(ProblemKey.SETTLE_THREAD, N_("Watching the Zoom folder failed"),
+                                       N_("internal error ({kind}); zoomwatch tries again in {seconds} s — the log "
+                                          "has the details", kind=type(exc).__name__, seconds=f"{delay:.0f}"))
                 self._stop.wait(delay)
 
     def _settle_loop(self) -> None:
@@ -372,8 +375,8 @@ class Engine:
         root = self.config.watch_folder
         overlap = self.config.folder_overlap()
         if overlap:
-            self.board.set_problem(ProblemKey.FOLDER_OVERLAP, "Backup folder and Zoom folder overlap",
-                                   f"{overlap}; nothing is backed up until it is fixed")
+            self.board.set_problem(ProblemKey.FOLDER_OVERLAP, N_("Backup folder and Zoom folder overlap"),
+                                   N_("{overlap}; nothing is backed up until it is fixed", overlap=overlap))
             log.error("%s; nothing is backed up until it is fixed", overlap)
             self._refresh()
             return
@@ -383,9 +386,9 @@ class Engine:
             problem = folder_problem(root)
             if problem is not None:
                 if problem[0] == FOLDER_MISSING:
-                    title = "Zoom folder is gone" if gone else "Zoom folder not found"
-                    problem = (title, f"{root} is not there — connect its drive, or choose another folder: "
-                               "zoomwatch config set watch.folder PATH; zoomwatch waits for it")
+                    title = N_("Zoom folder is gone") if gone else N_("Zoom folder not found")
+                    problem = (title, N_("{root} is not there — connect its drive, or choose another folder: "
+                               "zoomwatch config set watch.folder PATH; zoomwatch waits for it", root=str(root)))
                 if self.board.set_problem(ProblemKey.WATCH_FOLDER, *problem) and problem != shown:
                     log.warning("%s: %s", *problem)
                 shown = problem
@@ -427,16 +430,18 @@ class Engine:
             watcher = FolderWatcher(root, self.settler.offer, polling=True)
             watcher.start()
             self._watcher = watcher
-            message = (f"the system's change notifications cannot be used for {root} ({reason}); zoomwatch "
-                       f"looks for new files every {watch.POLL_SECONDS:g} s instead. On Linux, raising "
-                       "fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl) fixes this")
+            message = N_("the system's change notifications cannot be used for {root} ({reason}); zoomwatch "
+                         "looks for new files every {seconds} s instead. On Linux, raising "
+                         "fs.inotify.max_user_watches and fs.inotify.max_user_instances (sysctl) fixes this",
+                         root=str(root), reason=reason, seconds=f"{watch.POLL_SECONDS:g}")
             if self.board.set_problem(ProblemKey.WATCHER, POLLING, message):
                 log.warning("%s: %s", POLLING, message)
         except OSError as exc:
             self._watcher = None
-            self.board.set_problem(ProblemKey.WATCHER, "Cannot watch the Zoom folder",
-                                   f"{root}: {exc.strerror or exc}; zoomwatch looks for new files every "
-                                   f"{watch.RESCAN_SECONDS / 60:g} minutes")
+            self.board.set_problem(ProblemKey.WATCHER, N_("Cannot watch the Zoom folder"),
+                                   N_("{root}: {reason}; zoomwatch looks for new files every {minutes} minutes",
+                                      root=str(root), reason=str(exc.strerror or exc),
+                                      minutes=f"{watch.RESCAN_SECONDS / 60:g}"))
 
     def _watch(self, root: Path) -> None:
         """Start the observer, scan, then settle files until stopped or the folder vanishes. The whole
@@ -490,7 +495,7 @@ class Engine:
                 wait = self._cloud_pass(cloud, interval, failed)
             except Exception as exc:  # noqa: BLE001 - the cloud thread must never die
                 log.exception("Zoom cloud sync failed unexpectedly")
-                wait = self._cloud_failed(failed, interval, f"internal error ({type(exc).__name__})")
+                wait = self._cloud_failed(failed, interval, N_("internal error ({kind})", kind=type(exc).__name__))
             failed = failed + 1 if wait < interval else 0
             self._refresh()
             self._sync_now.clear()
@@ -503,12 +508,13 @@ class Engine:
         try:
             result = cloud.sync()
         except SignedOut as exc:
-            if self.board.set_problem(ProblemKey.ZOOM_SIGN_IN, "Signed out of Zoom", exc.message):
+            if self.board.set_problem(ProblemKey.ZOOM_SIGN_IN, N_("Signed out of Zoom"), exc.message):
                 log.error("%s: %s — cloud sync stops until you sign in again", exc.title, exc.message)
             return float("inf")  # until the settings (and so the sign-in) change
         except KeyringUnavailable as exc:
-            title = "Keyring is locked" if exc.locked else exc.title
-            message = "unlock it; zoomwatch retries" if exc.locked else f"{exc.message}; zoomwatch retries"
+            title = N_("Keyring is locked") if exc.locked else exc.title
+            message = N_("unlock it; zoomwatch retries") if exc.locked else N_("{message}; zoomwatch retries",
+                                                                               message=exc.message)
             delay = cloud_retry_delay(failed, interval)
             if self.board.set_problem(ProblemKey.KEYRING, title, message):
                 log.warning("Zoom cloud sync cannot read the sign-in: %s: %s (retried in %.0f s)", exc.title,
@@ -519,21 +525,22 @@ class Engine:
             return max(60.0, (exc.until - dt.datetime.now(dt.timezone.utc)).total_seconds())
         except ZoomwatchError as exc:
             log.warning("cloud sync failed: %s: %s", exc.title, exc.message)
-            return self._cloud_failed(failed, interval, f"{exc.title}: {exc.message}")
+            return self._cloud_failed(failed, interval, N_("{title}: {message}", title=exc.title, message=exc.message))
         self._after_sync(result)
         for key in (ProblemKey.ZOOM_SIGN_IN, ProblemKey.KEYRING, ProblemKey.ZOOM_RATE_LIMIT):
             self.board.clear_problem(key)
         failures = result.failures
         if failures and not cloud.stop.is_set():
-            more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-            return self._cloud_failed(failed, interval, failures[0] + more)
+            more = N_("{failure} (and {count} more)", failure=failures[0], count=len(failures) - 1)
+            return self._cloud_failed(failed, interval, more if len(failures) > 1 else failures[0])
         self.board.clear_problem(ProblemKey.ZOOM_SYNC)
         return interval
 
     def _cloud_failed(self, failed: int, interval: float, cause: str) -> float:
         delay = cloud_retry_delay(failed, interval)
         at = dt.datetime.now() + dt.timedelta(seconds=delay)
-        self.board.set_problem(ProblemKey.ZOOM_SYNC, CLOUD_FAILED, f"{cause} — retrying at {at:%H:%M:%S}")
+        self.board.set_problem(ProblemKey.ZOOM_SYNC, CLOUD_FAILED, N_("{cause} — retrying at {time}", cause=cause,
+                                                                      time=f"{at:%H:%M:%S}"))
         return delay
 
     def stop(self) -> None:
@@ -625,7 +632,7 @@ class Engine:
             destination = open_destination(config)
         except ConfigError as exc:
             self.board.set_problem(ProblemKey.SETTINGS, exc.title,
-                                   f"{exc.message} — keeping the previous settings until then")
+                                   N_("{message} — keeping the previous settings until then", message=exc.message))
             return
         with self._control:
             running = bool(self._threads)
@@ -648,8 +655,8 @@ class Engine:
         if problem is not None:
             title, message = problem
             if title == FOLDER_MISSING:
-                title, message = "Zoom folder not found", \
-                    f"{root} does not exist — set it with: zoomwatch config set watch.folder PATH"
+                title, message = N_("Zoom folder not found"), \
+                    N_("{root} does not exist — set it with: zoomwatch config set watch.folder PATH", root=str(root))
             raise ConfigError(title, message)
         self._prepare()
         self.settler.scan(root)
@@ -694,7 +701,7 @@ class Engine:
             failures = tuple(f"{os.fsdecode(r.path)}: {r.last_error or 'not backed up yet'}" for r in unfinished)
         reasons = self.settler.waiting_reasons()
         settling = tuple(str(p) for p, why in reasons.items() if not why)
-        waiting = tuple(f"{p} — {why}" for p, why in reasons.items() if why)
+        waiting = tuple(N_("{file} — {reason}", file=str(p), reason=why) for p, why in reasons.items() if why)
         counts = self.catalog.counts(self.destination.id)
         ok = not unfinished and not reasons and problem is None
         shown = "" if problem is None else problem.text()
@@ -704,8 +711,8 @@ class Engine:
         """`zoomwatch sync`: one cloud sync in the foreground, then upload and verify what it fetched."""
         if self.cloud is None:
             problem = next((p for p in self.board.snapshot().problems if p.key == ProblemKey.SETTINGS), None)
-            raise ConfigError(problem.title if problem else "Zoom cloud backup is off",
-                              problem.message if problem else "turn it on: zoomwatch config set zoom.mode user")
+            raise ConfigError(problem.title if problem else N_("Zoom cloud backup is off"),
+                              problem.message if problem else N_("turn it on: zoomwatch config set zoom.mode user"))
         self._prepare()
         self.transfers.start()
         stop_shared = self._shared_once()

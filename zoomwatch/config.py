@@ -29,7 +29,7 @@ from typing import Any
 
 import tomlkit
 
-from zoomwatch import naming, validators
+from zoomwatch import i18n, naming, validators
 from zoomwatch.destination_kinds import DEFAULT_KIND, KINDS
 from zoomwatch.destination_kinds import settings as destination_settings
 from zoomwatch.errors import ConfigError
@@ -54,13 +54,14 @@ _as_int, _as_path, _rate, _url, _text, _choice = (validators.as_int, validators.
 def _as_float(low: float, high: float) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         if isinstance(value, bool):
-            raise ValueError("expected a number")
+            raise ValueError(i18n.N_("expected a number"))
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"expected a number, got {value!r}") from None
+            raise ValueError(i18n.N_("expected a number, got {value}", value=repr(value))) from None
         if not low <= number <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}, got {number:g}")
+            raise ValueError(i18n.N_("must be between {low} and {high}, got {number}", low=f"{low:g}", high=f"{high:g}",
+                                     number=f"{number:g}"))
         return number
 
     return check
@@ -74,7 +75,7 @@ def _as_bool(value: Any) -> bool:
         return True
     if text in ("false", "no", "off", "0"):
         return False
-    raise ValueError(f"expected true or false, got {value!r}")
+    raise ValueError(i18n.N_("expected true or false, got {value}", value=repr(value)))
 
 
 def _as_globs(value: Any) -> list[str]:
@@ -85,7 +86,7 @@ def _as_globs(value: Any) -> list[str]:
         else:
             value = [part.strip() for part in text.split(",") if part.strip()]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-        raise ValueError("expected a non-empty list of file patterns, e.g. \"*.mp4, *.m4a\"")
+        raise ValueError(i18n.N_("expected a non-empty list of file patterns, e.g. \"*.mp4, *.m4a\""))
     return list(value)
 
 
@@ -97,7 +98,7 @@ def _date(value: Any) -> str:
         try:
             dt.date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"expected a date like 2024-01-31, got {value!r}") from None
+            raise ValueError(i18n.N_("expected a date like 2024-01-31, got {value}", value=repr(value))) from None
     return text
 
 
@@ -105,7 +106,7 @@ def _emails(value: Any) -> list[str]:
     items = _as_globs(value) if value not in ("", [], None) else []
     bad = [item for item in items if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", item)]
     if bad:
-        raise ValueError(f"not e-mail addresses: {', '.join(bad)}")
+        raise ValueError(i18n.N_("not e-mail addresses: {addresses}", addresses=", ".join(bad)))
     return items
 
 
@@ -204,6 +205,9 @@ KEYS: dict[str, Key] = {
         # the dashboard and REST API (issue 13)
         Key("dashboard.enabled", True, _as_bool, "serve the dashboard and REST API on 127.0.0.1 while zoomwatch runs"),
         Key("dashboard.port", 0, _as_int(0, 65535), "the dashboard's port on 127.0.0.1; 0 = any free port"),
+        # -- the interface's language (issue 16) --
+        Key("ui.language", "", _choice("", *i18n.LANGUAGES),
+            "language of the tray, settings and messages: en, es or ru; empty = the system's"),
     ]
 }
 
@@ -248,13 +252,15 @@ def folders_overlap(watched: Path, backup: Path) -> str | None:
     """A sentence naming the problem when `backup` is `watched`, inside it, or holds it."""
     real_watched, real_backup = Path(os.path.realpath(watched)), Path(os.path.realpath(backup))
     if real_backup == real_watched:
-        return f"the backup folder {backup} is the watched Zoom folder {watched}"
+        return i18n.N_("the backup folder {backup} is the watched Zoom folder {watched}", backup=str(backup),
+                       watched=str(watched))
     if real_backup.is_relative_to(real_watched):
-        return (f"the backup folder {backup} is inside the watched Zoom folder {watched}: zoomwatch would back "
-                "up its own backups — choose a backup folder outside it")
+        return i18n.N_("the backup folder {backup} is inside the watched Zoom folder {watched}: zoomwatch would back "
+                       "up its own backups — choose a backup folder outside it", backup=str(backup),
+                       watched=str(watched))
     if real_watched.is_relative_to(real_backup):
-        return (f"the watched Zoom folder {watched} is inside the backup folder {backup} — choose a backup "
-                "folder that does not hold the Zoom folder")
+        return i18n.N_("the watched Zoom folder {watched} is inside the backup folder {backup} — choose a backup "
+                       "folder that does not hold the Zoom folder", backup=str(backup), watched=str(watched))
     return None
 
 
@@ -270,17 +276,18 @@ def _patterns(include: tuple[str, ...], exclude: tuple[str, ...]) -> tuple[re.Pa
 def check_value(key: str, value: Any) -> Any:
     """The validated value for `key`, or ConfigError naming the key and what to do."""
     if key not in KEYS:
-        raise ConfigError(f"Unknown setting {key!r}", f"known settings: {', '.join(KEYS)}")
+        raise ConfigError(i18n.N_("Unknown setting {key}", key=repr(key)),
+                          i18n.N_("known settings: {keys}", keys=", ".join(KEYS)))
     try:
         return KEYS[key].check(value)
     except (ValueError, OverflowError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"Bad value for {key}", str(exc)) from None
+        raise ConfigError(i18n.N_("Bad value for {key}", key=key), i18n.reason(exc)) from None
     except RecursionError:  # a TOML array typed for a list setting, nested thousands deep
-        raise ConfigError(f"Bad value for {key}", "values nested too deeply") from None
+        raise ConfigError(i18n.N_("Bad value for {key}", key=key), i18n.N_("values nested too deeply")) from None
 
 
 MAX_TABLE_DEPTH = 8  # zoomwatch's keys are three deep; a file nested deeper is not a zoomwatch file
-UNREADABLE = "Settings file cannot be read — keeping the previous settings"
+UNREADABLE = i18n.N_("Settings file cannot be read — keeping the previous settings")
 
 
 class SettingsUnreadable(ConfigError):
@@ -312,17 +319,17 @@ def _read_raw(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise SettingsUnreadable(f"cannot read {path}", str(exc.strerror or exc)) from None
+        raise SettingsUnreadable(i18n.N_("cannot read {path}", path=str(path)), str(exc.strerror or exc)) from None
     try:
         text = data.decode("utf-8")  # TOML is UTF-8: a file that is not is as unreadable as bad syntax
         return _flatten(tomllib.loads(text))
     except UnicodeDecodeError as exc:
-        reason = f"not UTF-8 text ({exc.reason})"
+        reason: str = i18n.N_("not UTF-8 text ({reason})", reason=exc.reason)
     except tomllib.TOMLDecodeError as exc:
         reason = str(exc)
     except RecursionError:  # tomllib parses nested arrays and inline tables recursively
-        reason = "values nested too deeply"
-    raise SettingsUnreadable(f"config file {path} is not valid TOML", reason, set_aside=True)
+        reason = i18n.N_("values nested too deeply")
+    raise SettingsUnreadable(i18n.N_("config file {path} is not valid TOML", path=str(path)), reason, set_aside=True)
 
 
 def set_aside(path: Path) -> Path:
@@ -346,9 +353,10 @@ def load(paths: AppPaths | None = None) -> Config:
     except SettingsUnreadable as exc:
         if exc.set_aside:
             aside = set_aside(paths.config_file)
-            problems.append(f"{exc.title} ({exc.message}); it was moved to {aside.name} and defaults are used")
+            problems.append(i18n.N_("{title} ({message}); it was moved to {name} and defaults are used",
+                                    title=exc.title, message=exc.message, name=aside.name))
         else:
-            problems.append(f"{exc.title}: {exc.message}")
+            problems.append(i18n.N_("{title}: {message}", title=exc.title, message=exc.message))
         raw = {}
     return _build(raw, paths, problems)
 
@@ -359,11 +367,14 @@ def reread(paths: AppPaths) -> Config:
     try:
         raw = _read_raw(paths.config_file)
     except SettingsUnreadable as exc:
-        raise SettingsUnreadable(UNREADABLE, f"{exc.title}: {exc.message}; fix it and save it again") from None
+        raise SettingsUnreadable(UNREADABLE, i18n.N_("{title}: {message}; fix it and save it again", title=exc.title,
+                                                     message=exc.message)) from None
     if raw is None:
-        raise SettingsUnreadable(UNREADABLE, f"{paths.config_file} is missing; restart zoomwatch to use defaults")
+        raise SettingsUnreadable(UNREADABLE, i18n.N_("{path} is missing; restart zoomwatch to use defaults",
+                                                     path=str(paths.config_file)))
     if not raw and _is_blank(paths.config_file):
-        raise SettingsUnreadable(UNREADABLE, f"{paths.config_file} is empty; restart zoomwatch to use defaults")
+        raise SettingsUnreadable(UNREADABLE, i18n.N_("{path} is empty; restart zoomwatch to use defaults",
+                                                     path=str(paths.config_file)))
     return _build(raw, paths, [])
 
 
@@ -378,19 +389,33 @@ def _build(raw: dict[str, Any], paths: AppPaths, problems: list[str]) -> Config:
     values = {name: key.default for name, key in KEYS.items()}
     for name, value in raw.items():
         if name not in KEYS:
-            problems.append(f"unknown setting {name!r} in {paths.config_file} is ignored")
+            problems.append(i18n.N_("unknown setting {name} in {path} is ignored", name=repr(name),
+                                    path=str(paths.config_file)))
             continue
         try:
             values[name] = check_value(name, value)
         except ConfigError as exc:
-            problems.append(f"{exc.title}: {exc.message}; using the default {KEYS[name].default!r}")
+            problems.append(i18n.N_("{title}: {message}; using the default {default}", title=exc.title,
+                                    message=exc.message, default=repr(KEYS[name].default)))
+    if "naming.locale" not in raw:  # unset: month and day names follow the interface's language
+        values["naming.locale"] = i18n.naming_locale(values["ui.language"])
     cfg = Config(values, (), paths)
     overlap = cfg.folder_overlap()
     if overlap:
-        problems.append(f"{overlap}; nothing is backed up until this is fixed")
+        problems.append(i18n.N_("{overlap}; nothing is backed up until this is fixed", overlap=overlap))
     for problem in problems:
         log.warning("%s", problem)
     return Config(values, tuple(problems), paths)
+
+
+def ui_language(paths: AppPaths) -> str:
+    """`ui.language` from the config file, read quietly ("" = the system's, also when the file cannot be
+    used): the CLI picks the language before it parses its arguments."""
+    try:
+        raw = _read_raw(paths.config_file) or {}
+        return str(check_value("ui.language", raw.get("ui.language", "")))
+    except ConfigError:
+        return ""
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -414,7 +439,7 @@ def set_value(paths: AppPaths, key: str, value: Any) -> Any:
     if key in ("watch.folder", "destination.local.path", "destination.kind"):
         overlap = Config({**current.values, key: checked}, (), paths).folder_overlap()
         if overlap:
-            raise ConfigError(f"Bad value for {key}", overlap)
+            raise ConfigError(i18n.N_("Bad value for {key}", key=key), overlap)
     try:
         document = tomlkit.parse(paths.config_file.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoomwatch import validators
+from zoomwatch.i18n import N_
 
 DESTINATION_SECTION = "Destination"
 
@@ -57,7 +58,8 @@ def _bucket(value: Any) -> str:
     """S3's bucket naming rules."""
     text = str(value).strip()
     if text and not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", text):
-        raise ValueError(f"{text!r} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)")
+        raise ValueError(N_("{name} is not a valid bucket name (3-63 lowercase letters, digits, dots, hyphens)",
+                            name=repr(text)))
     return text
 
 
@@ -70,41 +72,41 @@ _SUPABASE_BUCKET = re.compile(r"[A-Za-z0-9_!.*'() &$@=;:+,\-]{1,63}")
 def _supabase_bucket(value: Any) -> str:
     text = str(value).strip()
     if text and (not _SUPABASE_BUCKET.fullmatch(text) or set(text) == {"."}):
-        raise ValueError(f"{text!r} is not a valid Supabase bucket name (1-63 letters, digits, spaces and "
-                         "_ - . ! * ' ( ) & $ @ = ; : + ,; no \"/\" or \"?\")")
+        raise ValueError(N_("{name} is not a valid Supabase bucket name (1-63 letters, digits, spaces and "
+                         "_ - . ! * ' ( ) & $ @ = ; : + ,; no \"/\" or \"?\")", name=repr(text)))
     return text
 
 
 def _prefix(value: Any) -> str:
     text = str(value).strip().strip("/")
     if any(part in (".", "..") for part in text.split("/")) or "//" in text:
-        raise ValueError(f"{value!r} is not a usable key prefix (no empty, '.' or '..' parts)")
+        raise ValueError(N_("{value} is not a usable key prefix (no empty, '.' or '..' parts)", value=repr(value)))
     return text
 
 
 def _part_size(value: Any) -> int:
     size = validators.rate(value)
     if not 5 * 1024**2 <= size <= 5 * 1024**3:
-        raise ValueError("must be between 5M and 5G (S3's limits for a part)")
+        raise ValueError(N_("must be between 5M and 5G (S3's limits for a part)"))
     return size
 
 
-LOCAL = DestinationKind("local", "a folder", (
+LOCAL = DestinationKind("local", N_("a folder"), (
     Setting("destination.local.path", "", validators.as_path,
             "backup folder (local disk, USB drive, NAS mount); empty = a folder in the user data dir",
-            label="Backup folder", widget="folder"),
+            label=N_("Backup folder"), widget="folder"),
 ))
 
-S3 = DestinationKind("s3", "an S3 bucket", (
+S3 = DestinationKind("s3", N_("an S3 bucket"), (
     Setting("destination.s3.bucket", "", _bucket, "S3 bucket name",
-            label="S3 bucket", required="a bucket name is needed to back up to S3"),
+            label=N_("S3 bucket"), required=N_("a bucket name is needed to back up to S3")),
     Setting("destination.s3.prefix", "", _prefix, "key prefix (folder) inside the bucket, e.g. zoom/alice",
-            label="S3 folder (prefix)"),
+            label=N_("S3 folder (prefix)")),
     Setting("destination.s3.region", "", validators.text, "bucket region, e.g. eu-west-1; empty = the SDK's default",
-            label="S3 region"),
+            label=N_("S3 region")),
     Setting("destination.s3.endpoint_url", "", validators.url,
             "endpoint of an S3-compatible store (MinIO, R2, B2, Wasabi...); empty for AWS",
-            label="S3 endpoint (not AWS)"),
+            label=N_("S3 endpoint (not AWS)")),
     Setting("destination.s3.addressing_style", "auto", validators.choice("auto", "path", "virtual"),
             "bucket in the host name (virtual) or in the path (path)"),
     Setting("destination.s3.storage_class", "",
@@ -116,22 +118,22 @@ S3 = DestinationKind("s3", "an S3 bucket", (
     Setting("destination.s3.part_size", 8 * 1024**2, _part_size,
             "smallest multipart part (grown for huge files so 5 TiB fits in 10,000 parts)"),
     Setting("destination.s3.concurrency", 4, validators.as_int(1, 32), "parts uploaded at the same time per file",
-            label="S3 parts at the same time", section="Transfers"),
+            label=N_("S3 parts at the same time"), section="Transfers"),
 ), (
-    Secret("s3.access_key_id", "S3 access key ID"),
-    Secret("s3.secret_access_key", "S3 secret access key"),
+    Secret("s3.access_key_id", N_("S3 access key ID")),
+    Secret("s3.secret_access_key", N_("S3 secret access key")),
 ))
 
-SUPABASE = DestinationKind("supabase", "a Supabase Storage bucket", (
+SUPABASE = DestinationKind("supabase", N_("a Supabase Storage bucket"), (
     Setting("destination.supabase.url", "", validators.url, "Supabase project URL, e.g. https://abcd.supabase.co",
-            label="Supabase project URL", required="needed to back up to Supabase"),
+            label=N_("Supabase project URL"), required=N_("needed to back up to Supabase")),
     Setting("destination.supabase.bucket", "", _supabase_bucket,
             "Supabase Storage bucket (created private if missing)",
-            label="Supabase bucket", required="needed to back up to Supabase"),
+            label=N_("Supabase bucket"), required=N_("needed to back up to Supabase")),
     Setting("destination.supabase.prefix", "", _prefix, "folder inside the bucket, e.g. zoom/ana",
-            label="Supabase folder"),
+            label=N_("Supabase folder")),
 ), (
-    Secret("supabase.key", "Supabase key"),
+    Secret("supabase.key", N_("Supabase key")),
 ))
 
 KINDS: dict[str, DestinationKind] = {kind.name: kind for kind in (LOCAL, S3, SUPABASE)}

@@ -19,11 +19,16 @@ types (and `retryable`), never on the wording of a title or message.
         └── SourceUnreadable               it cannot be read (permission, I/O error)
 
 The translators from OS, HTTP (requests) and botocore errors into this family are in zoomwatch.translate.
+
+Titles and messages are English (logs, `str(exc)`), marked with zoomwatch.i18n's `N_` so a face shows them
+translated with `i18n.tr(exc.title)`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+
+from zoomwatch.i18n import N_
 
 
 class ZoomwatchError(Exception):
@@ -61,10 +66,10 @@ class RateLimited(ZoomwatchError):
     """Zoom's daily API limit is used up: cloud sync waits until `until` (a UTC datetime)."""
 
     retryable = True
-    TITLE = "Zoom's daily API limit is reached"
+    TITLE = N_("Zoom's daily API limit is reached")
 
     def __init__(self, until: dt.datetime) -> None:
-        super().__init__(self.TITLE, f"cloud sync resumes at {until:%Y-%m-%d %H:%M} UTC")
+        super().__init__(self.TITLE, N_("cloud sync resumes at {time} UTC", time=f"{until:%Y-%m-%d %H:%M}"))
         self.until = until
 
 
@@ -73,7 +78,7 @@ class Cancelled(ZoomwatchError):
 
     retryable = True
 
-    def __init__(self, title: str = "Stopped", message: str = "it resumes later") -> None:
+    def __init__(self, title: str = N_("Stopped"), message: str = N_("it resumes later")) -> None:
         super().__init__(title, message)
 
 

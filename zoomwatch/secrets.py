@@ -18,6 +18,7 @@ import logging
 from pathlib import Path
 
 from zoomwatch.errors import BadSetting, KeyringUnavailable
+from zoomwatch.i18n import N_
 
 __all__ = ["KeyringUnavailable", "delete_secret", "get_secret", "set_secret"]
 
@@ -25,15 +26,15 @@ log = logging.getLogger(__name__)
 
 SERVICE = "zoomwatch"
 KNOWN = {
-    "s3.access_key_id": "S3 access key ID",
-    "s3.secret_access_key": "S3 secret access key",
-    "supabase.key": "Supabase service-role or anon key",
-    "zoom.client_id": "Zoom OAuth client ID",
-    "zoom.client_secret": "Zoom OAuth client secret (only for a confidential app; PKCE apps have none)",
-    "zoom.s2s_account_id": "Zoom Server-to-Server account ID",
-    "zoom.s2s_client_id": "Zoom Server-to-Server client ID",
-    "zoom.s2s_client_secret": "Zoom Server-to-Server client secret",
-    "catalog.shared_url": "PostgreSQL URL of a catalog shared by several machines (postgresql://user:pw@host/db)",
+    "s3.access_key_id": N_("S3 access key ID"),
+    "s3.secret_access_key": N_("S3 secret access key"),
+    "supabase.key": N_("Supabase service-role or anon key"),
+    "zoom.client_id": N_("Zoom OAuth client ID"),
+    "zoom.client_secret": N_("Zoom OAuth client secret (only for a confidential app; PKCE apps have none)"),
+    "zoom.s2s_account_id": N_("Zoom Server-to-Server account ID"),
+    "zoom.s2s_client_id": N_("Zoom Server-to-Server client ID"),
+    "zoom.s2s_client_secret": N_("Zoom Server-to-Server client secret"),
+    "catalog.shared_url": N_("PostgreSQL URL of a catalog shared by several machines (postgresql://user:pw@host/db)"),
 }
 INTERNAL = {"zoom.user_tokens": "Zoom sign-in tokens (written by zoomwatch login)",
             "dashboard.api_key": "the dashboard's REST API key (made at the first start)"}
@@ -50,7 +51,8 @@ ENVIRONMENT = {  # fallbacks for headless servers
 
 def _check_name(name: str) -> None:
     if name not in KNOWN and name not in INTERNAL and not name.startswith(INTERNAL_PREFIXES):
-        raise BadSetting(f"Unknown secret {name!r}", f"known secrets: {', '.join(KNOWN)}")
+        raise BadSetting(N_("Unknown secret {name}", name=repr(name)),
+                         N_("known secrets: {KNOWN}", KNOWN=', '.join(KNOWN)))
 
 
 def _refused(exc: BaseException, doing: str) -> KeyringUnavailable:
@@ -58,15 +60,18 @@ def _refused(exc: BaseException, doing: str) -> KeyringUnavailable:
     from keyring.errors import KeyringLocked
 
     if isinstance(exc, KeyringLocked):
-        return KeyringUnavailable("Keyring is locked", f"{doing} needs it unlocked: unlock it and try again",
+        return KeyringUnavailable(N_("Keyring is locked"),
+                                  N_("{doing} needs it unlocked: unlock it and try again", doing=doing),
                                   locked=True)
     code = getattr(exc, "winerror", None)
     detail = f"{type(exc).__name__}{f' {code}' if code is not None else ''}"
     if code == WINDOWS_BLOB_TOO_LONG:
-        return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}): the value is too long "
-                                  "for Windows Credential Manager (at most 1,280 characters)", retryable=False)
-    return KeyringUnavailable("The OS keyring refused", f"{doing} failed ({detail}); check that the keyring "
-                              "(Credential Manager, Keychain, Secret Service) is unlocked and works")
+        return KeyringUnavailable(N_("The OS keyring refused"),
+                                  N_("{doing} failed ({detail}): the value is too long for Windows Credential "
+                                     "Manager (at most 1,280 characters)", doing=doing, detail=detail), retryable=False)
+    return KeyringUnavailable(N_("The OS keyring refused"),
+                              N_("{doing} failed ({detail}); check that the keyring (Credential Manager, Keychain, "
+                                 "Secret Service) is unlocked and works", doing=doing, detail=detail))
 
 
 def get_secret(name: str, *, strict: bool = False) -> str | None:
@@ -82,7 +87,7 @@ def get_secret(name: str, *, strict: bool = False) -> str | None:
         log.debug("keyring unavailable while reading %s: %s", name, type(exc).__name__)
         fallback = _environment(name)
         if strict and fallback is None and not isinstance(exc, NoKeyringError):
-            raise _refused(exc, f"reading {name}") from None
+            raise _refused(exc, N_("reading {name}", name=name)) from None
         return fallback
     if value is None:
         return _environment(name)
@@ -98,7 +103,8 @@ def _environment(name: str) -> str | None:
 def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None:
     _check_name(name)
     if not value.strip():
-        raise BadSetting(f"Empty value for {name}", "nothing was stored; pass the value on stdin")
+        raise BadSetting(N_("Empty value for {name}", name=name),
+                         N_("nothing was stored; pass the value on stdin"))
     import keyring
     from keyring.errors import NoKeyringError
 
@@ -106,12 +112,12 @@ def set_secret(name: str, value: str, changed_stamp: Path | None = None) -> None
         keyring.set_password(SERVICE, name, value.strip())
     except NoKeyringError as exc:
         raise BadSetting(
-            "No OS keyring available",
-            f"could not store {name} ({type(exc).__name__}); on a server without a keyring use the "
-            "environment instead (for S3: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an AWS profile)",
+            N_("No OS keyring available"),
+            N_("could not store {name} ({name2}); on a server without a keyring use the environment instead (for S3: "
+               "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an AWS profile)", name=name, name2=type(exc).__name__),
         ) from None
     except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
-        raise _refused(exc, f"storing {name}") from None
+        raise _refused(exc, N_("storing {name}", name=name)) from None
     _touch(changed_stamp)
 
 
@@ -126,9 +132,10 @@ def delete_secret(name: str, changed_stamp: Path | None = None) -> bool:
     except PasswordDeleteError:
         return False
     except NoKeyringError as exc:
-        raise BadSetting("No OS keyring available", f"could not delete {name} ({type(exc).__name__})") from None
+        raise BadSetting(N_("No OS keyring available"),
+                         N_("could not delete {name} ({name2})", name=name, name2=type(exc).__name__)) from None
     except Exception as exc:  # noqa: BLE001 - backends raise their platform's own errors
-        raise _refused(exc, f"deleting {name}") from None
+        raise _refused(exc, N_("deleting {name}", name=name)) from None
     _touch(changed_stamp)
     return True
 

@@ -20,6 +20,7 @@ from zoomwatch.errors import (
     SourceUnreadable,
     ZoomwatchError,
 )
+from zoomwatch.i18n import N_
 
 _GONE = {errno.ENOENT, errno.ENOTDIR}
 _DENIED = {errno.EACCES, errno.EPERM}
@@ -27,17 +28,18 @@ _DENIED = {errno.EACCES, errno.EPERM}
 
 # -- OS errors ------------------------------------------------------------------------------------
 
-def source_error(exc: OSError, path: Any, *, doing: str = "before it was backed up") -> ItemError:
+def source_error(exc: OSError, path: Any, *, doing: str = N_("before it was backed up")) -> ItemError:
     """An OSError met while reading the recording at `path`: gone (deleted or renamed), or unreadable
     (no permission, an I/O error), the message naming the file and what to do."""
     name = os.fsdecode(path)
     if isinstance(exc, FileNotFoundError | NotADirectoryError) or exc.errno in _GONE:
-        return SourceGone("File vanished", f"{name} was deleted or renamed {doing}")
+        return SourceGone(N_("File vanished"), N_("{name} was deleted or renamed {doing}", name=name, doing=doing))
     if isinstance(exc, PermissionError) or exc.errno in _DENIED:
-        return SourceUnreadable("Cannot read recording", f"{name}: permission denied — let the user running "
-                                "zoomwatch read it; retried later")
-    reason = exc.strerror or (errno.errorcode.get(exc.errno, "") if exc.errno else "") or "read error"
-    return SourceUnreadable("Cannot read recording", f"{name}: {reason}; retried later")
+        return SourceUnreadable(N_("Cannot read recording"), N_("{name}: permission denied — let the user running "
+                                "zoomwatch read it; retried later", name=name))
+    reason = exc.strerror or (errno.errorcode.get(exc.errno, "") if exc.errno else "") or N_("read error")
+    return SourceUnreadable(N_("Cannot read recording"), N_("{name}: {reason}; retried later", name=name,
+                                                            reason=reason))
 
 
 # -- HTTP (requests) ------------------------------------------------------------------------------
@@ -47,10 +49,12 @@ def http_status_error(status: int, *, service: str, where: str,
     """An HTTP failure status from `service`: busy or failing (429, 5xx: retried later, as `down`), gone
     (404, 410: this item), refused (any other 4xx: this item, not retried as is)."""
     if status == 429 or status >= 500:
-        return down(f"{service} is busy or failing", f"{where}: HTTP {status}; retried later", retryable=True)
+        return down(N_("{service} is busy or failing", service=service),
+                    N_("{where}: HTTP {status}; retried later", where=where, status=str(status)), retryable=True)
     if status in (404, 410):
-        return ItemError(f"{service} no longer has it", f"{where}: HTTP {status}; it is looked up again later")
-    return ItemError(f"{service} refused a request", f"{where}: HTTP {status}", retryable=False)
+        return ItemError(N_("{service} no longer has it", service=service),
+                         N_("{where}: HTTP {status}; it is looked up again later", where=where, status=str(status)))
+    return ItemError(N_("{service} refused a request", service=service), f"{where}: HTTP {status}", retryable=False)
 
 
 def requests_error(exc: BaseException, *, service: str, where: str,
@@ -62,15 +66,16 @@ def requests_error(exc: BaseException, *, service: str, where: str,
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return http_status_error(exc.response.status_code, service=service, where=where, down=down)
     if isinstance(exc, requests.Timeout):
-        return down(f"{service} unreachable", f"{where} did not answer in time — check the network; "
-                    "retried later", retryable=True)
+        return down(N_("{service} unreachable", service=service), N_("{where} did not answer in time — check the "
+                    "network; retried later", where=where), retryable=True)
     if isinstance(exc, requests.ConnectionError):
-        return down(f"{service} unreachable", f"{where}: the connection was refused or reset — check the "
-                    "network; retried later", retryable=True)
+        return down(N_("{service} unreachable", service=service), N_("{where}: the connection was refused or "
+                    "reset — check the network; retried later", where=where), retryable=True)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return down(f"{service} connection was cut off", f"{where}: the answer broke off; it resumes later",
-                    retryable=True)
-    return down(f"{service} request failed", f"{where}: {_kind(exc)}; retried later", retryable=True)
+        return down(N_("{service} connection was cut off", service=service),
+                    N_("{where}: the answer broke off; it resumes later", where=where), retryable=True)
+    return down(N_("{service} request failed", service=service),
+                N_("{where}: {kind}; retried later", where=where, kind=_kind(exc)), retryable=True)
 
 
 def _kind(exc: BaseException) -> str:
@@ -105,42 +110,46 @@ def botocore_error(exc: BaseException, bucket: str, key: str, endpoint: str | No
     """One clear message per S3 failure, naming the bucket (and key) and what to do."""
     from botocore import exceptions as bx
 
-    where = f"s3://{bucket}/{key}" if key else f"bucket {bucket}"
+    where = f"s3://{bucket}/{key}" if key else N_("bucket {bucket}", bucket=bucket)
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
-        return DestinationDown("No S3 credentials", "set them with: zoomwatch secret set s3.access_key_id "
-                               "(and s3.secret_access_key), or use AWS_ACCESS_KEY_ID / an AWS profile",
+        return DestinationDown(N_("No S3 credentials"), N_("set them with: zoomwatch secret set s3.access_key_id "
+                               "(and s3.secret_access_key), or use AWS_ACCESS_KEY_ID / an AWS profile"),
                                retryable=False)
     if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError
                   | bx.ConnectionClosedError | bx.ConnectionError):
-        return DestinationDown("S3 endpoint unreachable",
-                               f"{endpoint or 'AWS S3'} does not answer — check the network "
-                               "(or destination.s3.endpoint_url); uploads resume when it is back", retryable=True)
+        return DestinationDown(N_("S3 endpoint unreachable"),
+                               N_("{endpoint} does not answer — check the network "
+                               "(or destination.s3.endpoint_url); uploads resume when it is back",
+                                  endpoint=endpoint or "AWS S3"), retryable=True)
     code, status = botocore_code(exc), botocore_status(exc)
     headers = (getattr(exc, "response", None) or {}).get("ResponseMetadata", {}).get("HTTPHeaders", {})
     if code == "NoSuchBucket" or (status == 404 and not key):
-        return DestinationDown("S3 bucket not found", f"bucket {bucket} does not exist — create it, or fix "
-                               "destination.s3.bucket", retryable=False)
+        return DestinationDown(N_("S3 bucket not found"), N_("bucket {bucket} does not exist — create it, or fix "
+                               "destination.s3.bucket", bucket=bucket), retryable=False)
     if code in CREDENTIAL_CODES:
-        return DestinationDown("S3 credentials rejected", f"the store refused the access key for bucket {bucket} "
-                               f"({code}) — set the right key with: zoomwatch secret set s3.secret_access_key",
-                               retryable=False)
+        return DestinationDown(N_("S3 credentials rejected"), N_("the store refused the access key for bucket "
+                               "{bucket} ({code}) — set the right key with: zoomwatch secret set s3.secret_access_key",
+                               bucket=bucket, code=code), retryable=False)
     if code == "RequestTimeTooSkewed":
-        return DestinationDown("Clock is wrong", f"this computer's clock differs too much from that of the store "
-                               f"holding bucket {bucket} — set the time automatically (NTP); zoomwatch retries",
-                               retryable=True)
+        return DestinationDown(N_("Clock is wrong"), N_("this computer's clock differs too much from that of the "
+                               "store holding bucket {bucket} — set the time automatically (NTP); zoomwatch retries",
+                               bucket=bucket), retryable=True)
     if code in REGION_CODES or status == 301:
         region = headers.get("x-amz-bucket-region", "")
-        hint = f"it is in {region}: zoomwatch config set destination.s3.region {region}" if region else \
-            "set destination.s3.region to the bucket's region"
-        return DestinationDown("Wrong S3 region", f"bucket {bucket} is in another region — {hint}", retryable=False)
+        hint = N_("it is in {region}: zoomwatch config set destination.s3.region {region}", region=region) \
+            if region else N_("set destination.s3.region to the bucket's region")
+        return DestinationDown(N_("Wrong S3 region"), N_("bucket {bucket} is in another region — {hint}",
+                                                         bucket=bucket, hint=hint), retryable=False)
     if code in DENIED_CODES or status == 403:
-        return DestinationDown("S3: access denied", f"the key may not write to {where} — give it s3:PutObject "
-                               "(and multipart) permission on the bucket/prefix", retryable=False)
+        return DestinationDown(N_("S3: access denied"), N_("the key may not write to {where} — give it s3:PutObject "
+                               "(and multipart) permission on the bucket/prefix", where=where), retryable=False)
     if code in NAME_CODES:
-        return ItemError("Name refused by the store", f"{where}: {code} — change naming.template", retryable=False)
+        return ItemError(N_("Name refused by the store"), N_("{where}: {code} — change naming.template",
+                                                             where=where, code=code), retryable=False)
     if code in BUSY_CODES or status >= 500:
-        return DestinationDown("S3 store is busy or failing", f"{where}: {code or status} — retrying with backoff",
-                               retryable=True)
+        return DestinationDown(N_("S3 store is busy or failing"), N_("{where}: {code} — retrying with backoff",
+                               where=where, code=code or str(status)), retryable=True)
     if code in DAMAGED_CODES:
-        return ItemError("Upload was damaged in transit", f"{where}: {code}; it is sent again")
-    return ItemError("S3 error", f"{where}: {code or _kind(exc)} {str(exc)[:200]}")
+        return ItemError(N_("Upload was damaged in transit"), N_("{where}: {code}; it is sent again",
+                                                                 where=where, code=code))
+    return ItemError(N_("S3 error"), f"{where}: {code or _kind(exc)} {str(exc)[:200]}")

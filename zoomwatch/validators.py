@@ -10,17 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zoomwatch.i18n import N_
+
 
 def as_int(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
         if isinstance(value, bool):
-            raise ValueError("expected a whole number")
+            raise ValueError(N_("expected a whole number"))
         try:
             number = int(str(value).strip())
         except ValueError:
-            raise ValueError(f"expected a whole number, got {value!r}") from None
+            raise ValueError(N_("expected a whole number, got {value}", value=repr(value))) from None
         if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}, got {number}")
+            raise ValueError(N_("must be between {low} and {high}, got {number}", low=str(low), high=str(high),
+                                    number=str(number)))
         return number
 
     return check
@@ -28,10 +31,10 @@ def as_int(low: int, high: int) -> Callable[[Any], int]:
 
 def as_path(value: Any) -> str:
     if not isinstance(value, str):
-        raise ValueError("expected a folder path")
+        raise ValueError(N_("expected a folder path"))
     text = value.strip()
     if text and not Path(os.path.expanduser(text)).is_absolute():
-        raise ValueError(f"must be an absolute path (or start with ~), got {text!r}")
+        raise ValueError(N_("must be an absolute path (or start with ~), got {text}", text=repr(text)))
     return text
 
 
@@ -41,13 +44,14 @@ def rate(value: Any) -> int:
     try:
         return parse_rate(value)
     except (ValueError, OverflowError):
-        raise ValueError(f"expected bytes per second like 0 (no limit), 500K or 10M, got {value!r}") from None
+        raise ValueError(N_("expected bytes per second like 0 (no limit), 500K or 10M, got {value}",
+                            value=repr(value))) from None
 
 
 def url(value: Any) -> str:
     text = str(value).strip().rstrip("/")
     if text and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", text):
-        raise ValueError(f"expected a URL like https://s3.example.com, got {value!r}")
+        raise ValueError(N_("expected a URL like https://s3.example.com, got {value}", value=repr(value)))
     return text
 
 
@@ -59,7 +63,7 @@ def choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         text = str(value).strip().lower()
         if text not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+            raise ValueError(N_("must be one of {choices}, got {value}", choices=", ".join(choices), value=repr(value)))
         return text
 
     return check

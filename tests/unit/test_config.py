@@ -96,6 +96,7 @@ def good_values(tmp_path: Path) -> dict[str, tuple[str, object]]:
         "catalog.machine_name": (" laptop-3 ", "laptop-3"),
         "catalog.lease_seconds": ("30", 30),
         "notify.backups": ("on", True),
+        "ui.language": ("EN", "en"),  # another language moves naming.locale too: test_i18n.py
         "dashboard.enabled": ("off", False),
         "dashboard.port": ("8385", 8385),
     }

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from zoomwatch.core.catalog import FileState
+from zoomwatch.i18n import N_, NP_, Msg, keep
 from zoomwatch.printable import printable
 
 RECENT_LIMIT = 20
@@ -89,10 +90,16 @@ class Problem:
     key: str = ""
 
     def text(self) -> str:
-        return f"{self.title} — {self.message}" if self.message else self.title
+        return N_("{title} — {message}", title=self.title, message=self.message) if self.message else self.title
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title, "message": self.message, "at": self.at}
+        return {"key": self.key, "title": self.title, "message": self.message, "at": self.at, **self.i18n()}
+
+    def i18n(self) -> dict[str, Any]:
+        """The title and message as msgid + parameters (for a face showing them in another language)."""
+        marked = {name: text.to_json() for name, text in (("title", self.title), ("message", self.message))
+                  if isinstance(text, Msg)}
+        return {"i18n": marked} if marked else {}
 
 
 def _order(problem: Problem) -> tuple[int, float]:
@@ -123,23 +130,26 @@ class Snapshot:
     def summary(self) -> str:
         """One line for a tooltip or a log: what a person wants to know at a glance."""
         if self.problem is not None:
-            more = f" (+{len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-            return self.problem.text() + more
+            more = N_("{problem} (+{count} more)", problem=self.problem.text(), count=len(self.problems) - 1)
+            return more if len(self.problems) > 1 else self.problem.text()
         if self.status is EngineStatus.PAUSED:
-            return "Paused"
+            return N_("Paused")
         if self.transfers:
             size = sum(t.size for t in self.transfers) or 1
             done = sum(t.done for t in self.transfers)
             waiting = self.counts.get(FileState.QUEUED, 0)
-            return f"Backing up {len(self.transfers)} file(s), {waiting} waiting — {100 * done // size}%"
+            return NP_("Backing up {n} file(s), {waiting} waiting — {percent}%",
+                       "Backing up {n} file(s), {waiting} waiting — {percent}%", len(self.transfers),
+                       waiting=waiting, percent=100 * done // size)
         verified = self.counts.get(FileState.VERIFIED, 0)
         if self.settling:
-            return f"{verified} backed up; waiting for {self.settling} file(s) to finish"
+            return NP_("{verified} backed up; waiting for {n} file(s) to finish",
+                       "{verified} backed up; waiting for {n} file(s) to finish", self.settling, verified=verified)
         if self.status is EngineStatus.STOPPED:
-            return "Stopped"
+            return N_("Stopped")
         if not verified:
-            return "Watching — no recordings yet"
-        return f"All {verified} recording files backed up"
+            return N_("Watching — no recordings yet")
+        return NP_("All {n} recording files backed up", "All {n} recording files backed up", verified)
 
 
 class StatusBoard:
@@ -193,7 +203,7 @@ class StatusBoard:
     def set_problem(self, key: str, title: str, message: str) -> bool:
         """Show the problem about `key` (replacing an older one about the same thing); returns False when
         the very same one was shown already (notify once per key and cause)."""
-        title, message = printable(title), printable(message)
+        title, message = keep(title, printable), keep(message, printable)
         with self._cond:
             current = self._problems.get(key)
             if current is not None and (current.title, current.message) == (title, message):

@@ -34,6 +34,7 @@ from zoomwatch.core.catalog import Catalog, FileInfo, Origin, Row
 from zoomwatch.core.status import ProblemKey, StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, SourceFile, UploadSession
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
+from zoomwatch.i18n import N_
 from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,8 @@ class Transfers:
         except OSError as exc:
             raise source_error(exc, row.display) from None
         if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
-            raise FileChanged("File changed", f"{row.display} changed after it looked finished")
+            raise FileChanged(N_("File changed"),
+                              N_("{display} changed after it looked finished", display=row.display))
 
     def _reserve_key(self, row: Row) -> str:
         return self.catalog.reserve_key(self.destination.id, row.path, self._wanted_key(row), naming.with_suffix_number)
@@ -355,7 +357,9 @@ class Transfers:
             self.catalog.save_progress(row.id, remote_key=key)
             log.warning("%s already holds another file (not written by this catalog: another machine?); "
                         "%s is backed up as %s instead", foreign[-1], row.display, key)
-        raise ItemError("No free backup name", f"{len(foreign)} numbered names for {row.display} are taken")
+        raise ItemError(N_("No free backup name"),
+                        N_("{foreign} numbered names for {display} are taken",
+                           foreign=len(foreign), display=row.display))
 
     def _adopt_moved(self, row: Row, stop: threading.Event) -> bool:
         """A file renamed or moved after it was backed up (its meeting folder renamed) keeps its backup:

@@ -11,6 +11,7 @@ from zoomwatch.config import Config
 from zoomwatch.destination_kinds import KINDS
 from zoomwatch.destinations.base import Destination, RemoteObject, UploadSession
 from zoomwatch.errors import ConfigError
+from zoomwatch.i18n import N_
 
 __all__ = ["OPENERS", "Destination", "RemoteObject", "UploadSession", "open_destination"]
 
@@ -45,7 +46,7 @@ def open_destination(config: Config, *, secrets: dict[str, str] | None = None) -
     opener = OPENERS.get(kind) if kind in KINDS else None
     if opener is None:
         raise ConfigError(
-            f"Destination {kind!r} is not available in this version",
-            "set destination.kind to local (zoomwatch config set destination.kind local)",
+            N_("Destination {kind} is not available in this version", kind=repr(kind)),
+            N_("set destination.kind to local (zoomwatch config set destination.kind local)"),
         )
     return opener(config, secrets)

@@ -23,6 +23,7 @@ from zoomwatch.errors import (
     Cancelled,  # an upload asked to stop (its resume point is saved); one type for all
     ItemError,
 )
+from zoomwatch.i18n import N_
 from zoomwatch.translate import source_error
 
 CHUNK = 1024 * 1024
@@ -125,10 +126,10 @@ class SourceFile:
     def name(self) -> str:
         return os.fsdecode(self.path.name)
 
-    def error(self, exc: OSError, doing: str = "before it was backed up") -> ItemError:
+    def error(self, exc: OSError, doing: str = N_("before it was backed up")) -> ItemError:
         return source_error(exc, self.display, doing=doing)
 
-    def stat(self, doing: str = "before it was backed up") -> os.stat_result:
+    def stat(self, doing: str = N_("before it was backed up")) -> os.stat_result:
         try:
             return os.stat(self.path)
         except OSError as exc:
@@ -192,7 +193,7 @@ class SourceReader:
         self._source = source
 
     def _failed(self, exc: OSError) -> ItemError:
-        return self._source.error(exc, doing="while it was being read")
+        return self._source.error(exc, doing=N_("while it was being read"))
 
     def read(self, size: int = -1) -> bytes:
         try:

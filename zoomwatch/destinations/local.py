@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from zoomwatch.destinations.base import CHUNK, RemoteObject, SourceFile, SourceReader, UploadSession, download_into
 from zoomwatch.errors import DestinationError, FileChanged, ItemError, ZoomwatchError
+from zoomwatch.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,18 @@ _NO_SPACE_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", -1)}
 def _dest_error(exc: OSError, root: Path) -> DestinationError:
     """The destination-wide reading of an OS error about the backup folder `root`."""
     if exc.errno in _NO_SPACE_ERRNOS:
-        return DestinationError("Backup disk is full", f"free space on the disk that holds {root}", retryable=True)
+        return DestinationError(N_("Backup disk is full"),
+                                N_("free space on the disk that holds {root}", root=root), retryable=True)
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return DestinationError(
-            "Backup folder is read-only",
-            f"zoomwatch may not write in {root} — check its permissions or choose another folder",
+            N_("Backup folder is read-only"),
+            N_("zoomwatch may not write in {root} — check its permissions or choose another folder", root=root),
             retryable=True,
         )
     if exc.errno == errno.ENOENT:
         return _missing(root)
-    return DestinationError("Cannot write to the backup folder", f"{root}: {exc.strerror or exc}", retryable=True)
+    return DestinationError(N_("Cannot write to the backup folder"),
+                            N_("{root}: {value}", root=root, value=exc.strerror or exc), retryable=True)
 
 
 def classify_os_error(exc: OSError, root: Path, path: Path | None = None) -> ZoomwatchError:
@@ -73,35 +76,37 @@ def classify_os_error(exc: OSError, root: Path, path: Path | None = None) -> Zoo
     beyond_max_path = windows and exc.errno == errno.ENOENT and len(str(where)) >= WINDOWS_MAX_PATH
     if exc.errno == errno.ENAMETOOLONG or winerror == _WINERROR_FILENAME_EXCED_RANGE or beyond_max_path:
         return ItemError(
-            "Backup name too long",
-            f"{where} is longer than the file system allows — choose a shorter naming template "
-            "(zoomwatch config set naming.template ...) or a backup folder with a shorter path; "
-            "on Windows, long paths can also be enabled (LongPathsEnabled)",
+            N_("Backup name too long"),
+            N_("{where} is longer than the file system allows — choose a shorter naming template (zoomwatch config "
+               "set naming.template ...) or a backup folder with a shorter path; on Windows, long paths can also be "
+               "enabled (LongPathsEnabled)", where=where),
         )
     if winerror in (_WINERROR_SHARING_VIOLATION, _WINERROR_LOCK_VIOLATION):
         return ItemError(
-            "Backup file is in use",
-            f"{where} is open in another program (a media player, an antivirus?) — zoomwatch tries again later",
+            N_("Backup file is in use"),
+            N_("{where} is open in another program (a media player, an antivirus?) — zoomwatch tries again later",
+               where=where),
         )
     if exc.errno in _PER_FILE_ERRNOS:
-        return ItemError("Cannot write backup file", f"{where}: {exc.strerror or exc}")
+        return ItemError(N_("Cannot write backup file"),
+                         N_("{where}: {value}", where=where, value=exc.strerror or exc))
     return _dest_error(exc, root)
 
 
 def _missing(root: Path) -> DestinationError:
     return DestinationError(
-        "Backup folder is missing",
-        f"{root} does not exist — connect the drive or create the folder "
-        "(or choose another: zoomwatch config set destination.local.path PATH)",
+        N_("Backup folder is missing"),
+        N_("{root} does not exist — connect the drive or create the folder (or choose another: zoomwatch config set "
+           "destination.local.path PATH)", root=root),
         retryable=True,
     )
 
 
 def _drive_changed(root: Path, mount: Path) -> DestinationError:
     return DestinationError(
-        "Backup drive changed",
-        f"{root} is no longer on the drive it was on (it is now on the disk mounted at {mount}: was the drive "
-        "unplugged?) — connect the drive again; backups wait for it",
+        N_("Backup drive changed"),
+        N_("{root} is no longer on the drive it was on (it is now on the disk mounted at {mount}: was the drive "
+           "unplugged?) — connect the drive again; backups wait for it", root=root, mount=mount),
         retryable=True,
     )
 
@@ -201,7 +206,7 @@ class LocalDestination:
         self.root = Path(root).absolute()
         self.create = create
         self.id = f"local:{self.root}"
-        self.label = f"folder {self.root}"
+        self.label: str = N_("folder {root}", root=str(self.root))
         self._seen: _Volume | None = None
         self._seen_lock = threading.Lock()
 
@@ -210,7 +215,8 @@ class LocalDestination:
     def _target(self, key: str) -> Path:
         parts = key.split("/")
         if not key or any(p in ("", ".", "..") for p in parts) or key.startswith("/"):
-            raise ItemError("Unsafe backup name", f"refusing to write outside the backup folder: {key!r}")
+            raise ItemError(N_("Unsafe backup name"),
+                            N_("refusing to write outside the backup folder: {key}", key=repr(key)))
         return self.root.joinpath(*parts)
 
     @staticmethod
@@ -267,7 +273,8 @@ class LocalDestination:
                 self._ensure_root()
             except DestinationError as root_problem:
                 return root_problem
-            return ItemError("Cannot write backup file", f"{path}: {exc.strerror or exc}")
+            return ItemError(N_("Cannot write backup file"),
+                             N_("{path}: {value}", path=path, value=exc.strerror or exc))
         return err
 
     def _make_folders(self, folder: Path, volume: _Volume) -> None:
@@ -359,8 +366,9 @@ class LocalDestination:
                     self._give_back_space(partial, key, gate)
                 raise self._error(exc, partial) from None
         if done != source.size:
-            raise FileChanged("File changed while copying",
-                              f"{source.display} is now {done} bytes, expected {source.size}")
+            raise FileChanged(N_("File changed while copying"),
+                              N_("{display} is now {done} bytes, expected {size}",
+                                 display=source.display, done=done, size=source.size))
         self._still_on(volume)
         try:
             os.replace(partial, target)

@@ -40,6 +40,7 @@ from zoomwatch.errors import (
     TooLarge,
     ZoomwatchError,
 )
+from zoomwatch.i18n import N_
 from zoomwatch.secrets import get_secret
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,15 @@ class SupabaseDestination:
         self.url = config["destination.supabase.url"].rstrip("/")
         self.bucket = config["destination.supabase.bucket"]
         if not self.url or not self.bucket:
-            raise BadSetting("Supabase is not set up", "set destination.supabase.url and destination.supabase.bucket")
+            raise BadSetting(N_("Supabase is not set up"),
+                             N_("set destination.supabase.url and destination.supabase.bucket"))
         prefix = config["destination.supabase.prefix"]
         self.prefix = f"{supabase_key_name(prefix)}/" if prefix else ""
         self.key = (secrets or {}).get("supabase.key") or get_secret("supabase.key") or next(
             (os.environ[name] for name in KEY_ENV if os.environ.get(name)), None)
         self.id = f"supabase:{self.url}/{self.bucket}/{self.prefix}"
-        self.label = f"Supabase bucket {self.bucket}{'/' + prefix if prefix else ''} at {self.url}"
+        self.label: str = N_("Supabase bucket {bucket} at {url}",
+                             bucket=f"{self.bucket}{'/' + prefix if prefix else ''}", url=self.url)
         self.tus_timeout = TUS_TIMEOUT
         self._storage: Any = None
 
@@ -92,8 +95,9 @@ class SupabaseDestination:
 
     def headers(self) -> dict[str, str]:
         if not self.key:
-            raise DestinationDown("No Supabase key", "set it with: zoomwatch secret set supabase.key "
-                                  "(or SUPABASE_KEY in the environment)", retryable=False)
+            raise DestinationDown(N_("No Supabase key"),
+                                  N_("set it with: zoomwatch secret set supabase.key (or SUPABASE_KEY in the "
+                                     "environment)"), retryable=False)
         return {"apikey": self.key, "Authorization": f"Bearer {self.key}"}
 
     @property
@@ -166,7 +170,8 @@ class SupabaseDestination:
             back = self.objects().download(probe)
             self.objects().remove([probe])
         if back != b"zoomwatch connection check":
-            raise DestinationDown("Supabase check failed", f"bucket {self.bucket} returned other bytes")
+            raise DestinationDown(N_("Supabase check failed"),
+                                  N_("bucket {bucket} returned other bytes", bucket=self.bucket))
 
     def bucket_size_limit(self) -> int | None:
         """The bucket's own file_size_limit in bytes (None: none set, or this key may not see it)."""
@@ -227,17 +232,19 @@ class SupabaseDestination:
         """Which limit refused the file: the bucket's own file_size_limit, or else the project's."""
         limit = self.bucket_size_limit()
         if limit is not None and size > limit:
-            return TooLarge("File too large for this Supabase bucket",
-                            f"{self.bucket}/{full} ({_mb(size)}) is over the bucket's file size limit "
-                            f"(file_size_limit {_mb(limit)}) — raise it in the bucket's settings (Storage › "
-                            f"{self.bucket} › Edit bucket)", retryable=False)
-        return TooLarge(TOO_LARGE, f"{self.bucket}/{full} ({_mb(size)}) exceeds the project's upload size limit — "
-                        "raise it under Storage settings", retryable=False)
+            return TooLarge(N_("File too large for this Supabase bucket"),
+                            N_("{bucket}/{full} ({size}) is over the bucket's file size limit (file_size_limit "
+                               "{limit}) — raise it in the bucket's settings (Storage › {bucket} › Edit bucket)",
+                               bucket=self.bucket, full=full, size=_mb(size), limit=_mb(limit)), retryable=False)
+        return TooLarge(TOO_LARGE, N_("{bucket}/{full} ({size}) exceeds the project's upload size limit — raise it "
+                                      "under Storage settings", bucket=self.bucket, full=full, size=_mb(size)),
+                        retryable=False)
 
     def _standard(self, source: SourceFile, full: str, content_type: str, session: UploadSession) -> str:
         data = source.read_range(0, source.size)
         if len(data) != source.size:
-            raise SourceChanged("File changed", f"{source.display} is shorter than when it was measured")
+            raise SourceChanged(N_("File changed"),
+                                N_("{display} is shorter than when it was measured", display=source.display))
         session.check_stop()
         sha = source.streamed(hashlib.sha256(data))
         session.throttle(len(data))
@@ -320,8 +327,10 @@ class SupabaseDestination:
         try:
             answer = http.delete(tus_url, headers={"Tus-Resumable": "1.0.0"}, timeout=self.tus_timeout)
         except requests.RequestException as exc:
-            raise DestinationDown("Supabase unreachable", f"{self.url} does not answer — the unfinished upload "
-                                  f"of {key} could not be removed ({type(exc).__name__})", retryable=True) from None
+            raise DestinationDown(N_("Supabase unreachable"),
+                                  N_("{url} does not answer — the unfinished upload of {key} could not be removed "
+                                     "({name})", url=self.url, key=key, name=type(exc).__name__),
+                                  retryable=True) from None
         if answer.status_code in (200, 204):
             log.info("removed the unfinished resumable upload of %s from Supabase", key)
         elif answer.status_code in (404, 410):
@@ -421,9 +430,10 @@ class SupabaseDestination:
 
 def _unchanged(source: SourceFile, started: os.stat_result) -> None:
     """Between chunks: the file is still the one being uploaded (else the upload is given up)."""
-    now = source.stat(doing="during the upload")
+    now = source.stat(doing=N_("during the upload"))
     if (now.st_size, now.st_mtime_ns, now.st_ino) != (started.st_size, started.st_mtime_ns, started.st_ino):
-        raise SourceChanged("File changed", f"{source.display} changed during the upload")
+        raise SourceChanged(N_("File changed"),
+                            N_("{display} changed during the upload", display=source.display))
 
 
 _UPLOADER: Any = None
@@ -564,33 +574,42 @@ def translate(exc: BaseException, bucket: str, key: str, url: str) -> ZoomwatchE
     transport = isinstance(exc, httpx.TransportError | ConnectionError | requests.ConnectionError
                            | requests.Timeout) or (isinstance(exc, TusCommunicationError) and not status)
     if transport:
-        return DestinationDown("Supabase unreachable", f"{url} does not answer — check the network or "
-                               "destination.supabase.url; uploads resume when it is back", retryable=True)
+        return DestinationDown(N_("Supabase unreachable"),
+                               N_("{url} does not answer — check the network or destination.supabase.url; uploads "
+                                  "resume when it is back", url=url), retryable=True)
     if _foreign(body) and not (status.startswith("5") or status in ("429", "423")):
-        return DestinationDown("Not a Supabase Storage endpoint", f"{url} does not look like a Supabase Storage "
-                               "endpoint (it answered with a web page, not Storage's API) — check "
-                               "destination.supabase.url (the project URL, e.g. https://<project>.supabase.co)",
+        return DestinationDown(N_("Not a Supabase Storage endpoint"),
+                               N_("{url} does not look like a Supabase Storage endpoint (it answered with a web "
+                                  "page, not Storage's API) — check destination.supabase.url (the project URL, e.g. "
+                                  "https://<project>.supabase.co)", url=url),
                                retryable=True)
     # the name checks come first: an InvalidKey message repeats the refused name, which may hold any word
     if "invalidkey" in body.replace(" ", "") or "invalid key" in body:
-        return ItemError("Name refused by Supabase", f"{where}: change naming.template", retryable=False)
+        return ItemError(N_("Name refused by Supabase"),
+                         N_("{where}: change naming.template", where=where), retryable=False)
     if status == "413" or "maximum size exceeded" in body:
-        return TooLarge(TOO_LARGE, f"{where} exceeds the project's upload size limit — raise it under Storage "
-                        "settings", retryable=False)
+        return TooLarge(TOO_LARGE, N_("{where} exceeds the project's upload size limit — raise it under Storage "
+                                      "settings", where=where), retryable=False)
     if any(p in body for p in ("signature verification failed", "invalid compact jws",
                                "claim timestamp check failed", "invalid jwt")) or status == "401":
-        return DestinationDown("Supabase key rejected", "the key is malformed, expired or for another project — "
-                               "set the right one with: zoomwatch secret set supabase.key", retryable=False)
+        return DestinationDown(N_("Supabase key rejected"),
+                               N_("the key is malformed, expired or for another project — set the right one with: "
+                                  "zoomwatch secret set supabase.key"), retryable=False)
     if "row-level security" in body:
-        return DestinationDown("Supabase refuses the upload", f"a Storage policy forbids writing to {where} — "
-                               "use the service-role key or allow inserts for this bucket", retryable=False)
+        return DestinationDown(N_("Supabase refuses the upload"),
+                               N_("a Storage policy forbids writing to {where} — use the service-role key or allow "
+                                  "inserts for this bucket", where=where), retryable=False)
     if status == "404" and "bucket" in body:
-        return BucketMissing(BUCKET_NOT_FOUND, f"bucket {bucket} does not exist and the key may not "
-                             "create it — create it in the dashboard or fix destination.supabase.bucket",
+        return BucketMissing(BUCKET_NOT_FOUND, N_("bucket {bucket} does not exist and the key may not create it — "
+                                                  "create it in the dashboard or fix destination.supabase.bucket",
+                                                  bucket=bucket),
                              retryable=False)
     if status.startswith("5") or status in ("429", "423"):
-        return DestinationDown("Supabase is busy or failing", f"{where}: HTTP {status}; retrying with backoff",
+        return DestinationDown(N_("Supabase is busy or failing"),
+                               N_("{where}: HTTP {status}; retrying with backoff", where=where, status=status),
                                retryable=True)
     if status == "404" and key:
-        return ItemError("Supabase lost the upload", f"{where}: {body[:160]}; it is sent again")
-    return ItemError("Supabase error", f"{where}: {status} {body[:200]}")
+        return ItemError(N_("Supabase lost the upload"),
+                         N_("{where}: {body}; it is sent again", where=where, body=body[:160]))
+    return ItemError(N_("Supabase error"),
+                     N_("{where}: {status} {body}", where=where, status=status, body=body[:200]))

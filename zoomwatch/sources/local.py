@@ -33,6 +33,7 @@ from typing import Any
 from zoomwatch.config import Config
 from zoomwatch.core.catalog import Catalog, FileInfo, FileState, path_bytes
 from zoomwatch.errors import ConfigError
+from zoomwatch.i18n import N_
 from zoomwatch.naming import parse_meeting
 
 log = logging.getLogger(__name__)
@@ -171,8 +172,9 @@ class Settler:
         periodic one, or of a folder an event names) leaves queued and failed files to their retry times."""
         overlap = self.config.folder_overlap()
         if overlap:
-            raise ConfigError("Backup folder and Zoom folder overlap", f"{overlap}; nothing is backed up until "
-                              "it is fixed: zoomwatch config set destination.local.path PATH")
+            raise ConfigError(N_("Backup folder and Zoom folder overlap"),
+                              N_("{overlap}; nothing is backed up until it is fixed: zoomwatch config set "
+                                 "destination.local.path PATH", overlap=overlap))
         errors: list[str] = []
         known = self.catalog.current_stats(self.dest_id)
         files = unchanged = 0
@@ -304,7 +306,7 @@ class Settler:
             if folder not in converting:
                 converting[folder] = _has_intermediates(folder)
             if converting[folder]:
-                self._wait(item, "Zoom is still converting this meeting")
+                self._wait(item, N_("Zoom is still converting this meeting"))
                 continue
             if not self.fence.admits(str(path)):  # a folder on the way was swapped for a link meanwhile
                 self._forget(path, "reached through a symbolic link, which zoomwatch never follows")
@@ -312,7 +314,7 @@ class Settler:
             try:
                 os.close(open_nofollow(path))
             except OSError as exc:
-                self._wait(item, f"cannot open it yet: {exc.strerror or exc}")
+                self._wait(item, N_("cannot open it yet: {reason}", reason=str(exc.strerror or exc)))
                 continue
             self._queue(path, item)
 
@@ -364,15 +366,16 @@ def folder_problem(root: Path, platform: str = sys.platform) -> tuple[str, str] 
     except PermissionError:
         pass
     except OSError as exc:
-        return "Cannot read the Zoom folder", f"{root}: {exc.strerror or exc}; zoomwatch tries again"
-    where = "Documents" if "Documents" in root.parts else "the Zoom folder"
+        return N_("Cannot read the Zoom folder"), N_("{root}: {reason}; zoomwatch tries again", root=str(root),
+                                                     reason=str(exc.strerror or exc))
+    where = "Documents" if "Documents" in root.parts else N_("the Zoom folder")
     if platform == "darwin":
-        how = (f"allow it in System Settings › Privacy & Security › Files and Folders (zoomwatch › {where}), "
-               "or under Full Disk Access")
+        how = N_("allow it in System Settings › Privacy & Security › Files and Folders (zoomwatch › {where}), "
+                 "or under Full Disk Access", where=where)
     else:
-        how = "give your user read access to it"
-    return (f"zoomwatch needs access to {where}",
-            f"the system refuses to show {root}: {how}; zoomwatch tries again by itself")
+        how = N_("give your user read access to it")
+    return (N_("zoomwatch needs access to {where}", where=where),
+            N_("the system refuses to show {root}: {how}; zoomwatch tries again by itself", root=str(root), how=how))
 
 
 def reading_events() -> frozenset[str]:

@@ -16,6 +16,7 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, Protocol
 
 from zoomwatch.errors import ConfigError
+from zoomwatch.i18n import N_
 
 APP_ID = "zoomwatch"
 BUNDLE_ID = "org.zoomwatch.tray"
@@ -114,10 +115,10 @@ def refuse_a_passing_place(executable: str) -> None:
         where = "its disk image"
     else:
         return
-    raise ConfigError("Start at login needs zoomwatch in Applications",
-                      f"zoomwatch is running from {where}, which will not be there at the next login: drag "
-                      "zoomwatch.app into the Applications folder, open it from there, then turn on Start at "
-                      "login again")
+    raise ConfigError(N_("Start at login needs zoomwatch in Applications"),
+                      N_("zoomwatch is running from {where}, which will not be there at the next login: drag "
+                         "zoomwatch.app into the Applications folder, open it from there, then turn on Start at "
+                         "login again", where=where))
 
 
 class Registry(Protocol):

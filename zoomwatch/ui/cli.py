@@ -14,8 +14,9 @@ import threading
 from enum import IntEnum
 from typing import Any
 
-from zoomwatch import __version__
+from zoomwatch import __version__, i18n
 from zoomwatch import config as configmod
+from zoomwatch.i18n import N_, T_, TP_, tr
 from zoomwatch.paths import AppPaths
 from zoomwatch.printable import json_printable, printable
 
@@ -56,59 +57,60 @@ def has_display() -> bool:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zoomwatch", description="Back up Zoom recordings, verified.")
+    parser = argparse.ArgumentParser(prog="zoomwatch", description=T_("Back up Zoom recordings, verified."))
     parser.add_argument("--version", action="version", version=f"zoomwatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="watch the Zoom folder and back up, in the foreground, until Ctrl-C")
+    run = commands.add_parser("run", help=T_("watch the Zoom folder and back up, in the foreground, until Ctrl-C"))
     run.add_argument("--once", action="store_true",
-                     help="scan, wait for files still being written, back up, then exit (0 = all verified)")
+                     help=T_("scan, wait for files still being written, back up, then exit (0 = all verified)"))
     run.add_argument("--max-wait", type=float, default=600.0, metavar="SECONDS",
-                     help="with --once: how long to wait for files still being written (default 600)")
+                     help=T_("with --once: how long to wait for files still being written (default 600)"))
 
-    status = commands.add_parser("status", help="what is backed up, what waits, what failed")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--all", action="store_true", help="list backed-up files too, not only the others")
+    status = commands.add_parser("status", help=T_("what is backed up, what waits, what failed"))
+    status.add_argument("--json", action="store_true", help=T_("machine-readable output"))
+    status.add_argument("--all", action="store_true", help=T_("list backed-up files too, not only the others"))
 
-    commands.add_parser("tray", help="the tray icon with the engine inside (the default on a desktop)")
-    commands.add_parser("settings", help="the settings window")
-    auto = commands.add_parser("autostart", help="start the tray at login: on, off or status")
+    commands.add_parser("tray", help=T_("the tray icon with the engine inside (the default on a desktop)"))
+    commands.add_parser("settings", help=T_("the settings window"))
+    auto = commands.add_parser("autostart", help=T_("start the tray at login: on, off or status"))
     auto.add_argument("action", choices=["on", "off", "status"])
-    login = commands.add_parser("login", help="sign in with Zoom (opens the browser; tokens go to the OS keyring)")
-    login.add_argument("--no-browser", action="store_true", help="print the sign-in URL instead of opening it")
-    login.add_argument("--device", action="store_true", help="sign in on another device with a code")
+    login = commands.add_parser("login", help=T_("sign in with Zoom (opens the browser; tokens go to the OS keyring)"))
+    login.add_argument("--no-browser", action="store_true", help=T_("print the sign-in URL instead of opening it"))
+    login.add_argument("--device", action="store_true", help=T_("sign in on another device with a code"))
     login.add_argument("--timeout", type=float, default=300, metavar="SECONDS",
-                       help="how long to wait for the browser (default 300)")
-    commands.add_parser("logout", help="sign out of Zoom: revoke the token and remove it from the keyring")
-    commands.add_parser("whoami", help="which Zoom account zoomwatch is signed in to")
-    sync = commands.add_parser("sync", help="back up Zoom cloud recordings once, in the foreground")
-    sync.add_argument("--from", dest="start", type=_date, help="first day to list (YYYY-MM-DD)")
-    sync.add_argument("--to", dest="end", type=_date, help="last day to list (YYYY-MM-DD)")
+                       help=T_("how long to wait for the browser (default 300)"))
+    commands.add_parser("logout", help=T_("sign out of Zoom: revoke the token and remove it from the keyring"))
+    commands.add_parser("whoami", help=T_("which Zoom account zoomwatch is signed in to"))
+    sync = commands.add_parser("sync", help=T_("back up Zoom cloud recordings once, in the foreground"))
+    sync.add_argument("--from", dest="start", type=_date, help=T_("first day to list (YYYY-MM-DD)"))
+    sync.add_argument("--to", dest="end", type=_date, help=T_("last day to list (YYYY-MM-DD)"))
     cleanup = commands.add_parser("cleanup", help="free space now: safe local recordings to the OS trash, safe cloud "
                                   "recordings to Zoom's trash (each checked at the destination right before)")
     cleanup.add_argument("--dry-run", action="store_true", help="only say what would go, what stays and why")
     cleanup.add_argument("--history", action="store_true", help="list what went to a trash, newest first")
-    commands.add_parser("check", help="test the backup destination: write, read back and delete a probe")
+    commands.add_parser("check", help=T_("test the backup destination: write, read back and delete a probe"))
     dashboard = commands.add_parser("dashboard", help="open the running zoomwatch's dashboard in the browser")
     dashboard.add_argument("--no-browser", action="store_true", help="print the one-time link instead of opening it")
     dashboard.add_argument("--api-key", action="store_true",
                            help="print the REST API key (for scripts: curl -H \"X-API-Key: $KEY\" ...)")
 
-    secret = commands.add_parser("secret", help="store credentials in the OS keyring (never in the config file)")
+    secret = commands.add_parser("secret", help=T_("store credentials in the OS keyring (never in the config file)"))
     secret_actions = secret.add_subparsers(dest="action", metavar="ACTION", required=True)
-    secret_set = secret_actions.add_parser("set", help="store a secret, read from stdin (never from the command line)")
+    secret_set = secret_actions.add_parser("set",
+                                           help=T_("store a secret, read from stdin (never from the command line)"))
     secret_set.add_argument("name")
-    secret_delete = secret_actions.add_parser("delete", help="remove a secret")
+    secret_delete = secret_actions.add_parser("delete", help=T_("remove a secret"))
     secret_delete.add_argument("name")
-    secret_actions.add_parser("list", help="which secrets are set (never their values)")
+    secret_actions.add_parser("list", help=T_("which secrets are set (never their values)"))
 
-    config = commands.add_parser("config", help="show or change settings")
+    config = commands.add_parser("config", help=T_("show or change settings"))
     actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("show", help="every setting and its value")
-    actions.add_parser("path", help="where the config file is")
-    get = actions.add_parser("get", help="one setting's value")
+    actions.add_parser("show", help=T_("every setting and its value"))
+    actions.add_parser("path", help=T_("where the config file is"))
+    get = actions.add_parser("get", help=T_("one setting's value"))
     get.add_argument("key")
-    setter = actions.add_parser("set", help="change one setting")
+    setter = actions.add_parser("set", help=T_("change one setting"))
     setter.add_argument("key")
     setter.add_argument("value")
     _add_audit_commands(commands)
@@ -121,7 +123,7 @@ def _date(text: str) -> Any:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date like 2024-01-31, got {text!r}") from None
+        raise argparse.ArgumentTypeError(T_("expected a date like 2024-01-31, got {text}", text=repr(text))) from None
 
 
 _missing_streams: frozenset[str] = frozenset()
@@ -141,12 +143,13 @@ def _replace_missing_streams() -> frozenset[str]:
 def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     global _missing_streams
     _missing_streams = _missing_streams | _replace_missing_streams()
-    args = _parser().parse_args(argv)
     paths = paths or AppPaths.default()
+    i18n.setup(configmod.ui_language(paths))  # before the parser: its help is translated
+    args = _parser().parse_args(argv)
     if args.command is None:
         if not has_display():
-            print("zoomwatch: no display here, so no tray icon. Run it headless with: zoomwatch run\n"
-                  "(see zoomwatch --help for every command)", file=sys.stderr)
+            print(T_("zoomwatch: no display here, so no tray icon. Run it headless with: zoomwatch run\n"
+                  "(see zoomwatch --help for every command)"), file=sys.stderr)
             return Exit.NO_DISPLAY
         args.command = "tray"
     handler = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "check": cmd_check,
@@ -161,7 +164,8 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
         sys.stderr.close()
         return Exit.OK
     except ZoomwatchError as exc:  # one a command did not expect (e.g. a locked keyring): said, not a traceback
-        print(f"zoomwatch: {exc.title}: {exc.message}" if exc.message else f"zoomwatch: {exc.title}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}" if exc.message else f"zoomwatch: {tr(exc.title)}",
+              file=sys.stderr)
         return exit_code_for(exc)
 
 
@@ -181,29 +185,31 @@ def cmd_config(args: argparse.Namespace, paths: AppPaths) -> Exit:
         try:
             value = configmod.set_value(paths, args.key, args.value)
         except ZoomwatchError as exc:
-            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+            print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
             return exit_code_for(exc)
         print(f"{args.key} = {_show(value)}")
         cfg = configmod.load(paths)
         if args.key == "watch.folder" and not cfg.watch_folder.is_dir():
-            print(f"note: {cfg.watch_folder} does not exist yet; zoomwatch waits for it", file=sys.stderr)
+            print(T_("note: {folder} does not exist yet; zoomwatch waits for it", folder=str(cfg.watch_folder)),
+                  file=sys.stderr)
         if args.key == "destination.local.path" and not cfg.backup_folder.is_dir():
-            print(f"note: {cfg.backup_folder} does not exist; create it (or connect the drive) "
-                  "before backups can start", file=sys.stderr)
+            print(T_("note: {folder} does not exist; create it (or connect the drive) "
+                  "before backups can start", folder=str(cfg.backup_folder)), file=sys.stderr)
         return Exit.OK
     cfg = configmod.load(paths)
     for problem in cfg.problems:
-        print(f"zoomwatch: {problem}", file=sys.stderr)
+        print(f"zoomwatch: {tr(problem)}", file=sys.stderr)
     if args.action == "get":
         if args.key not in configmod.KEYS:
-            print(f"zoomwatch: unknown setting {args.key!r}; known: {', '.join(configmod.KEYS)}", file=sys.stderr)
+            print(T_("zoomwatch: unknown setting {key}; known: {known}", key=repr(args.key),
+                     known=", ".join(configmod.KEYS)), file=sys.stderr)
             return Exit.BAD_CONFIG
         print(_show(cfg[args.key]))
         return Exit.OK
     for key in configmod.KEYS:
         print(f"{key} = {_show(cfg[key])}")
-    print(f"# watching: {cfg.watch_folder}")
-    print(f"# backing up to: {cfg.backup_folder}" if cfg["destination.kind"] == "local" else "")
+    print(T_("# watching: {folder}", folder=str(cfg.watch_folder)))
+    print(T_("# backing up to: {folder}", folder=str(cfg.backup_folder)) if cfg["destination.kind"] == "local" else "")
     return Exit.OK
 
 
@@ -217,28 +223,29 @@ def cmd_secret(args: argparse.Namespace, paths: AppPaths) -> Exit:
     try:
         if args.action == "list":
             for name, what in secrets.KNOWN.items():
-                print(f"{name:<22} {'set' if secrets.get_secret(name) else 'not set':<8} {what}")
+                print(f"{name:<22} {T_('set') if secrets.get_secret(name) else T_('not set'):<8} {tr(what)}")
             return Exit.OK
         if args.action == "delete":
             found = secrets.delete_secret(args.name, stamp)
-            print(f"{args.name} {'deleted' if found else 'was not set'}")
+            print(T_("{name} deleted", name=args.name) if found else T_("{name} was not set", name=args.name))
             return Exit.OK
         if "stdin" in _missing_streams:
-            print(f"zoomwatch: secret set reads the secret from a console, and this zoomwatch has none. Run it in a "
-                  f"terminal: zoomwatch secret set {args.name} (installed with the Windows installer: "
-                  f"zoomwatch-cli.exe secret set {args.name}, in zoomwatch's install folder)", file=sys.stderr)
+            print(T_("zoomwatch: secret set reads the secret from a console, and this zoomwatch has none. Run it in a "
+                  "terminal: zoomwatch secret set {name} (installed with the Windows installer: "
+                  "zoomwatch-cli.exe secret set {name}, in zoomwatch's install folder)", name=args.name),
+                  file=sys.stderr)
             return Exit.USAGE
         if sys.stdin.isatty():
             import getpass
 
-            value = getpass.getpass(f"{secrets.KNOWN.get(args.name, args.name)}: ")
+            value = getpass.getpass(f"{tr(secrets.KNOWN.get(args.name, args.name))}: ")
         else:
             value = sys.stdin.read()
         secrets.set_secret(args.name, value, stamp)
     except ZoomwatchError as exc:  # a bad name or value, no keyring, a keyring that refused
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
-    print(f"{args.name} stored in the OS keyring")
+    print(T_("{name} stored in the OS keyring", name=args.name))
     return Exit.OK
 
 
@@ -250,9 +257,9 @@ def cmd_check(args: argparse.Namespace, paths: AppPaths) -> Exit:
     try:
         label = check_destination(cfg)
     except ZoomwatchError as exc:
-        print(f"{exc.title}: {exc.message}" if exc.message else exc.title)
+        print(f"{tr(exc.title)}: {tr(exc.message)}" if exc.message else tr(exc.title))
         return exit_code_for(exc)
-    print(f"OK: {label} — write, read back and delete work")
+    print(T_("OK: {label} — write, read back and delete work", label=tr(label)))
     return _check_shared()
 
 
@@ -287,10 +294,10 @@ def _open_engine(paths: AppPaths, *, when_running: str = "") -> Any:
         engine = Engine(cfg)
         engine.acquire()
     except AlreadyRunning as exc:
-        print(f"zoomwatch: {exc.title}: {when_running or exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(when_running or exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     return engine
 
@@ -306,19 +313,20 @@ def cmd_login(args: argparse.Namespace, paths: AppPaths) -> Exit:
     cfg = configmod.load(paths)
 
     def show(url: str) -> None:
-        print(f"Sign in to Zoom in your browser:\n  {url}", flush=True)
+        print(T_("Sign in to Zoom in your browser:\n  {url}", url=url), flush=True)
         if not args.no_browser:
             webbrowser.open(url)
 
     try:
-        me = zoom_login(cfg, show, lambda text: print(printable(text), flush=True), device=args.device,
+        me = zoom_login(cfg, show, lambda text: print(printable(tr(text)), flush=True), device=args.device,
                         timeout=args.timeout)
     except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     if cfg["zoom.mode"] == "off":
         configmod.set_value(paths, "zoom.mode", "user")
-    print(f"Signed in to Zoom as {printable(str(me.get('email', '?')))}; cloud recordings are backed up from now on")
+    print(T_("Signed in to Zoom as {email}; cloud recordings are backed up from now on",
+             email=printable(str(me.get("email", "?")))))
     return Exit.OK
 
 
@@ -327,9 +335,10 @@ def cmd_logout(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     revoked = zoom_logout(configmod.load(paths))
     if revoked is None:
-        print("not signed in to Zoom")
+        print(T_("not signed in to Zoom"))
         return Exit.OK
-    print("signed out of Zoom" + ("" if revoked else " (Zoom could not be told; the tokens were removed here)"))
+    print(T_("signed out of Zoom") if revoked else T_("signed out of Zoom (Zoom could not be told; the tokens were "
+                                                       "removed here)"))
     return Exit.OK
 
 
@@ -341,9 +350,10 @@ def cmd_whoami(args: argparse.Namespace, paths: AppPaths) -> Exit:
     try:
         me = zoom_user(cfg)
     except ZoomwatchError as exc:
-        print(f"{exc.title}: {exc.message}")
+        print(f"{tr(exc.title)}: {tr(exc.message)}")
         return exit_code_for(exc)
-    who = f"{me.get('email')} ({me.get('first_name', '')} {me.get('last_name', '')}, account {me.get('account_id')})"
+    who = T_("{email} ({first} {last}, account {account})", email=str(me.get("email")), first=me.get("first_name", ""),
+             last=me.get("last_name", ""), account=str(me.get("account_id")))
     print(printable(who))  # Zoom's answer is untrusted text: no control characters reach the terminal
     return Exit.OK
 
@@ -353,7 +363,7 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
     from zoomwatch.errors import ZoomwatchError
 
-    engine = _open_engine(paths, when_running="another zoomwatch is running: use its tray's Sync now")
+    engine = _open_engine(paths, when_running=N_("another zoomwatch is running: use its tray's Sync now"))
     if isinstance(engine, Exit):
         return engine
     try:
@@ -362,11 +372,11 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
                                                               leave=False))
         result = engine.run_cloud_once(args.start, args.end)
     except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     finally:
         engine.close()
-    print(result.summary())
+    print(tr(result.summary()))
     return Exit.OK if result.ok else Exit.INCOMPLETE
 
 
@@ -374,9 +384,9 @@ def cmd_sync(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if not has_display():
-        print("zoomwatch: no display for a tray icon; run headless with: zoomwatch run", file=sys.stderr)
+        print(T_("zoomwatch: no display for a tray icon; run headless with: zoomwatch run"), file=sys.stderr)
         return Exit.NO_DISPLAY
-    engine = _open_engine(paths, when_running="its settings window opens now")
+    engine = _open_engine(paths, when_running=N_("its settings window opens now"))
     if engine == Exit.ALREADY_RUNNING:
         paths.show_settings_stamp.parent.mkdir(parents=True, exist_ok=True)
         paths.show_settings_stamp.touch()  # the running tray opens its settings window
@@ -404,7 +414,7 @@ def cmd_tray(args: argparse.Namespace, paths: AppPaths) -> Exit:
 
 def cmd_settings(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if not has_display():
-        print("zoomwatch: no display for the settings window; use: zoomwatch config set KEY VALUE",
+        print(T_("zoomwatch: no display for the settings window; use: zoomwatch config set KEY VALUE"),
               file=sys.stderr)
         return Exit.NO_DISPLAY
     from zoomwatch.ui.settings_dialog import run_dialog
@@ -422,11 +432,12 @@ def cmd_autostart(args: argparse.Namespace, paths: AppPaths) -> Exit:
         try:
             entry.enable()
         except ZoomwatchError as exc:
-            print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+            print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
             return exit_code_for(exc)
     elif args.action == "off":
         entry.disable()
-    print(f"start at login: {'on' if entry.is_enabled() else 'off'} ({entry.where()})")
+    print(T_("start at login: on ({where})", where=entry.where()) if entry.is_enabled()
+          else T_("start at login: off ({where})", where=entry.where()))
     return Exit.OK
 
 
@@ -450,9 +461,9 @@ def _run_once(engine: Any, max_wait: float) -> Exit:
     try:
         result = engine.run_once(max_wait)
     except ZoomwatchError as exc:
-        print(printable(f"zoomwatch: {exc.title}: {exc.message}"), file=sys.stderr)
+        print(printable(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}"), file=sys.stderr)
         return exit_code_for(exc)
-    print(result.summary())
+    print(tr(result.summary()))
     return Exit.OK if result.ok else Exit.INCOMPLETE
 
 
@@ -488,12 +499,9 @@ def _run_forever(engine: Any) -> Exit:
 # -- status ---------------------------------------------------------------------------------------
 
 def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
+    return i18n.format_size(size)
+
+
 
 
 def _running_pid(paths: AppPaths) -> int | None:
@@ -524,7 +532,8 @@ def _problems(paths: AppPaths, pid: int | None, cfg: Any) -> list[dict[str, Any]
         return [p for p in published.get("problems", []) if isinstance(p, dict)]
     if pid is None and cfg.problems:
         return [{"key": str(ProblemKey.SETTINGS), "title": "Settings problem",
-                 "message": printable("; ".join(cfg.problems)), "at": None}]
+                 "message": printable("; ".join(cfg.problems)), "at": None,
+                 "i18n": {"title": N_("Settings problem").to_json()}}]
     return []
 
 
@@ -538,17 +547,20 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
         """What a pending resumable upload holds: S3 multipart parts, or a Supabase (TUS) upload's bytes."""
         resume = row.resume or {}
         if resume.get("upload_id"):
-            return f"resumable upload: {len(resume.get('parts', {}))} part(s) stored"
+            parts = len(resume.get("parts", {}))
+            return TP_("resumable upload: {n} part(s) stored", "resumable upload: {n} part(s) stored", parts)
         if resume.get("tus_url"):
-            done = f"about {_human(row.bytes_done)} of {_human(row.size)} sent" if row.bytes_done else "started"
-            return f"resumable upload: {done}"
+            if row.bytes_done:
+                return T_("resumable upload: about {done} of {size} sent", done=_human(row.bytes_done),
+                          size=_human(row.size))
+            return T_("resumable upload: started")
         return None
 
     cfg = configmod.load(paths)
     try:
         report = file_report(cfg)
     except ZoomwatchError as exc:
-        print(f"zoomwatch: {exc.title}: {exc.message}", file=sys.stderr)
+        print(f"zoomwatch: {tr(exc.title)}: {tr(exc.message)}", file=sys.stderr)
         return exit_code_for(exc)
     if report.damaged:
         print(f"zoomwatch: {report.damaged}", file=sys.stderr)
@@ -567,7 +579,7 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
             "running": pid is not None, "pid": pid if pid and pid > 0 else None,
             "status": published.get("status"), "dashboard": published.get("dashboard") or None,
             "watch_folder": str(cfg.watch_folder), "destination": report.destination, "counts": counts,
-            "problems": problems,
+            "problems": [{k: v for k, v in p.items() if k != "i18n"} for p in problems],
             "at_risk": at_risk,
             "files": [{"path": os.fsdecode(r.path), "state": r.state, "size": r.size, "sha256": r.sha256,
                        "remote_key": r.remote_key, "attempts": r.attempts, "last_error": r.last_error,
@@ -576,10 +588,12 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
                       for r in rows],
         }, indent=2, ensure_ascii=False)))
         return Exit.OK
-    print(f"zoomwatch {__version__}: " + (f"running (pid {pid})" if pid else "not running"))
-    print(f"watching {printable(cfg.watch_folder)}; backing up to {printable(report.destination)}")
+    print(f"zoomwatch {__version__}: " + (T_("running (pid {pid})", pid=str(pid)) if pid else T_("not running")))
+    print(T_("watching {folder}; backing up to {destination}", folder=printable(cfg.watch_folder),
+             destination=printable(tr(report.destination))))
     for problem in problems:  # the running engine's board: already escaped (see printable)
-        print(f"problem: {problem['title']}" + (f" — {problem['message']}" if problem["message"] else ""))
+        title, message = _problem_texts(problem)
+        print(T_("problem: {title}", title=title) + (f" — {message}" if problem["message"] else ""))
     for item in at_risk:
         print(f"at risk: {printable(item['topic'])} ({item['start'][:16].replace('T', ' ')}) — Zoom deletes it on "
               f"{item['delete_on']}; not backed up yet")
@@ -588,20 +602,34 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     shown: dict[str, int] = {str(state): n for state, n in counts.items()}
     if cut_off:
         shown = {("interrupted" if state == FileState.UPLOADING else state): n for state, n in shown.items()}
-    print("  ".join(f"{n} {state}" for state, n in shown.items()))
+    print("  ".join(tr(i18n.state_count(state, n)) for state, n in shown.items()))
     for row in rows:
         if row.state is FileState.VERIFIED and not args.all:
             continue
         note = f" — {printable(row.last_error)}" if row.last_error and row.state is not FileState.VERIFIED else ""
         state = str(row.state)
         if row.id in cut_off:
-            state, note = "interrupted", " — resumes at next start" + note
+            state, note = "interrupted", T_(" — resumes at next start") + note
         resumable = _resumable(row)
         if resumable and row.state is not FileState.VERIFIED:
             note += f" ({resumable})"
         target = f" -> {printable(row.remote_key)}" if row.state is FileState.VERIFIED else ""
-        print(f"  {state:<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
+        print(f"  {tr(i18n.state_name(state)):<11} {_human(row.size):>9}  {printable(row.path)}{target}{note}")
     return Exit.OK
+
+
+def _problem_texts(problem: dict[str, Any]) -> tuple[str, str]:
+    """A published problem's title and message in the language in use (its msgid and parameters, when the
+    running zoomwatch published them), else as published."""
+    from zoomwatch.printable import printable
+
+    marked = problem.get("i18n")
+    marked = marked if isinstance(marked, dict) else {}
+    texts = []
+    for name in ("title", "message"):
+        msg = i18n.Msg.from_json(marked.get(name))
+        texts.append(printable(msg.translated()) if msg is not None else str(problem.get(name) or ""))
+    return texts[0], texts[1]
 
 
 # -- audit, ls, restore (issue 13) ------------------------------------------------------------------

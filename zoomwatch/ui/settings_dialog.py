@@ -12,11 +12,14 @@ from tkinter import filedialog, ttk
 
 from zoomwatch import config as configmod
 from zoomwatch.errors import ConfigError
+from zoomwatch.i18n import N_, T_, tr
 from zoomwatch.paths import AppPaths
 from zoomwatch.ui import autostart
 from zoomwatch.ui import settings_form as form
 
 SECTIONS = ("Recordings", "Destination", "Naming", "Zoom account", "Transfers", "Clean-up")
+SECTION_TITLES = {"Recordings": N_("Recordings"), "Destination": N_("Destination"), "Naming": N_("Naming"),
+                  "Zoom account": N_("Zoom account"), "Transfers": N_("Transfers"), "Clean-up": N_("Clean-up")}
 
 
 class SettingsDialog:
@@ -28,7 +31,7 @@ class SettingsDialog:
         self.vars: dict[str, tk.StringVar] = {}
         self.errors: dict[str, ttk.Label] = {}
         self.rows: dict[str, list[tk.Widget]] = {}
-        root.title("zoomwatch settings")
+        root.title(T_("zoomwatch settings"))
         frame = ttk.Frame(root, padding=12)
         frame.grid(sticky="nsew")
         root.columnconfigure(0, weight=1)
@@ -40,7 +43,7 @@ class SettingsDialog:
         for section in SECTIONS:
             tab = ttk.Frame(self.tabs, padding=10)
             tab.columnconfigure(1, weight=1)
-            self.tabs.add(tab, text=section)
+            self.tabs.add(tab, text=tr(SECTION_TITLES[section]))
             row = 0
             for field in (f for f in form.FIELDS if f.section == section):
                 row = self._field(tab, row, field, values[field.key], stored.get(field.key, False))
@@ -58,24 +61,24 @@ class SettingsDialog:
                 self.account.grid(row=row, column=1, sticky="w")
                 account_buttons = ttk.Frame(tab)
                 account_buttons.grid(row=row, column=2, sticky="e")
-                ttk.Button(account_buttons, text="Sign in…", command=lambda: self.zoom_command("login")).pack(
+                ttk.Button(account_buttons, text=T_("Sign in…"), command=lambda: self.zoom_command("login")).pack(
                     side="left")
-                ttk.Button(account_buttons, text="Sign out", command=lambda: self.zoom_command("logout")).pack(
+                ttk.Button(account_buttons, text=T_("Sign out"), command=lambda: self.zoom_command("logout")).pack(
                     side="left")
         row = 1
         self.start_at_login = tk.BooleanVar(value=self.autostart.is_enabled())
-        ttk.Checkbutton(frame, text="Start zoomwatch at login", variable=self.start_at_login).grid(
+        ttk.Checkbutton(frame, text=T_("Start zoomwatch at login"), variable=self.start_at_login).grid(
             row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
         row += 1
         self.message = ttk.Label(frame, text="", wraplength=520)
         self.message.grid(row=row, column=0, columnspan=3, sticky="w", pady=(8, 0))
         buttons = ttk.Frame(frame)
         buttons.grid(row=row + 1, column=0, columnspan=3, sticky="e", pady=(8, 0))
-        self.test_button = ttk.Button(buttons, text="Test connection", command=self.test_connection)
+        self.test_button = ttk.Button(buttons, text=T_("Test connection"), command=self.test_connection)
         self.test_button.pack(side="left", padx=4)
-        self.save_button = ttk.Button(buttons, text="Save", command=self.save)
+        self.save_button = ttk.Button(buttons, text=T_("Save"), command=self.save)
         self.save_button.pack(side="left", padx=4)
-        ttk.Button(buttons, text="Cancel", command=root.destroy).pack(side="left", padx=4)
+        ttk.Button(buttons, text=T_("Cancel"), command=root.destroy).pack(side="left", padx=4)
         for key in ("naming.template", "naming.locale"):
             self.vars[key].trace_add("write", lambda *_: self.update_preview())
         self.vars["watch.folder"].trace_add("write", lambda *_: self.update_found())
@@ -86,7 +89,7 @@ class SettingsDialog:
         self.update_account()
 
     def _field(self, frame: ttk.Frame, row: int, field: form.Field, value: str, stored: bool) -> int:
-        label = ttk.Label(frame, text=field.label)
+        label = ttk.Label(frame, text=tr(field.label))
         label.grid(row=row, column=0, sticky="w", padx=(0, 8))
         var = tk.StringVar(value=value)
         self.vars[field.key] = var
@@ -97,11 +100,11 @@ class SettingsDialog:
         entry.grid(row=row, column=1, sticky="ew")
         widgets: list[tk.Widget] = [label, entry]
         if field.kind == "folder":
-            button = ttk.Button(frame, text="Browse…", command=lambda: self.pick_folder(field.key))
+            button = ttk.Button(frame, text=T_("Browse…"), command=lambda: self.pick_folder(field.key))
             button.grid(row=row, column=2, padx=(4, 0))
             widgets.append(button)
         if field.kind == "secret":
-            hint = ttk.Label(frame, text="stored in keyring" if stored else "not set", foreground="gray30")
+            hint = ttk.Label(frame, text=T_("stored in keyring") if stored else T_("not set"), foreground="gray30")
             hint.grid(row=row, column=2, padx=(4, 0))
             widgets.append(hint)
         error = ttk.Label(frame, text="", foreground="#b3261e")
@@ -119,7 +122,7 @@ class SettingsDialog:
 
     def update_preview(self) -> None:
         text = form.preview(self.vars["naming.template"].get(), self.vars["naming.locale"].get())
-        self.preview.configure(text=f"e.g. {text}" if not text.startswith("⚠") else text)
+        self.preview.configure(text=T_("e.g. {example}", example=text) if not text.startswith("⚠") else text)
 
     def update_found(self) -> None:
         self.found.configure(text=form.count_recordings(self.vars["watch.folder"].get(), self.cfg))
@@ -136,7 +139,7 @@ class SettingsDialog:
 
     def show_errors(self, errors: dict[str, str]) -> None:
         for key, label in self.errors.items():
-            label.configure(text=errors.get(key, ""))
+            label.configure(text=tr(errors.get(key, "")))
         first = next((f for f in form.FIELDS if f.key in errors), None)
         if first is not None:  # show the tab that holds the first problem
             self.tabs.select(SECTIONS.index(first.section))
@@ -151,7 +154,7 @@ class SettingsDialog:
     def zoom_command(self, command: str) -> None:
         """Sign in or out through the CLI in its own process (it opens the browser and waits for it)."""
         process = subprocess.Popen(settings_cli(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.account.configure(text="Waiting for the browser…" if command == "login" else "Signing out…")
+        self.account.configure(text=T_("Waiting for the browser…") if command == "login" else T_("Signing out…"))
         self._in_background(process.wait, lambda code: self.update_account())
 
     def _in_background(self, work, done) -> None:  # type: ignore[no-untyped-def]
@@ -169,7 +172,7 @@ class SettingsDialog:
         poll()
 
     def test_connection(self) -> None:
-        self.message.configure(text="Testing…")
+        self.message.configure(text=T_("Testing…"))
         self.test_button.state(["disabled"])
         values = self.values()
 
@@ -183,16 +186,17 @@ class SettingsDialog:
         errors = form.save(self.values(), self.paths)
         self.show_errors(errors)
         if errors:
-            self.message.configure(text="Not everything could be saved: see the marked fields.")
+            self.message.configure(text=T_("Not everything could be saved: see the marked fields."))
             return False
         if self.start_at_login.get() != self.autostart.is_enabled():
             try:
                 self.autostart.enable() if self.start_at_login.get() else self.autostart.disable()
             except ConfigError as exc:  # e.g. macOS: opened from the disk image
                 self.start_at_login.set(False)
-                self.message.configure(text=f"Saved, but {exc.title}: {exc.message}")
+                self.message.configure(text=T_("Saved, but {title}: {message}", title=tr(exc.title),
+                                               message=tr(exc.message)))
                 return False
-        self.message.configure(text="Saved.")
+        self.message.configure(text=T_("Saved."))
         self.root.destroy()
         return True
 

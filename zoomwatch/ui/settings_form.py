@@ -13,6 +13,7 @@ from zoomwatch import config as configmod
 from zoomwatch import naming, secrets
 from zoomwatch.destination_kinds import DESTINATION_SECTION, KINDS
 from zoomwatch.errors import ConfigError, SignedOut, ZoomwatchError
+from zoomwatch.i18n import N_, T_, TP_, tr
 from zoomwatch.paths import AppPaths
 
 
@@ -40,22 +41,23 @@ def destination_fields(section: str) -> tuple[Field, ...]:
 
 
 FIELDS = (
-    Field("watch.folder", "Zoom recordings folder", "Recordings", "folder"),
-    Field("watch.settle_seconds", "Finished after quiet for (seconds)", "Recordings"),
-    Field("destination.kind", "Back up to", DESTINATION_SECTION, "choice", tuple(KINDS)),
+    Field("watch.folder", N_("Zoom recordings folder"), "Recordings", "folder"),
+    Field("watch.settle_seconds", N_("Finished after quiet for (seconds)"), "Recordings"),
+    Field("destination.kind", N_("Back up to"), DESTINATION_SECTION, "choice", tuple(KINDS)),
     *destination_fields(DESTINATION_SECTION),
-    Field("naming.template", "Backup name template", "Naming"),
-    Field("naming.locale", "Month and day names in", "Naming"),
-    Field("zoom.mode", "Zoom cloud recordings", "Zoom account", "choice", ("off", "user", "s2s")),
-    Field("zoom.sync_interval_minutes", "Sync every (minutes)", "Zoom account"),
-    Field("zoom.client_id", "Zoom OAuth client ID", "Zoom account", "secret"),
-    Field("zoom.client_secret", "Client secret (confidential apps only)", "Zoom account", "secret"),
-    Field("zoom.s2s_account_id", "Server-to-Server account ID", "Zoom account", "secret"),
-    Field("zoom.s2s_client_id", "Server-to-Server client ID", "Zoom account", "secret"),
-    Field("zoom.s2s_client_secret", "Server-to-Server client secret", "Zoom account", "secret"),
-    Field("transfer.workers", "Files at the same time", "Transfers"),
+    Field("naming.template", N_("Backup name template"), "Naming"),
+    Field("naming.locale", N_("Month and day names in"), "Naming"),
+    Field("zoom.mode", N_("Zoom cloud recordings"), "Zoom account", "choice", ("off", "user", "s2s")),
+    Field("zoom.sync_interval_minutes", N_("Sync every (minutes)"), "Zoom account"),
+    Field("zoom.client_id", N_("Zoom OAuth client ID"), "Zoom account", "secret"),
+    Field("zoom.client_secret", N_("Client secret (confidential apps only)"), "Zoom account", "secret"),
+    Field("zoom.s2s_account_id", N_("Server-to-Server account ID"), "Zoom account", "secret"),
+    Field("zoom.s2s_client_id", N_("Server-to-Server client ID"), "Zoom account", "secret"),
+    Field("zoom.s2s_client_secret", N_("Server-to-Server client secret"), "Zoom account", "secret"),
+    Field("transfer.workers", N_("Files at the same time"), "Transfers"),
     *destination_fields("Transfers"),
-    Field("transfer.bandwidth_limit", "Bandwidth limit (e.g. 10M, 0 = none)", "Transfers"),
+    Field("transfer.bandwidth_limit", N_("Bandwidth limit (e.g. 10M, 0 = none)"), "Transfers"),
+    Field("ui.language", N_("Language (empty = the system's)"), "Naming", "choice", ("", "en", "es", "ru")),
     # -- clean-up (issue 14) --
     Field("zoom.warn_days", "Warn when Zoom deletes a recording within (days)", "Clean-up"),
     Field("zoom.trash_after_backup", "Move backed-up cloud recordings to Zoom's trash", "Clean-up", "choice",
@@ -113,7 +115,7 @@ def validate(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
             errors[field.key] = field.required
     for key in SECRET_KEYS:
         if values.get(key, "") != values.get(key, "").strip():
-            errors[key] = "remove the spaces around the value"
+            errors[key] = N_("remove the spaces around the value")
     return checked, errors
 
 
@@ -124,22 +126,22 @@ def preview(template: str, locale: str) -> str:
         naming.validate_locale(locale)
         return naming.render_key(template, naming.SAMPLE_MEETING, SAMPLE_FILE, locale=locale)
     except ValueError as exc:
-        return f"⚠ {exc}"
+        return f"⚠ {tr(exc.args[0]) if exc.args else exc}"
 
 
 def count_recordings(folder: str, cfg: configmod.Config, limit: int = 100_000) -> str:
     """The live line under the folder field: 'found N recording files'."""
     root = Path(os.path.expanduser(folder)) if folder else cfg.watch_folder
     if not root.is_dir():
-        return f"⚠ {root} does not exist"
+        return T_("⚠ {folder} does not exist", folder=str(root))
     from zoomwatch.app import recording_files
 
     count = 0
     for _ in recording_files(root, cfg):
         count += 1
         if count > limit:
-            return f"found over {limit} recording files"
-    return f"found {count} recording file{'s' if count != 1 else ''} in {root}"
+            return TP_("found over {n} recording files", "found over {n} recording files", limit)
+    return TP_("found {n} recording file in {folder}", "found {n} recording files in {folder}", count, folder=str(root))
 
 
 def zoom_account(paths: AppPaths) -> str:
@@ -149,8 +151,8 @@ def zoom_account(paths: AppPaths) -> str:
     try:
         me = zoom_user(configmod.load(paths))
     except ZoomwatchError as exc:
-        return f"{exc.title}" if isinstance(exc, SignedOut) else f"⚠ {exc.title}: {exc.message}"
-    return f"Signed in as {me.get('email', '?')}"
+        return tr(exc.title) if isinstance(exc, SignedOut) else f"⚠ {tr(exc.title)}: {tr(exc.message)}"
+    return T_("Signed in as {email}", email=str(me.get("email", "?")))
 
 
 def config_from(checked: dict[str, Any], paths: AppPaths) -> configmod.Config:
@@ -162,15 +164,15 @@ def test_connection(values: dict[str, str], paths: AppPaths) -> str:
     """The same check as `zoomwatch check`, on the values typed (saved or not): one line."""
     checked, errors = validate(values)
     if errors:
-        return f"⚠ fix the marked fields first ({', '.join(errors)})"
+        return T_("⚠ fix the marked fields first ({fields})", fields=", ".join(errors))
     from zoomwatch.app import check_destination
 
     typed = {key: values[key] for key in SECRET_KEYS if values.get(key)}
     try:
         label = check_destination(config_from(checked, paths), secrets=typed)
     except ZoomwatchError as exc:
-        return f"⚠ {exc.title}: {exc.message}" if exc.message else f"⚠ {exc.title}"
-    return f"OK: {label} — write, read back and delete work"
+        return f"⚠ {tr(exc.title)}: {tr(exc.message)}" if exc.message else f"⚠ {tr(exc.title)}"
+    return T_("OK: {label} — write, read back and delete work", label=tr(label))
 
 
 def save(values: dict[str, str], paths: AppPaths) -> dict[str, str]:
@@ -187,5 +189,5 @@ def save(values: dict[str, str], paths: AppPaths) -> dict[str, str]:
             try:
                 secrets.set_secret(key, values[key], paths.secrets_stamp)
             except ZoomwatchError as exc:  # a bad value, no keyring, or one that refused
-                errors[key] = f"{exc.title}: {exc.message}"
+                errors[key] = N_("{title}: {message}", title=exc.title, message=exc.message)
     return errors

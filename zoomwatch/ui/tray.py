@@ -26,6 +26,7 @@ from typing import Any
 
 from zoomwatch.app import Activity, Engine, EngineStatus, FileState, Problem, Snapshot
 from zoomwatch.errors import ZoomwatchError
+from zoomwatch.i18n import T_, TP_, tr
 from zoomwatch.ui import autostart, icons
 from zoomwatch.ui.icons import Icon
 
@@ -377,7 +378,7 @@ class TrayApp:
         def recent_items() -> list[Any]:
             recent = self.engine.snapshot().recent[:RECENT_IN_MENU]
             if not recent:
-                return [item("No backups yet", None, enabled=False)]
+                return [item(T_("No backups yet"), None, enabled=False)]
             return [item(a.text, run(_bind(self.open_recent, a))) for a in recent]
 
         def problem_line(n: int) -> Any:
@@ -391,22 +392,22 @@ class TrayApp:
             item(lambda _: self.status_text(), None, enabled=False),
             *(problem_line(n) for n in range(PROBLEMS_IN_MENU)),
             separator,
-            item("Monitoring", run(self.toggle_monitoring), checked=lambda _: self.monitoring),
-            item(lambda _: "Resume uploads" if self.engine.snapshot().status is EngineStatus.PAUSED
-                 else "Pause uploads", run(self.toggle_pause), enabled=lambda _: self.monitoring),
-            item("Sync Zoom cloud now", run(self.sync_now), enabled=lambda _: self.can_sync()),
-            item("Recent backups", pystray.Menu(lambda: iter(recent_items()))),
+            item(T_("Monitoring"), run(self.toggle_monitoring), checked=lambda _: self.monitoring),
+            item(lambda _: T_("Resume uploads") if self.engine.snapshot().status is EngineStatus.PAUSED
+                 else T_("Pause uploads"), run(self.toggle_pause), enabled=lambda _: self.monitoring),
+            item(T_("Sync Zoom cloud now"), run(self.sync_now), enabled=lambda _: self.can_sync()),
+            item(T_("Recent backups"), pystray.Menu(lambda: iter(recent_items()))),
             item(lambda _: space_freed(self.engine.snapshot()), None, enabled=False,
                  visible=lambda _: self.engine.snapshot().freed > 0),  # the clean-up (issue 14)
             separator,
-            item("Open watched folder", run(self.open_watched_folder)),
-            item("Open backup location", run(self.open_backup_location)),
-            item("Open dashboard…", run(self.open_dashboard)),
-            item("Settings…", run(self.open_settings), default=True),
-            item("View log", run(self.view_log)),
-            item("Start at login", run(self.toggle_autostart), checked=lambda _: self.autostart.is_enabled()),
+            item(T_("Open watched folder"), run(self.open_watched_folder)),
+            item(T_("Open backup location"), run(self.open_backup_location)),
+            item(T_("Open dashboard…"), run(self.open_dashboard)),
+            item(T_("Settings…"), run(self.open_settings), default=True),
+            item(T_("View log"), run(self.view_log)),
+            item(T_("Start at login"), run(self.toggle_autostart), checked=lambda _: self.autostart.is_enabled()),
             separator,
-            item("Quit", run(self.quit)),
+            item(T_("Quit"), run(self.quit)),
         )
 
     def menu_content(self, snap: Snapshot) -> tuple[object, ...]:
@@ -424,7 +425,7 @@ class TrayApp:
         snap = self.engine.snapshot()
         with self._refresh_lock:
             shown = Shown(icon_state(snap) if self.monitoring else Icon.STOPPED,
-                          fit_tooltip(f"zoomwatch — {snap.summary()}"), self.menu_content(snap))
+                          fit_tooltip(f"zoomwatch — {tr(snap.summary())}"), self.menu_content(snap))
             if shown != self.shown:
                 self.dispatch(_changes(self.icon, self.shown, shown))
                 self.shown = shown
@@ -440,7 +441,7 @@ class TrayApp:
             return
         for activity in reversed(fresh):
             try:
-                self.icon.notify(activity.text, "Backed up")
+                self.icon.notify(activity.text, T_("Backed up"))
             except Exception as exc:
                 log.info("could not show a notification: %s", exc)
                 return
@@ -449,7 +450,7 @@ class TrayApp:
         """A notification for something the user just asked for (also in the log)."""
         if self.icon is not None and getattr(self.icon, "HAS_NOTIFICATION", False):
             try:
-                self.icon.notify(message, title)
+                self.icon.notify(tr(message), tr(title))
             except Exception as exc:
                 log.info("could not show a notification: %s", exc)
 
@@ -463,7 +464,7 @@ class TrayApp:
             return
         for title, message in fresh:
             try:
-                self.icon.notify(message, title)
+                self.icon.notify(tr(message), tr(title))
             except Exception as exc:  # no notification server: the icon still shows attention
                 log.info("could not show a notification: %s", exc)
                 return
@@ -513,7 +514,7 @@ class TrayApp:
 
 def problem_text(problem: Problem) -> str:
     """A problem's menu line ("⚠ title — message"), cut like a tooltip so a long one fits a menu."""
-    return fit_tooltip(f"⚠ {problem.text()}")
+    return fit_tooltip(f"⚠ {tr(problem.text())}")
 
 
 def space_freed(snap: Snapshot) -> str:
@@ -531,10 +532,11 @@ def menu_status(snap: Snapshot) -> str:
     to rebuild a menu that may be open (its percentage is in the tooltip). With several problems it
     counts them; each has a line of its own below it."""
     if len(snap.problems) > 1:
-        return f"{len(snap.problems)} problems need attention"
+        return TP_("{n} problems need attention", "{n} problems need attention", len(snap.problems))
     if snap.transfers and snap.problem is None and snap.status is not EngineStatus.PAUSED:
-        return f"Backing up {len(snap.transfers)} file(s), {snap.counts.get(FileState.QUEUED, 0)} waiting"
-    return snap.summary()
+        return TP_("Backing up {n} file(s), {waiting} waiting", "Backing up {n} file(s), {waiting} waiting",
+                   len(snap.transfers), waiting=snap.counts.get(FileState.QUEUED, 0))
+    return tr(snap.summary())
 
 
 def _changes(icon: Any, before: Shown | None, after: Shown) -> Callable[[], None]:

@@ -32,6 +32,7 @@ from zoomwatch.destinations.s3.common import code as _code
 from zoomwatch.destinations.s3.common import status as _status
 from zoomwatch.destinations.s3.multipart import MultipartUpload
 from zoomwatch.errors import BadSetting, DestinationError, ItemError, SourceChanged, ZoomwatchError
+from zoomwatch.i18n import N_
 from zoomwatch.secrets import get_secret
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class S3Destination:
         self._secrets = secrets or {}
         self.bucket = config["destination.s3.bucket"]
         if not self.bucket:
-            raise BadSetting("No S3 bucket set", "set it with: zoomwatch config set destination.s3.bucket NAME")
+            raise BadSetting(N_("No S3 bucket set"),
+                             N_("set it with: zoomwatch config set destination.s3.bucket NAME"))
         prefix = config["destination.s3.prefix"]
         self.prefix = f"{prefix}/" if prefix else ""
         self.endpoint = config["destination.s3.endpoint_url"] or None
@@ -67,9 +69,10 @@ class S3Destination:
             if config["destination.s3.kms_key_id"]:
                 self.extra["SSEKMSKeyId"] = config["destination.s3.kms_key_id"]
         self.etag_is_md5 = sse != "aws:kms"  # with KMS the ETag is not an MD5 of the data
-        where = f" at {self.endpoint}" if self.endpoint else ""
+        where = N_(" at {endpoint}", endpoint=self.endpoint) if self.endpoint else ""
         self.id = f"s3:{self.endpoint or 'aws'}/{self.bucket}/{self.prefix}"
-        self.label = f"S3 bucket {self.bucket}{'/' + prefix if prefix else ''}{where}"
+        self.label: str = N_("S3 bucket {bucket}{where}", bucket=f"{self.bucket}{'/' + prefix if prefix else ''}",
+                             where=where)
         self._client = client
         self._addressing = config["destination.s3.addressing_style"]
         self.reachable = True  # False after a check() that failed: the start-up sweep then waits
@@ -121,7 +124,8 @@ class S3Destination:
             self.client.delete_object(Bucket=self.bucket, Key=probe)
         self.reachable = True
         if back != body:
-            raise DestinationError("S3 check failed", f"bucket {self.bucket} returned other bytes than written")
+            raise DestinationError(N_("S3 check failed"),
+                                   N_("bucket {bucket} returned other bytes than written", bucket=self.bucket))
 
     def stat(self, key: str) -> RemoteObject | None:
         head = self.head(self.full_key(key))
@@ -160,7 +164,8 @@ class S3Destination:
     def _put(self, source: SourceFile, key: str, session: UploadSession) -> str:
         data = source.read_range(0, source.size)
         if len(data) != source.size:
-            raise SourceChanged("File changed during upload", f"{source.display} is shorter than when it was measured")
+            raise SourceChanged(N_("File changed during upload"),
+                                N_("{display} is shorter than when it was measured", display=source.display))
         session.check_stop()
         sha = source.streamed(hashlib.sha256(data))
         md5 = hashlib.md5(data)
@@ -172,7 +177,9 @@ class S3Destination:
                 ChecksumSHA256=b64(bytes.fromhex(sha)), Metadata={SHA_META: sha}, **self.extra)
         session.progress(len(data))
         if self.etag_is_md5 and put.get("ETag", "").strip('"') not in ("", md5.hexdigest()):
-            raise ItemError("Upload check failed", f"s3://{self.bucket}/{full}: the store's ETag differs from the file")
+            raise ItemError(N_("Upload check failed"),
+                            N_("s3://{bucket}/{full}: the store's ETag differs from the file",
+                               bucket=self.bucket, full=full))
         return sha
 
     def discard(self, resume: dict[str, Any] | None) -> None:

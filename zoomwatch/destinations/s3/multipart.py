@@ -23,6 +23,7 @@ from typing import Any
 from zoomwatch.destinations.base import SourceFile, UploadSession
 from zoomwatch.destinations.s3.common import SHA_META, S3Store, b64, part_size_for
 from zoomwatch.errors import ItemError, SourceChanged
+from zoomwatch.i18n import N_
 from zoomwatch.translate import botocore_code
 
 log = logging.getLogger(__name__)
@@ -131,8 +132,8 @@ class MultipartUpload:
         length = self._length(number)
         data = self.source.read_range((number - 1) * self.part_size, length)
         if len(data) != length:
-            raise SourceChanged("File changed during upload",
-                                f"{self.source.display} is shorter than when it was measured")
+            raise SourceChanged(N_("File changed during upload"),
+                                N_("{display} is shorter than when it was measured", display=self.source.display))
         return data
 
     def _send(self, todo: list[int]) -> None:
@@ -161,7 +162,8 @@ class MultipartUpload:
             Body=data, ContentMD5=b64(md5.digest()), ChecksumSHA256=sha)
         etag = response["ETag"].strip('"')
         if self.dest.etag_is_md5 and etag != md5.hexdigest():
-            raise ItemError("Upload was damaged in transit", f"part {number} of {self.full_key}: ETag mismatch")
+            raise ItemError(N_("Upload was damaged in transit"),
+                            N_("part {number} of {full_key}: ETag mismatch", number=number, full_key=self.full_key))
         with self._lock:
             self.parts[number] = {"etag": etag, "sha256": sha}
             self.sent_parts += 1
@@ -193,9 +195,11 @@ class MultipartUpload:
             MultipartUpload={"Parts": parts})
         head = self.dest.head(self.full_key)
         if head is None or int(head["ContentLength"]) != self.size:
-            raise ItemError("Upload check failed", f"{self.full_key}: stored size differs from the file's")
+            raise ItemError(N_("Upload check failed"),
+                            N_("{full_key}: stored size differs from the file's", full_key=self.full_key))
         expected = hashlib.md5(b"".join(bytes.fromhex(p["etag"]) for _, p in sorted(self.parts.items())))
         etag = head.get("ETag", "").strip('"')
         if self.dest.etag_is_md5 and "-" in etag and etag != f"{expected.hexdigest()}-{self.count}":
-            raise ItemError("Upload check failed", f"{self.full_key}: the store's ETag does not match the parts sent")
+            raise ItemError(N_("Upload check failed"),
+                            N_("{full_key}: the store's ETag does not match the parts sent", full_key=self.full_key))
 

@@ -14,6 +14,7 @@ import requests
 from zoomwatch import secrets
 from zoomwatch.config import Config
 from zoomwatch.errors import BadSetting, SignInTimedOut
+from zoomwatch.i18n import N_
 from zoomwatch.sources.zoom import oauth
 from zoomwatch.sources.zoom.api import ZoomApi
 from zoomwatch.translate import requests_error
@@ -25,8 +26,9 @@ DEFAULT_API = "https://api.zoom.us/v2"
 def client_credentials() -> tuple[str, str | None]:
     client_id = secrets.get_secret("zoom.client_id", strict=True)
     if not client_id:
-        raise BadSetting("No Zoom client ID", "create a Zoom OAuth app (public PKCE recommended) and set its client "
-                         "ID with: zoomwatch secret set zoom.client_id")
+        raise BadSetting(N_("No Zoom client ID"),
+                         N_("create a Zoom OAuth app (public PKCE recommended) and set its client ID with: zoomwatch "
+                            "secret set zoom.client_id"))
     return client_id, secrets.get_secret("zoom.client_secret", strict=True)
 
 
@@ -58,8 +60,8 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
     """A generator factory of (user, api) pairs for one sync pass."""
     mode = config["zoom.mode"]
     if config["zoom.users"] and config["zoom.account_ids"]:
-        raise BadSetting("zoom.users and zoom.account_ids exclude each other",
-                         "back up either chosen users or whole sub-accounts: clear one of them")
+        raise BadSetting(N_("zoom.users and zoom.account_ids exclude each other"),
+                         N_("back up either chosen users or whole sub-accounts: clear one of them"))
 
     def user_targets() -> Iterator[tuple[str, ZoomApi]]:
         yield "me", user_api(config)
@@ -76,7 +78,8 @@ def sync_targets(config: Config) -> Callable[[], Iterator[tuple[str, ZoomApi]]]:
         return user_targets
     if mode == "s2s":
         return admin_targets
-    raise BadSetting("Zoom cloud backup is off", "turn it on: zoomwatch config set zoom.mode user (or s2s)")
+    raise BadSetting(N_("Zoom cloud backup is off"),
+                     N_("turn it on: zoomwatch config set zoom.mode user (or s2s)"))
 
 
 # -- the device grant, for machines without a browser ---------------------------------------------
@@ -96,8 +99,9 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
     body: dict[str, Any] = {} if client_secret else {"client_id": client_id}
     response = _post(f"{base}/oauth/devicecode", body, auth)
     if response.status_code != 200:
-        raise BadSetting("Zoom device sign-in is not available", "the app must allow it (Zoom Support enables "
-                         f"the device grant for private apps); HTTP {response.status_code}")
+        raise BadSetting(N_("Zoom device sign-in is not available"),
+                         N_("the app must allow it (Zoom Support enables the device grant for private apps); HTTP "
+                            "{status_code}", status_code=response.status_code))
     start = response.json()
     show(f"On any device, open {start['verification_uri']} and enter the code {start['user_code']}")
     interval = float(start.get("interval", 5))
@@ -116,6 +120,7 @@ def device_login(config: Config, show: Callable[[str], None], sleep: Callable[[f
         elif error == "expired_token":  # RFC 8628: the code expired before it was approved
             break
         elif error != "authorization_pending":
-            raise BadSetting("Zoom device sign-in failed", oauth.printable(str(error)) or f"HTTP {answer.status_code}")
-    raise SignInTimedOut("Zoom device sign-in timed out",
-                         "the code was not approved in time; run zoomwatch login again")
+            raise BadSetting(N_("Zoom device sign-in failed"),
+                             oauth.printable(str(error)) or f"HTTP {answer.status_code}")
+    raise SignInTimedOut(N_("Zoom device sign-in timed out"),
+                         N_("the code was not approved in time; run zoomwatch login again"))

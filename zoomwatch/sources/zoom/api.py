@@ -16,6 +16,7 @@ from urllib.parse import quote
 import requests
 
 from zoomwatch.errors import RateLimited, ServiceDown, ZoomwatchError
+from zoomwatch.i18n import N_
 from zoomwatch.translate import requests_error
 
 __all__ = ["RateLimited", "ZoomApi", "ZoomApiError", "encode_uuid", "month_before", "windows"]
@@ -125,7 +126,8 @@ class ZoomApi:
             if response.status_code >= 400:
                 raise _api_error(response, path)
             return response
-        raise ServiceDown("Zoom keeps failing", f"{path}: gave up after {MAX_TRIES} tries")
+        raise ServiceDown(N_("Zoom keeps failing"),
+                          N_("{path}: gave up after {MAX_TRIES} tries", path=path, MAX_TRIES=MAX_TRIES))
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.request("GET", path, params)

@@ -38,6 +38,7 @@ from zoomwatch.config import Config
 from zoomwatch.core.at_risk import AtRisk, deletion_day, deletion_order, is_at_risk
 from zoomwatch.core.catalog import Catalog, CloudRef, FileInfo, FileState, Origin, Row
 from zoomwatch.errors import Cancelled, ItemError, KeyringUnavailable, RateLimited, SignedOut, ZoomwatchError
+from zoomwatch.i18n import N_
 from zoomwatch.naming import sanitize_segment
 from zoomwatch.sources.zoom.api import ZoomApi
 from zoomwatch.translate import requests_error
@@ -125,11 +126,12 @@ def download(session: requests.Session, url: str, token: str, target: Path, size
         return sha
     except requests.RequestException as exc:
         cause = requests_error(exc, service="Zoom", where=urlsplit(url).netloc)  # the host only: no token
-        raise ItemError(f"Zoom download failed: {cause.title}", f"{cause.message}; it resumes from here") from None
+        raise ItemError(N_("Zoom download failed: {title}", title=cause.title),
+                        N_("{message}; it resumes from here", message=cause.message)) from None
     except OSError as exc:
-        raise ItemError("Cannot write a Zoom download to the spool folder",
-                        f"{partial.parent}: {exc.strerror or type(exc).__name__} — free some space or check "
-                        "the folder's permissions; retried at the next sync") from None
+        raise ItemError(N_("Cannot write a Zoom download to the spool folder"),
+                        N_("{parent}: {value} — free some space or check the folder's permissions; retried at the "
+                           "next sync", parent=partial.parent, value=exc.strerror or type(exc).__name__)) from None
 
 
 def _open_response(session: requests.Session, url: str, headers: dict[str, str]) -> requests.Response:
@@ -157,12 +159,15 @@ def _download(session: requests.Session, url: str, token: str, partial: Path, si
         if response.status_code == 401:
             raise TokenExpired("Zoom download refused", "the access token expired; it is refreshed and retried")
         if response.status_code in (404, 410):
-            raise ItemError("Zoom download link expired", "the listing is read again at the next sync")
+            raise ItemError(N_("Zoom download link expired"),
+                            N_("the listing is read again at the next sync"))
         if response.status_code not in (200, 206):
-            raise ItemError("Zoom download failed", f"HTTP {response.status_code}")
+            raise ItemError(N_("Zoom download failed"),
+                            N_("HTTP {status_code}", status_code=response.status_code))
         kind = response.headers.get("Content-Type", "")
         if kind.startswith(("text/html", "application/json")) and (size is None or size > 4096):
-            raise ItemError("Zoom sent an error page instead of the recording", f"{kind}; retried later")
+            raise ItemError(N_("Zoom sent an error page instead of the recording"),
+                            N_("{kind}; retried later", kind=kind))
         if response.status_code == 200:
             offset = 0
         if size is None:  # CC and TIMELINE files are listed without a size: trust the response's length
@@ -181,11 +186,13 @@ def _download(session: requests.Session, url: str, token: str, partial: Path, si
                     done += len(chunk)
                     progress(done)
                     if stop is not None and stop.is_set():
-                        raise Cancelled("Download paused", "it resumes from here")
+                        raise Cancelled(N_("Download paused"),
+                                        N_("it resumes from here"))
             except requests.RequestException as exc:
                 raise CutOff("Zoom download was cut off", f"{type(exc).__name__}; it resumes from here") from None
     if size is not None and done != size:
-        raise ItemError("Zoom download was short", f"{done} of {size} bytes; it resumes from here")
+        raise ItemError(N_("Zoom download was short"),
+                        N_("{done} of {size} bytes; it resumes from here", done=done, size=size))
     return digest.hexdigest()
 
 
@@ -269,13 +276,13 @@ class CloudSync:
     def _pause(self, seconds: float) -> None:
         """The API client's waits (backoff, rate limits), cut short by a stop request."""
         if self.stop.wait(seconds):
-            raise Cancelled("Zoom cloud sync stopped")
+            raise Cancelled(N_("Zoom cloud sync stopped"))
 
     def _check_stop(self) -> None:
         if self._fatal is not None:
             raise self._fatal
         if self.stop.is_set():
-            raise Cancelled("Zoom cloud sync stopped")
+            raise Cancelled(N_("Zoom cloud sync stopped"))
 
     def _drain(self) -> None:
         """Wait for the downloads in flight; raise what stopped one of them for all (signed out, say)."""

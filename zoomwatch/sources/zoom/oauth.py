@@ -26,6 +26,7 @@ import requests
 
 from zoomwatch import secrets
 from zoomwatch.errors import BadSetting, ServiceDown, SignedOut, SignInTimedOut
+from zoomwatch.i18n import N_
 from zoomwatch.translate import http_status_error, requests_error
 
 log = logging.getLogger(__name__)
@@ -183,15 +184,16 @@ def _token_request(oauth_base: str, data: dict[str, str], client_id: str, client
     error = str(body.get("error", "")) or f"HTTP {response.status_code}"
     reason = str(body.get("reason", body.get("error_description", "")))
     if error == "invalid_client":
-        raise BadSetting("Zoom rejected the client ID or secret",
-                         "check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id")
+        raise BadSetting(N_("Zoom rejected the client ID or secret"),
+                         N_("check them in your Zoom app and set them again: zoomwatch secret set zoom.client_id"))
     if error == "invalid_grant" and data.get("grant_type") == "refresh_token":
-        raise SignedOut("Signed out of Zoom", "Zoom no longer accepts this sign-in (app removed, or signed in "
-                        "elsewhere) — sign in again: zoomwatch login")
+        raise SignedOut(N_("Signed out of Zoom"),
+                        N_("Zoom no longer accepts this sign-in (app removed, or signed in elsewhere) — sign in "
+                           "again: zoomwatch login"))
     if response.status_code >= 500 or response.status_code == 429:
         raise http_status_error(response.status_code, service="Zoom sign-in", where=f"{oauth_base}/oauth/token",
                                 down=ServiceDown)
-    raise BadSetting("Zoom sign-in failed", printable(f"{error}: {reason}".strip(": ")))
+    raise BadSetting(N_("Zoom sign-in failed"), printable(f"{error}: {reason}".strip(": ")))
 
 
 def exchange_code(oauth_base: str, client_id: str, client_secret: str | None, code: str, verifier: str,
@@ -294,8 +296,9 @@ class LoopbackReceiver:
         try:
             self.server = _LoopbackServer(("127.0.0.1", port), Handler)
         except OSError:
-            raise BadSetting(f"Port {port} is busy", "another program uses it; close it, or let zoomwatch pick "
-                             "a free port: zoomwatch config set zoom.redirect_port 0") from None
+            raise BadSetting(N_("Port {port} is busy", port=port),
+                             N_("another program uses it; close it, or let zoomwatch pick a free port: zoomwatch "
+                                "config set zoom.redirect_port 0")) from None
         self.port = self.server.server_address[1]
         self.redirect_uri = f"http://127.0.0.1:{self.port}{path}"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
@@ -316,10 +319,12 @@ class LoopbackReceiver:
     def wait(self, timeout: float) -> dict[str, str]:
         try:
             if not self._got.wait(timeout):
-                forged = (" An answer that did not carry the state zoomwatch sent was ignored (a possible "
-                          "cross-site request forgery).") if self.ignored else ""
-                raise SignInTimedOut("Zoom sign-in timed out", "no answer came back from the browser; check that the "
-                                     f"Zoom app's redirect URL is {self.redirect_uri} and try again.{forged}")
+                forged = N_(" An answer that did not carry the state zoomwatch sent was ignored (a possible "
+                            "cross-site request forgery).") if self.ignored else ""
+                raise SignInTimedOut(N_("Zoom sign-in timed out"),
+                                     N_("no answer came back from the browser; check that the Zoom app's redirect "
+                                        "URL is {redirect_uri} and try again.{forged}",
+                                        redirect_uri=self.redirect_uri, forged=forged))
             return self.result
         finally:
             self.server.shutdown()
@@ -336,10 +341,11 @@ def login(oauth_base: str, client_id: str, client_secret: str | None, port: int,
     show(authorize_url(oauth_base, client_id, receiver.redirect_uri, state, challenge))
     answer = receiver.wait(timeout)
     if answer.get("error"):
-        raise BadSetting("Zoom sign-in was declined",
-                         f"Zoom answered {printable(answer['error'])}; nothing was stored")
+        raise BadSetting(N_("Zoom sign-in was declined"),
+                         N_("Zoom answered {answer}; nothing was stored", answer=printable(answer['error'])))
     if not answer.get("code"):
-        raise BadSetting("Zoom sign-in failed", "the answer carried no authorization code")
+        raise BadSetting(N_("Zoom sign-in failed"),
+                         N_("the answer carried no authorization code"))
     return exchange_code(oauth_base, client_id, client_secret, answer["code"], verifier, receiver.redirect_uri)
 
 
@@ -360,10 +366,12 @@ class UserAuth:
         with self._lock:
             tokens = self.store.load()
             if tokens is None:
-                raise SignedOut("Not signed in to Zoom", "sign in with: zoomwatch login")
+                raise SignedOut(N_("Not signed in to Zoom"),
+                                N_("sign in with: zoomwatch login"))
             if force_refresh or tokens.expires_at - self.clock() < EARLY_REFRESH_SECONDS:
                 if not tokens.refresh_token:
-                    raise SignedOut("Zoom sign-in expired", "sign in again with: zoomwatch login")
+                    raise SignedOut(N_("Zoom sign-in expired"),
+                                    N_("sign in again with: zoomwatch login"))
                 try:
                     tokens = refresh(self.oauth_base, self.client_id, self.client_secret, tokens.refresh_token)
                 except SignedOut:
@@ -414,8 +422,9 @@ def validate_s2s(account_id: str, client_id: str, client_secret: str) -> None:
                                           ("client ID", "zoom.s2s_client_id", client_id, 10),
                                           ("client secret", "zoom.s2s_client_secret", client_secret, 16)):
         if not value or value != value.strip() or " " in value:
-            raise BadSetting(f"Zoom Server-to-Server {name} is missing or has spaces",
-                             f"set it with: zoomwatch secret set {secret_name}")
+            raise BadSetting(N_("Zoom Server-to-Server {name} is missing or has spaces", name=name),
+                             N_("set it with: zoomwatch secret set {secret_name}", secret_name=secret_name))
         if not low <= len(value) <= 128:
-            raise BadSetting(f"Zoom Server-to-Server {name} looks wrong",
-                             f"it should be {low} to 128 characters long; copy it again from the Zoom app page")
+            raise BadSetting(N_("Zoom Server-to-Server {name} looks wrong", name=name),
+                             N_("it should be {low} to 128 characters long; copy it again from the Zoom app page",
+                                low=low))

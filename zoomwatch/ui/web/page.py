@@ -16,6 +16,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from zoomwatch.app import FileState
+
 PER_PAGE = 50
 STATES = ("", "settling", "queued", "uploading", "verified", "failed", "missing")
 
@@ -130,15 +132,15 @@ def _audit(audit: dict | None) -> str:
 def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
     state = str(item["state"])
     note = ""
-    if state == "uploading" and item.get("size"):
+    if state == FileState.UPLOADING and item.get("size"):
         note = f" {100 * int(item.get('bytes_done') or 0) // max(1, int(item['size']))}%"
-    if item.get("last_error") and state != "verified":
+    if item.get("last_error") and state != FileState.VERIFIED:
         note += f" — {escape(str(item['last_error']))}"
     days = deletes_in.get(str(item.get("remote_key") or ""))
-    if days is not None and state != "verified":
+    if days is not None and state != FileState.VERIFIED:
         note += f' <span class="deadline">Zoom deletes it in {days} day(s)</span>'
     actions = ""
-    if state == "verified":
+    if state == FileState.VERIFIED:
         rid = int(item["id"])
         actions = (_button("Open", "POST", f"/api/recordings/{rid}/open", css="open")
                    + f'<button type="button" class="share" data-share="/api/recordings/{rid}/share">'

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zoomwatch import __version__
-from zoomwatch.app import Engine, RestoreFailed, restore
+from zoomwatch.app import Engine, FileState, RestoreFailed, restore
 from zoomwatch.errors import ConfigError, ZoomwatchError
 from zoomwatch.ui.web import page
 from zoomwatch.ui.web.auth import Access, api_key
@@ -247,7 +247,7 @@ class Api:
     def restore_recording(self, request: Request) -> Any:
         """Download one backed-up file, checked against its SHA-256, into a new folder under Downloads."""
         found = self.engine.recording(int(request.path_params["id"]))
-        if found is None or found["state"] != "verified" or not found["remote_key"]:
+        if found is None or found["state"] != FileState.VERIFIED or not found["remote_key"]:
             return _error(404, "not_found", "this recording file is not backed up (yet)")
         try:
             written = restore(self.engine.config, found["remote_key"])
