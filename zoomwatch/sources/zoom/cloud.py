@@ -3,12 +3,13 @@ new file into a spool folder (resumed with Range, checked against the listed siz
 Zoom deletes soonest first, across all users), then queue it in the catalog, where the transfer workers
 upload and verify it like any local file.
 
-A pipeline: the next files download (`downloads` at once, in the order above) while the workers upload the
-previous ones. Each file is hashed as it arrives and its SHA-256 goes to the catalog with it, so its upload
-needs no extra pass to hash it. The spool holds at most `spool_files` files (downloading, or waiting for or in
-upload) and never fills the disk: the sync waits for an upload to end (verified or failed) before it downloads
-more; it stops downloading, rather than wait, when the destination is down (`held` says why: those files are
-fetched at the next sync), and a stop cuts the wait short.
+A pipeline: the next files download (`downloads` at once, in the order above; one at a time on a machine of a
+fleet, whose machines share the account's users) while the workers upload the previous ones. Each file is
+hashed as it arrives and its SHA-256 goes to the catalog with it, so its upload needs no extra pass to hash
+it. The spool holds at most `spool_files` files (downloading, or waiting for or in upload) and never fills the
+disk: the sync waits for an upload to end (verified or failed) before it downloads more; it stops downloading,
+rather than wait, when the destination is down (`held` says why: those files are fetched at the next sync),
+and a stop cuts the wait short.
 
 A cloud file's identity is (meeting UUID, file id) — or (meeting UUID, file type, recording start)
 for TIMELINE and CC files, which Zoom lists without an id. Its spool path is derived from that
@@ -299,7 +300,7 @@ class CloudSync:
         end = end or dt.date.today()
         wanted = {t.upper() for t in self.config["zoom.file_types"]}
         self._fatal = None
-        if self.downloads > 1:
+        if self.downloads > 1 and self.gate is None:  # a fleet's machines share the account: one at a time each
             self._pool = ThreadPoolExecutor(self.downloads, thread_name_prefix="zoomwatch-download")
         try:
             if self.gate is None:
