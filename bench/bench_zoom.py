@@ -3,7 +3,9 @@
 threads: its CPU counts as "bench CPU"), run from outside (bench/common.py) after a real `zoomwatch login`:
 listing a year of recordings (requests and meetings served, from the stand-in's request log, against the
 minimum from zoomwatch's own window function) and backing cloud recordings up to SeaweedFS beside a
-download-all-then-upload-all script. See bench/README.md; `--quick` is a smoke run.
+download-all-then-upload-all script (`--throttle-mib N`: the stand-in sends each download connection at most N
+MiB/s, like real Zoom). Both processes count the bytes they hash with SHA-256 (a sitecustomize that wraps
+hashlib.sha256, by the module that asked), reported per byte uploaded. See bench/README.md; `--quick` is a smoke run.
 """
 
 from __future__ import annotations
@@ -40,6 +42,63 @@ from zoomwatch.sources.zoom.api import PAGE_SIZE, WINDOW_DAYS, month_before, win
 
 USER = "ana@example.com"
 BUCKET = "zoomwatch-bench"
+
+# put first on PYTHONPATH of a process: it counts the bytes each package hashes with hashlib.sha256, written as
+# JSON to $ZW_BENCH_HASHED at exit ({"zoomwatch": n, "botocore": n, ...}; hmac's are the request signatures)
+HASH_COUNTER = """
+import atexit, collections, hashlib, json, os, sys
+
+_real = hashlib.sha256
+_counts = collections.Counter()
+
+
+class _Counted:
+    def __init__(self, h, who):
+        self._h, self._who = h, who
+
+    def update(self, data):
+        _counts[self._who] += memoryview(data).nbytes
+        self._h.update(data)
+
+    def copy(self):
+        return _Counted(self._h.copy(), self._who)
+
+    def __getattr__(self, name):
+        return getattr(self._h, name)
+
+
+def sha256(data=b"", **kw):
+    who = sys._getframe(1).f_globals.get("__name__", "?").split(".")[0]
+    h = _Counted(_real(**kw), who)
+    if data:
+        h.update(data)
+    return h
+
+
+hashlib.sha256 = sha256
+
+
+@atexit.register
+def _write():
+    with open(os.environ["ZW_BENCH_HASHED"], "w") as out:
+        json.dump(dict(_counts), out)
+"""
+
+
+def hash_counting(env: dict[str, str], work: Path, name: str) -> tuple[dict[str, str], Path]:
+    """`env` with the hash counter on PYTHONPATH; the file it writes its counts to."""
+    folder = work / "hash-counter"
+    folder.mkdir(exist_ok=True)
+    (folder / "sitecustomize.py").write_text(HASH_COUNTER)
+    out = work / f"hashed-{name}.json"
+    path = os.pathsep.join(p for p in (str(folder), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path, "ZW_BENCH_HASHED": str(out)}, out
+
+
+def hashed_figures(out: Path, uploaded: int) -> dict[str, Any]:
+    counts = json.loads(out.read_text()) if out.exists() else {}
+    return {"hashed_by": counts, "hashed_per_uploaded": round(sum(counts.values()) / uploaded, 3),
+            "own_hashed_per_uploaded": round(counts.get("zoomwatch", counts.get("__main__", 0)) / uploaded, 3)}
 
 
 def zoom_home(root: Path, fake: Any, settings: list[tuple[str, str]], **env: str) -> Home:
@@ -167,17 +226,19 @@ def baseline_worker(spec: dict[str, Any]) -> dict[str, Any]:
             "upload_s": round(time.monotonic() - t_downloaded, 3)}
 
 
-def timed_sync(home: Home, count: int) -> Proc:
+def timed_sync(home: Home, count: int, work: Path, name: str) -> tuple[Proc, Path]:
     """`zoomwatch sync`, timed by its catalog: every cloud file is queued right after its download."""
     def verified() -> int:
         return sum(r.state == "verified" for r in home.rows())
 
+    home.env, hashed = hash_counting(home.env, work, name)
     return home.run("sync", after_exec=True, marks={
         "downloads_done_s": lambda: len(home.rows()) >= count, "first_verified_s": verified,
-        "last_verified_s": lambda: verified() >= count})
+        "last_verified_s": lambda: verified() >= count}), hashed
 
 
-def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float) -> dict[str, Any]:
+def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float,
+                 throttle_mib: float = 0.0) -> dict[str, Any]:
     from fakes.zoom_api import FakeZoom
     from s3server import ACCESS_KEY, SECRET_KEY
 
@@ -186,6 +247,7 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
     server, client = start_seaweed(work / "s3", BUCKET)
     fake = FakeZoom(seed=12)
     fake.start()
+    fake.throttle_per_connection = throttle_mib * MIB  # bytes/s per download connection (0: loopback speed)
     try:
         fake.add_user(USER, first_name="Ana", last_name="Lima")
         now = fake.now().replace(microsecond=0, second=0)
@@ -203,19 +265,21 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
                         ("destination.s3.prefix", prefix), ("destination.s3.endpoint_url", server.endpoint),
                         ("destination.s3.region", "us-east-1"), ("destination.s3.addressing_style", "path")],
                         AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
-                    proc = timed_sync(home, count)
+                    proc, hashed = timed_sync(home, count, work, prefix)
                 else:
                     spec = {"oauth_base": fake.url, "api_base": fake.api_base, "client_id": fake.client_id,
                             "client_secret": fake.client_secret, "account_id": fake.account_id, "user": USER,
                             "endpoint": server.endpoint, "key": ACCESS_KEY, "secret": SECRET_KEY, "bucket": BUCKET,
                             "prefix": prefix, "folder": str(work / f"baseline-{n}")}
+                    env, hashed = hash_counting({k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+                                                work, prefix)
                     proc = Proc([sys.executable, __file__, "_baseline", json.dumps(spec)], cwd=work, after_exec=True,
-                                env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, name=tool)
+                                env=env, name=tool)
                 cpu0, scpu0, cdn0 = self_cpu(), seaweed_cpu(server), len(fake.cdn_requests)
                 done = proc.wait(timeout).check()
-                extra = {k: round(v, 3) for k, v in done.marks.items()}
+                extra = {**{k: round(v, 3) for k, v in done.marks.items()}, **hashed_figures(hashed, count * size)}
                 if tool == "baseline":
-                    extra = json.loads(done.stdout.strip().splitlines()[-1])
+                    extra = {**json.loads(done.stdout.strip().splitlines()[-1]), **hashed_figures(hashed, count * size)}
                     shutil.rmtree(spec["folder"], ignore_errors=True)
                 else:
                     home.close()
@@ -230,10 +294,12 @@ def phase_backup(work: Path, count: int, size: int, repeat: int, timeout: float)
                 log(f"  round {n + 1} {tool}: {done.wall_s:.2f} s, peak RSS {done.peak_rss / MIB:.0f} MiB")
             result["ratio_baseline_over_zoomwatch"] = round(result["baseline"]["wall_s"]
                                                             / result["zoomwatch"]["wall_s"], 3)
+            result["zoomwatch_over_baseline"] = round(result["zoomwatch"]["wall_s"] / result["baseline"]["wall_s"], 3)
             rounds.append(result)
         zw, bl = (statistics.median(r[t]["wall_s"] for r in rounds) for t in ("zoomwatch", "baseline"))
         return {"count": count, "size_bytes": size, "rounds": rounds, "zoomwatch_wall_s": zw, "baseline_wall_s": bl,
-                "ratio": round(bl / zw, 3), "baseline": baseline_worker.__doc__.split(".")[0],
+                "ratio": round(bl / zw, 3), "zoomwatch_over_baseline": round(zw / bl, 3),
+                "throttle_mib_per_connection": throttle_mib, "baseline": baseline_worker.__doc__.split(".")[0],
                 **{f"{t}_peak_rss_mib": max(r[t]["peak_rss_mib"] for r in rounds) for t in ("zoomwatch", "baseline")}}
     finally:
         fake.stop()
@@ -254,8 +320,10 @@ def print_report(r: dict[str, Any]) -> None:
             for frm, to in run["windows_shortened"]:
                 print(f"   the stand-in shortened the window from {frm} to {to} (Zoom's one-month clamp)")
     if bk := r.get("backup"):
+        throttle = bk.get("throttle_mib_per_connection") or 0
         print(f"\n2. backup of {bk['count']} x {bk['size_bytes'] / MIB:g} MiB cloud recordings to SeaweedFS "
-              f"(median of {len(bk['rounds'])} round(s))")
+              f"(median of {len(bk['rounds'])} round(s); Zoom stand-in downloads "
+              f"{f'throttled to {throttle:g} MiB/s per connection' if throttle else 'unthrottled'})")
         for n, rnd in enumerate(bk["rounds"], 1):
             z, b = rnd["zoomwatch"], rnd["baseline"]
             print(f"   round {n}: zoomwatch sync {z['wall_s']:.2f} s (downloads done at {z.get('downloads_done_s')} s, "
@@ -263,7 +331,11 @@ def print_report(r: dict[str, Any]) -> None:
                   f"{z['cpu_s']} s; baseline {b['wall_s']:.2f} s (download {b['download_s']} s, upload "
                   f"{b['upload_s']} s), peak RSS {b['peak_rss_mib']:.0f} MiB; "
                   f"ratio {rnd['ratio_baseline_over_zoomwatch']}")
-        print(f"   median: baseline/zoomwatch = {bk['ratio']} (> 1 = zoomwatch faster); zoomwatch peak RSS "
+            print(f"      SHA-256 bytes hashed per byte uploaded: zoomwatch {z.get('hashed_per_uploaded')} (its own "
+                  f"code {z.get('own_hashed_per_uploaded')}; {z.get('hashed_by')}), baseline "
+                  f"{b.get('hashed_per_uploaded')} ({b.get('hashed_by')})")
+        print(f"   median: zoomwatch/baseline = {bk.get('zoomwatch_over_baseline')} (goal <= 0.75); "
+              f"baseline/zoomwatch = {bk['ratio']} (> 1 = zoomwatch faster); zoomwatch peak RSS "
               f"{bk['zoomwatch_peak_rss_mib']:.0f} MiB, baseline {bk['baseline_peak_rss_mib']:.0f} MiB")
 
 
@@ -277,15 +349,17 @@ def main() -> int:
     parser.add_argument("--count", type=int, help="recordings in the backup phase (default 20; --quick 5)")
     parser.add_argument("--size-mib", type=float, help="size of each (default 50; --quick 10)")
     parser.add_argument("--repeat", type=int, default=1, help="backup rounds, order alternated (default 1)")
+    parser.add_argument("--throttle-mib", type=float, default=0.0,
+                        help="MiB/s the Zoom stand-in sends on each download connection (default 0: unthrottled)")
     args = parser.parse_args()
     count, size = args.count or (5 if args.quick else 20), int((args.size_mib or (10 if args.quick else 50)) * MIB)
     bench = Bench("zoom", args, {"recordings": args.recordings, "count": count, "size_bytes": size,
-                                 "repeat": args.repeat})
+                                 "repeat": args.repeat, "throttle_mib": args.throttle_mib})
     for phase in bench.phases(parser, ("listing", "backup")):
         if phase == "listing":
             bench.run(phase, phase_listing, bench.work, args.recordings, args.timeout)
         else:
-            bench.run(phase, phase_backup, bench.work, count, size, args.repeat, args.timeout)
+            bench.run(phase, phase_backup, bench.work, count, size, args.repeat, args.timeout, args.throttle_mib)
     return bench.finish(print_report, lambda r: r.get("listing", {}).get("ok", True))
 
 

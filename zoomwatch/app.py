@@ -44,7 +44,7 @@ from zoomwatch.sources import local as watch
 from zoomwatch.sources.local import FOLDER_MISSING, TICK_SECONDS, FolderWatcher, Settler, folder_problem
 from zoomwatch.sources.zoom.accounts import sync_targets
 from zoomwatch.sources.zoom.api import RateLimited
-from zoomwatch.sources.zoom.cloud import CloudSync
+from zoomwatch.sources.zoom.cloud import DOWNLOADS, SPOOL_FILES, CloudSync
 from zoomwatch.sources.zoom.fleet import Fleet
 from zoomwatch.sources.zoom.oauth import SignedOut
 
@@ -178,7 +178,8 @@ class Engine:
             self.board.set_problem(ProblemKey.SETTINGS, exc.title, exc.message)
             return None
         return CloudSync(self.config, self.catalog, self.destination.id, targets,
-                         spool=self.config.paths.spool_dir, on_queued=self._queued, trash=self.cloud_trash.consider)
+                         spool=self.config.paths.spool_dir, on_queued=self._queued, trash=self.cloud_trash.consider,
+                         spool_files=SPOOL_FILES, held=self._uploads_held, downloads=DOWNLOADS)
 
     # -- state for the faces ----------------------------------------------------------------------
 
@@ -1036,6 +1037,16 @@ class Engine:
         shared.close()
         if fleet is not None:
             fleet.close()
+
+    # -- the cloud pipeline (issue 15 item 6): downloads overlap uploads, the spool bounded --------------------
+
+    def _uploads_held(self) -> str | None:
+        """Why uploads cannot go on now (the destination is down), for the cloud sync: it then stops
+        downloading instead of waiting for room in the spool; None when they can."""
+        if not self._destination_down():
+            return None
+        problem = next((p for p in self.board.snapshot().problems if p.key == ProblemKey.DESTINATION), None)
+        return problem.text() if problem is not None else "the destination cannot take files now"
 
 
 def _recording(row: Row) -> dict:

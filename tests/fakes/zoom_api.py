@@ -521,6 +521,9 @@ class FakeZoom:
         self.on_users_listed: Any = None  # called with the status after a /v2/users page was answered
         self.download_counts: collections.Counter[str] = collections.Counter()  # CDN GETs per file id
         self.throttle_per_connection = 0.0  # bytes/s for each CDN connection; 0 = as fast as loopback goes
+        # a truncate/drop fault is taken only by a download of this file type (None: by any): which file is
+        # cut stays the same when a client downloads several files at once
+        self.faults_only_for: str | None = None
         # servers
         self._servers: dict[str, _Server] = {}
         self._ports: dict[str, int] = {}
@@ -1363,6 +1366,8 @@ class FakeZoom:
             meeting, f = found
             if meeting.deleted or meeting.trashed or f.status != "completed":
                 raise _Reply(404, {"status": False, "errorCode": 404, "errorMessage": "File does not exist"})
+            if self.faults_only_for is not None and f.file_type != self.faults_only_for:
+                fault = None  # the fault waits for a download of that file type
             if fault is not None:  # truncate / drop: taken by a download that gets as far as the redirect
                 self._download_faults.pop(0)
             cdn_token = secrets.token_urlsafe(24)

@@ -211,3 +211,30 @@ def test_a_missing_scope_is_a_clear_message_naming_it(s2s, zoom):
     assert recorded["uuid"] not in zoom.trashed
     problem = next(p for p in eng.snapshot().problems if p.key == ProblemKey.CLEANUP)
     assert SCOPE_DELETE_RECORDINGS in problem.message and "zoomwatch login" in problem.message
+
+
+def test_meetings_of_all_users_are_fetched_in_one_order_soonest_deletion_first(s2s, zoom):
+    """Server-to-Server: every user's meetings are listed first, then fetched soonest deletion first across
+    users (not user by user)."""
+    zoom.add_user("ben@example.com")
+    plan = [(ANA, 9), ("ben@example.com", 2), (ANA, 5), ("ben@example.com", 7), (ANA, 1), ("ben@example.com", None),
+            (ANA, None), ("ben@example.com", 4)]
+    meetings = []
+    for n, (user, days) in enumerate(plan):
+        data = hashlib.sha256(f"{user}{n}".encode()).digest() * 100
+        meetings.append(zoom.add_meeting(user, topic=f"Class {n}", files=[{"file_type": "MP4", "data": data}],
+                                         start_time=datetime.now(timezone.utc) - timedelta(days=1 + n % 5),
+                                         auto_delete_date=None if days is None else
+                                         dt.date.today() + dt.timedelta(days=days)))
+    catalog = engine(s2s).catalog
+    try:
+        sync = CloudSync(s2s.load(), catalog, "dest", accounts.sync_targets(s2s.load()), spool=s2s.paths.spool_dir)
+        result = sync.sync()
+    finally:
+        catalog.close()
+    assert result.failures == []
+    by_uuid = {m["uuid"]: m for m in meetings}
+    scheduled = sorted((m for m in meetings if m["auto_delete"]), key=lambda m: m["auto_delete_date"])
+    assert [by_uuid[u]["topic"] for u in result.fetch_order[:len(scheduled)]] == [m["topic"] for m in scheduled]
+    assert {by_uuid[u]["topic"] for u in result.fetch_order[len(scheduled):]} == {"Class 5", "Class 6"}
+    assert fetched_meeting_ids(zoom) == [by_uuid[u]["id"] for u in result.fetch_order]  # the downloads did too

@@ -438,7 +438,8 @@ class Catalog:
                 return Row.from_sql(r)
             if r is not None and r["state"] in (FileState.SETTLING, FileState.QUEUED, FileState.FAILED):
                 db.execute(
-                    "UPDATE files SET size = ?, mtime_ns = ?, state = 'settling', updated_at = ? WHERE id = ?",
+                    "UPDATE files SET size = ?, mtime_ns = ?, state = 'settling', sha256 = NULL, updated_at = ?"
+                    " WHERE id = ?",
                     (size, mtime_ns, now, r["id"]),
                 )
                 row_id = r["id"]
@@ -582,8 +583,8 @@ class Catalog:
     def back_to_settling(self, row_id: int, size: int, mtime_ns: int) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE files SET state = 'settling', size = ?, mtime_ns = ?, resume = NULL, updated_at = ?"
-                " WHERE id = ?",
+                "UPDATE files SET state = 'settling', size = ?, mtime_ns = ?, resume = NULL, sha256 = NULL,"
+                " updated_at = ? WHERE id = ?",
                 (size, mtime_ns, self.clock(), row_id),
             )
 

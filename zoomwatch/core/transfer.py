@@ -321,7 +321,9 @@ class Transfers:
         so its checksum is read at most once between the duplicate check and the upload."""
         held = getattr(self._sources, "held", None)
         if held is None or held[0] is not row:
-            held = (row, SourceFile(row.fs_path, row.size, row.mtime_ns, display=row.display))
+            # a cloud download was hashed as it arrived (sources/zoom/cloud.py): that checksum is not read again
+            known = row.sha256 if _is_cloud(row) else None
+            held = (row, SourceFile(row.fs_path, row.size, row.mtime_ns, display=row.display, sha256=known))
             self._sources.held = held
         return held[1]
 

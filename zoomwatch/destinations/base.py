@@ -104,12 +104,14 @@ class SourceFile:
     """The recording a destination stores: where it is, how big it was when it settled, and the only ways
     to read it. Every OS error met on it becomes a SourceGone / SourceUnreadable naming `display`."""
 
-    def __init__(self, path: Path, size: int, mtime_ns: int = 0, *, display: str | None = None) -> None:
+    def __init__(self, path: Path, size: int, mtime_ns: int = 0, *, display: str | None = None,
+                 sha256: str | None = None) -> None:
         self.path = Path(path)
         self.size = size
         self.mtime_ns = mtime_ns
         self.display = display if display is not None else os.fsdecode(self.path)
-        self._sha256: str | None = None
+        # a checksum taken already (a cloud download is hashed as it arrives): sha256() then reads nothing
+        self._sha256: str | None = sha256
         self._lock = threading.Lock()
 
     @classmethod
