@@ -231,3 +231,20 @@ def test_a_read_error_after_the_open_is_source_unreadable_naming_the_file(record
         with pytest.raises(SourceUnreadable) as caught:
             call()
         assert caught.value.message == "Zoom/m/zoom_0.mp4: Input/output error; retried later"
+
+
+def test_bytes_sent_that_do_not_have_the_checksum_known_before_are_a_changed_file(tmp_path) -> None:
+    """A cloud file is hashed as it downloads; if what the upload read and sent hashes otherwise (the spool
+    file changed or rotted on disk), the backup must not be recorded under the download's checksum."""
+    import hashlib
+
+    from zoomwatch.destinations.base import SourceFile
+    from zoomwatch.errors import SourceChanged
+
+    path = tmp_path / "cloud_MP4.mp4"
+    path.write_bytes(b"what Zoom sent")
+    known = hashlib.sha256(b"what Zoom sent").hexdigest()
+    assert SourceFile(path, 14, sha256=known).streamed(hashlib.sha256(b"what Zoom sent")) == known
+    with pytest.raises(SourceChanged) as caught:
+        SourceFile(path, 14, sha256=known).streamed(hashlib.sha256(b"what the disk had"))
+    assert "cloud_MP4.mp4" in caught.value.message

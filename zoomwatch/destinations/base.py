@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from zoomwatch.errors import (
     Cancelled,  # an upload asked to stop (its resume point is saved); one type for all
     ItemError,
+    SourceChanged,
 )
 from zoomwatch.i18n import N_
 from zoomwatch.translate import source_error
@@ -178,9 +179,15 @@ class SourceFile:
 
     def streamed(self, digest: Any) -> str:
         """An upload that hashed the whole file as it sent it hands its digest here: it becomes the cached
-        checksum (no extra pass over the file); returns its hex form."""
+        checksum (no extra pass over the file); returns its hex form. When a checksum was known before (a
+        cloud download hashed as it arrived), the bytes sent must have it: else SourceChanged, and the file
+        is backed up again rather than stored under a checksum it does not have."""
         hexdigest = str(digest.hexdigest())
         with self._lock:
+            if self._sha256 is not None and self._sha256 != hexdigest:
+                raise SourceChanged(N_("File changed during upload"),
+                                    N_("{display} is not what was downloaded or hashed before its upload",
+                                       display=self.display))
             self._sha256 = hexdigest
         return hexdigest
 
