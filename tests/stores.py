@@ -42,16 +42,6 @@ def zw(app: Any, *args: str, timeout: float = 240) -> subprocess.CompletedProces
                           timeout=timeout)
 
 
-def seaweed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    """A SeaweedFS S3 server for a test module (the module's `seaweed` fixture yields from this)."""
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def supabase_server() -> Iterator[FakeSupabaseStorage]:
     """The Supabase Storage stand-in for a test module (the module's `supabase` fixture yields from this)."""
     server = FakeSupabaseStorage(max_file_size=200 * MIB)
@@ -163,9 +153,6 @@ STORES = {"local": local_store, "s3": s3_store, "supabase": supabase_store}
 
 FIXTURES = """
 Each test module that uses a Store defines (pytest finds fixtures by the names in the module itself):
-
-    @pytest.fixture(scope="module")
-    def seaweed(tmp_path_factory): yield from stores.seaweed_server(tmp_path_factory)
 
     @pytest.fixture(scope="module")
     def supabase(): yield from stores.supabase_server()

@@ -66,16 +66,6 @@ def settings(tmp: Path, **values: str) -> configmod.Config:
 
 
 @pytest.fixture(scope="module")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def supabase() -> Iterator[FakeSupabaseStorage]:
     server = FakeSupabaseStorage(max_file_size=200 * MIB)
     server.start()

@@ -15,16 +15,11 @@ from typing import Any
 import pytest
 from fakes.zoom_api import FakeZoom
 from helpers import write_random
-from stores import KINDS, STORES, Store, seaweed_server, supabase_server, zw
+from stores import KINDS, STORES, Store, supabase_server, zw
 
 MEETING = "2024-05-06 14.00.00 Board meeting 93456789012"
 FOLDER = "2024/05/2024-05-06 14.00.00 Board meeting"
 USER = "ana@example.com"
-
-
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    yield from seaweed_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

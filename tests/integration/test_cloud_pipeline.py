@@ -36,11 +36,6 @@ ANA = "ana@example.com"
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory):
-    yield from stores.seaweed_server(tmp_path_factory)
-
-
 @pytest.fixture
 def zoom() -> Iterator[FakeZoom]:
     fake = FakeZoom().start()

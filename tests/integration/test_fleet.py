@@ -39,16 +39,6 @@ def postgres() -> Iterator[PostgresServer]:
         server.close()
 
 
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed-fleet"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def zoom() -> Iterator[FakeZoom]:
     fake = FakeZoom()

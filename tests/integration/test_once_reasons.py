@@ -7,11 +7,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from helpers import write_random
-from s3server import ACCESS_KEY, SECRET_KEY, SeaweedS3
+from s3server import ACCESS_KEY, SECRET_KEY
 
 MEETING = "2024-03-04 16.30.00 Quarterly planning 91234567890"
 
@@ -59,16 +58,6 @@ def test_a_meeting_zoom_still_converts_is_reported_as_such(app):
     assert done.returncode == 1
     assert "still being written" not in done.stdout
     assert f"waiting: {app.zoom / MEETING / 'zoom_0.mp4'} — Zoom is still converting this meeting" in done.stdout
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize(("broken", "title"), [("bucket", "S3 bucket not found"),

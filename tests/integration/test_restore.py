@@ -11,17 +11,12 @@ from typing import Any
 
 import pytest
 from helpers import sha256_of, write_random
-from stores import KINDS, STORES, Store, seaweed_server, supabase_server, zw
+from stores import KINDS, STORES, Store, supabase_server, zw
 
 MEETING = "2024-05-06 14.00.00 Board meeting 93456789012"
 OTHER = "2024-06-10 09.00.00 Standup 81234567890"
 FOLDER = "2024/05/2024-05-06 14.00.00 Board meeting"
 LOCAL_NAME = "2024-05-06 14.00.00 Board meeting"
-
-
-@pytest.fixture(scope="module")
-def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    yield from seaweed_server(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,6 @@ from s3server import ACCESS_KEY, READONLY_KEY, READONLY_SECRET, SECRET_KEY, Seaw
 
 MEETING = "2024-05-06 14.00.00 Board meeting 93456789012"
 PREFIX_DIR = "2024/05/2024-05-06 14.00.00 Board meeting"
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,6 @@ from zoomwatch.paths import AppPaths
 MIB = 1024 * 1024
 MEETING = "2024-05-06 14.00.00 Board meeting 93456789012"
 KEY = "backups/ana/2024/05/2024-05-06 14.00.00 Board meeting/zoom_0.mp4"
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

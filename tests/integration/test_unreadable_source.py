@@ -76,16 +76,6 @@ def assert_named_file_error(destination: object, source: Path, size: int) -> Non
     assert error.retryable  # the permission may be given: tried again later
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def supabase() -> Iterator[FakeSupabaseStorage]:
     server = FakeSupabaseStorage(max_file_size=200 * MIB)
