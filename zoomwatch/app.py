@@ -124,7 +124,7 @@ class OnceResult:
         if self.problem and self.held:
             lines.append(NP_("held: {problem} ({n} file(s) wait for it)", "held: {problem} ({n} file(s) wait for it)",
                              len(self.held), problem=keep(self.problem, printable)))
-            lines += [f"  {printable(h)}" for h in self.held]
+            lines += [join("", ["  ", keep(h, printable)]) for h in self.held]
         elif self.problem:
             lines.append(N_("destination problem: {problem}", problem=keep(self.problem, printable)))
         lines += [N_("problem: {problem}", problem=keep(p, printable)) for p in self.problems]
@@ -293,7 +293,7 @@ class Engine:
         if folder_problem(self.config.watch_folder) is None:  # a Zoom folder on a drive unplugged deleted nothing
             for row in self.catalog.rows(self.destination.id):
                 if row.state in watch.WAITING and row.resume and not os.path.lexists(row.fs_path):
-                    self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+                    self.catalog.mark_missing(row.id, N_("deleted or renamed before it was backed up"))
         for row in self.catalog.abandoned_uploads(self.destination.id):
             try:
                 self.destination.discard(row.resume)
@@ -697,10 +697,12 @@ class Engine:
         failures: tuple[str, ...] = ()
         if problem is not None:  # no file gets through until it is solved: that is every file's reason now
             same = f"{problem.title}: {problem.message}"  # the board keeps it escaped (see printable)
-            held = tuple(os.fsdecode(r.path) + ("" if not r.last_error or printable(r.last_error) == same
-                                                else f" (last try: {r.last_error})") for r in unfinished)
+            held = tuple(os.fsdecode(r.path) if not r.last_error or printable(r.last_error) == same
+                         else N_("{file} (last try: {reason})", file=os.fsdecode(r.path), reason=r.last_error)
+                         for r in unfinished)
         else:
-            failures = tuple(f"{os.fsdecode(r.path)}: {r.last_error or 'not backed up yet'}" for r in unfinished)
+            failures = tuple(N_("{file}: {reason}", file=os.fsdecode(r.path),
+                                reason=r.last_error or N_("not backed up yet")) for r in unfinished)
         reasons = self.settler.waiting_reasons()
         settling = tuple(str(p) for p, why in reasons.items() if not why)
         waiting = tuple(N_("{file} — {reason}", file=str(p), reason=why) for p, why in reasons.items() if why)
@@ -730,7 +732,7 @@ class Engine:
         counts = self.catalog.counts(self.destination.id)
         rows = self.catalog.rows(self.destination.id)
         failures = tuple(synced.failures) + tuple(
-            f"{r.display}: {r.last_error or 'not backed up yet'}" for r in rows
+            N_("{file}: {reason}", file=r.display, reason=r.last_error or N_("not backed up yet")) for r in rows
             if r.state in UNFINISHED and r.info is not None and r.info.origin is Origin.CLOUD)
         return OnceResult(not failures, counts, (), failures)
 

@@ -43,6 +43,10 @@ class ZoomwatchError(Exception):
         if retryable is not None:
             self.retryable = retryable
 
+    def text(self) -> str:
+        """Title and message in one line, still translatable where a face shows it (i18n.tr)."""
+        return N_("{title}: {message}", title=self.title, message=self.message) if self.message else self.title
+
 
 class BadSetting(ZoomwatchError):
     """A setting or credential is missing or has a value zoomwatch cannot use: the person changes it."""

@@ -71,3 +71,40 @@ def test_help_follows_the_system_language_and_ui_language_overrides_it(app):
     app.set("ui.language", "ru")
     assert "Проверенные резервные копии" in zw(app, "--help", language="es").stdout
     assert zw(app, "config", "get", "naming.locale", language="es").stdout.strip() == "ru"
+
+
+
+def test_a_files_own_reason_is_shown_in_each_language_and_status_json_keeps_it_english(app):
+    meeting = app.zoom / "2024-06-04 09.00.00 Converting 94567890124"
+    write_random(meeting / "zoom_0.mp4", 5000)
+    (meeting / "double_click_to_convert_01.zoom").write_bytes(b"zoom")  # Zoom has not converted it yet
+    zw(app, "run", "--once", "--max-wait", "3")
+    shown = {language: zw(app, "status", language=language).stdout for language in ("en", "es", "ru")}
+    dumps = {language: zw(app, "status", "--json", language=language).stdout for language in ("en", "es", "ru")}
+    assert "zoom_0.mp4 — Zoom is still converting this meeting" in shown["en"], shown["en"]
+    assert "zoom_0.mp4 — Zoom todavía está convirtiendo esta reunión" in shown["es"], shown["es"]
+    assert "zoom_0.mp4 — Zoom ещё конвертирует эту встречу" in shown["ru"], shown["ru"]
+    assert dumps["en"] == dumps["es"] == dumps["ru"]
+    [row] = json.loads(dumps["ru"])["files"]
+    assert (row["state"], row["last_error"]) == ("settling", "Zoom is still converting this meeting")
+
+    for file in meeting.iterdir():  # the user deletes the meeting before Zoom finished
+        file.unlink()
+    zw(app, "run", "--once", "--max-wait", "3")
+    shown = {language: zw(app, "status", language=language).stdout for language in ("es", "ru")}
+    assert "zoom_0.mp4 — borrado o renombrado antes de copiarse" in shown["es"], shown["es"]
+    assert "zoom_0.mp4 — удалён или переименован до того, как была сделана копия" in shown["ru"], shown["ru"]
+    [row] = json.loads(zw(app, "status", "--json", language="ru").stdout)["files"]
+    assert (row["state"], row["last_error"]) == ("missing", "deleted or renamed before it was backed up")
+
+
+def test_argparses_own_words_and_errors_are_in_the_users_language(app):
+    wrong = zw(app, "status", "--bogus", language="ru")
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith("использование: zoomwatch"), wrong.stderr
+    assert "zoomwatch: ошибка: нераспознанные аргументы: --bogus" in wrong.stderr, wrong.stderr
+    helped = zw(app, "status", "--help", language="es").stdout
+    assert helped.startswith("uso: zoomwatch status") and "opciones:" in helped, helped
+    assert "muestra esta ayuda y sale" in helped, helped
+    english = zw(app, "status", "--bogus", language="en").stderr
+    assert english.startswith("usage: zoomwatch") and "error: unrecognized arguments: --bogus" in english

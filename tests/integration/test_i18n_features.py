@@ -73,6 +73,9 @@ def test_cleanup_and_audit_speak_russian_and_spanish_and_their_json_stays_englis
 
 def test_the_dashboard_page_is_in_the_language_of_the_running_zoomwatch_and_its_api_stays_english(app):
     app.env["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"  # the test's own XDG data dir
+    meeting = app.zoom / "2024-06-05 10.00.00 Converting 94567890125"
+    write_random(meeting / "zoom_0.mp4", 4000)
+    (meeting / "double_click_to_convert_01.zoom").write_bytes(b"zoom")  # held back: a reason beside the file
     env = in_language(app, "ru_RU.UTF-8")
     process = subprocess.Popen([sys.executable, "-m", "zoomwatch", "run"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -99,6 +102,15 @@ def test_the_dashboard_page_is_in_the_language_of_the_running_zoomwatch_and_its_
                       "Теперь наблюдение за {path}"):  # the last: what the page's script says, handed to it
             assert shown in page.text, shown
         key = zw(app, "ru_RU.UTF-8", "dashboard", "--api-key").stdout.strip()
+
+        def converting_row() -> dict | None:
+            listing = requests.get(url + "api/recordings", headers={"X-API-Key": key}, timeout=60).json()
+            return next((i for i in listing["items"] if i.get("last_error")), None)
+
+        row = wait_for(converting_row, timeout=90, what="the converting file's reason in the REST API")
+        assert row["last_error"] == "Zoom is still converting this meeting"  # the API stays English
+        page = browser.get(url, timeout=60)  # signed in by the link before (its session cookie)
+        assert "— Zoom ещё конвертирует эту встречу" in page.text  # the page shows it in Russian
         status = requests.get(url + "api/monitor/status", headers={"X-API-Key": key}, timeout=60).json()
         assert set(status) >= {"monitoring", "status", "paused", "summary", "counts"}
         assert status["status"] in ("stopped", "watching", "idle", "uploading", "paused", "error"), status

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from zoomwatch.core.catalog import Catalog, FileInfo, Row
+from zoomwatch.errors import DestinationError
 from zoomwatch.naming import with_suffix_number
 
 DEST = "local:/mnt/backup"
@@ -551,3 +552,74 @@ def test_catalog_of_the_previous_release_is_migrated_in_place(tmp_path: Path, cl
         assert again._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     finally:
         again.close()
+
+
+def test_a_files_failure_reason_is_stored_english_and_shown_in_the_users_language(cat: Catalog) -> None:
+    from zoomwatch import i18n
+    from zoomwatch.destinations.local import LocalDestination
+
+    row_id = queued(cat, rec("zoom_0.mp4"))
+    with pytest.raises(DestinationError) as raised:  # the real error of a backup drive not plugged in
+        LocalDestination(Path("/mnt/unplugged-usb")).check()
+    cat.mark_failed(row_id, raised.value.text(), retry_at=None)
+    stored = cat._db.execute("SELECT last_error FROM files WHERE id = ?", (row_id,)).fetchone()[0]
+    assert stored.startswith("Backup folder is missing: /mnt/unplugged-usb does not exist — connect the drive")
+    shown = cat.get(row_id).last_error  # type: ignore[union-attr]
+    assert shown == stored  # logs, JSON and SQL see the English
+    try:
+        i18n.setup("ru")
+        assert i18n.tr(shown).startswith("Папка резервных копий отсутствует: /mnt/unplugged-usb не существует — "
+                                         "подключите диск"), i18n.tr(shown)
+        i18n.setup("es")
+        assert i18n.tr(shown).startswith("Falta la carpeta de copias: /mnt/unplugged-usb no existe"), i18n.tr(shown)
+    finally:
+        i18n.setup("en")
+    cat.mark_missing(row_id, "a reason an earlier release wrote, as plain text")
+    assert cat.get(row_id).last_error == "a reason an earlier release wrote, as plain text"  # type: ignore[union-attr]
+
+
+def test_a_reason_rewritten_by_an_earlier_release_is_shown_as_that_release_wrote_it(cat: Catalog) -> None:
+    from zoomwatch import i18n
+
+    row_id = queued(cat, rec("zoom_0.mp4"))
+    cat.mark_failed(row_id, i18n.N_("internal error (see log)"), retry_at=None)
+    # an older zoomwatch (which knows nothing of last_error_msg) updates the English text only
+    cat._db.execute("UPDATE files SET last_error = 'disk full' WHERE id = ?", (row_id,))
+    try:
+        i18n.setup("ru")
+        assert i18n.tr(cat.get(row_id).last_error) == "disk full"  # type: ignore[union-attr]
+    finally:
+        i18n.setup("en")
+
+
+def test_a_catalog_without_error_msgids_is_migrated_in_place_and_its_reasons_kept(tmp_path: Path,
+                                                                                  clock: FakeClock) -> None:
+    from zoomwatch import i18n
+    from zoomwatch.core.catalog import MIGRATIONS
+
+    file = tmp_path / "before.sqlite3"
+    Catalog(file, clock=clock).close()
+    old = sqlite3.connect(file)  # back to the shape of the previous release: two steps, no last_error_msg
+    old.execute("ALTER TABLE files DROP COLUMN last_error_msg")
+    old.execute("PRAGMA user_version = 2")
+    old.execute("INSERT INTO files (dest, path, display, size, mtime_ns, state, attempts, last_error, created_at,"
+                " updated_at) VALUES (?, ?, 'a', 1, 1, 'failed', 3, 'Upload failed: timed out', 1, 1)",
+                (DEST, b"/zoom/a/zoom_0.mp4"))
+    old.commit()
+    old.close()
+    readonly = Catalog(file, clock=clock, readonly=True)  # how `zoomwatch status` reads it: not migrated
+    try:
+        assert [r.last_error for r in readonly.rows(DEST)] == ["Upload failed: timed out"]
+    finally:
+        readonly.close()
+    cat = Catalog(file, clock=clock)
+    try:
+        assert cat._db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        [row] = cat.rows(DEST)
+        assert (row.last_error, row.attempts) == ("Upload failed: timed out", 3)
+        cat.mark_failed(row.id, i18n.N_("became empty"), retry_at=None)
+        i18n.setup("es")
+        assert i18n.tr(cat.get(row.id).last_error) == "se quedó vacío"  # type: ignore[union-attr]
+    finally:
+        i18n.setup("en")
+        cat.close()

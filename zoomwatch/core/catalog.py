@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatch.errors import ZoomwatchError
+from zoomwatch.i18n import N_, Msg
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -204,9 +205,39 @@ def _add_file_names(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS files_by_stat ON files(dest, size, mtime_ns, name)")
 
 
+def _add_error_msgids(db: sqlite3.Connection) -> None:
+    """Beside each file's last error (English, as logs and the JSON outputs show it), what it says as a
+    marked message (its msgid and parameters as JSON), so `status` and the dashboard can show it in the
+    user's language. Rows written before keep their English text, shown as it is."""
+    if "last_error_msg" not in {r[1] for r in db.execute("PRAGMA table_info(files)")}:
+        db.execute("ALTER TABLE files ADD COLUMN last_error_msg TEXT")
+
+
+def _error_columns(text: str | None) -> tuple[str | None, str | None]:
+    """The values of (last_error, last_error_msg) for an error text."""
+    if text is None:
+        return None, None
+    if isinstance(text, Msg):
+        return str.__str__(text), json.dumps(text.to_json(), ensure_ascii=False, default=str)
+    return str(text), None
+
+
+def _error_text(text: str | None, msg_json: str | None) -> str | None:
+    """The stored error as a Msg when its marked form is there and still says what the English text says
+    (an earlier release may have written the text alone since), else the text as stored."""
+    if text is None or not msg_json:
+        return text
+    try:
+        msg = Msg.from_json(json.loads(msg_json))
+    except ValueError:
+        return text
+    return msg if msg is not None and str.__str__(msg) == text else text
+
+
 # Changes to a catalog made by an earlier release, applied once each, in order; PRAGMA user_version
 # counts the steps applied. A new catalog is made by SCHEMA followed by the same steps.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys, _add_file_names)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_add_folded_keys, _add_file_names,
+                                                                 _add_error_msgids)
 
 
 class CatalogDamaged(ZoomwatchError):
@@ -266,10 +297,14 @@ class Row:
 
     @classmethod
     def from_sql(cls, r: sqlite3.Row) -> Row:
+        try:
+            msg_json = r["last_error_msg"]
+        except IndexError:  # a catalog of an earlier release, opened read-only (not migrated)
+            msg_json = None
         return cls(
             id=r["id"], dest=r["dest"], path=bytes(r["path"]), display=r["display"], size=r["size"],
             mtime_ns=r["mtime_ns"], state=FileState(r["state"]), sha256=r["sha256"], remote_key=r["remote_key"],
-            attempts=r["attempts"], last_error=r["last_error"], next_try_at=r["next_try_at"],
+            attempts=r["attempts"], last_error=_error_text(r["last_error"], msg_json), next_try_at=r["next_try_at"],
             blocked=bool(r["blocked"]), resume=json.loads(r["resume"]) if r["resume"] else None,
             bytes_done=r["bytes_done"], info=FileInfo.from_json(r["meeting"]) if r["meeting"] else None,
             verified_at=r["verified_at"],
@@ -555,7 +590,8 @@ class Catalog:
             r = db.execute("SELECT dest, path, size FROM files WHERE id = ?", (row_id,)).fetchone()
             db.execute(
                 "UPDATE files SET state = 'verified', sha256 = ?, remote_key = ?, resume = NULL, last_error = NULL,"
-                " next_try_at = NULL, bytes_done = ?, verified_at = ?, updated_at = ? WHERE id = ?",
+                " last_error_msg = NULL, next_try_at = NULL, bytes_done = ?, verified_at = ?, updated_at = ?"
+                " WHERE id = ?",
                 (sha256, remote_key, r["size"], now, now, row_id),
             )
             db.execute(
@@ -569,16 +605,17 @@ class Catalog:
         """Record a failed try; returns the attempt count. blocked=True waits for a config change."""
         with self._tx() as db:
             db.execute(
-                "UPDATE files SET state = 'failed', attempts = attempts + ?, last_error = ?, next_try_at = ?,"
-                " blocked = ?, updated_at = ? WHERE id = ?",
-                (1 if count_attempt else 0, error, retry_at, int(blocked), self.clock(), row_id),
+                "UPDATE files SET state = 'failed', attempts = attempts + ?, last_error = ?, last_error_msg = ?,"
+                " next_try_at = ?, blocked = ?, updated_at = ? WHERE id = ?",
+                (1 if count_attempt else 0, *_error_columns(error), retry_at, int(blocked), self.clock(), row_id),
             )
             return int(db.execute("SELECT attempts FROM files WHERE id = ?", (row_id,)).fetchone()[0])
 
     def note_waiting(self, row_id: int, reason: str | None) -> None:
         """Say why a file is not finished yet (still converting, locked, empty) without changing its state."""
         with self._tx() as db:
-            db.execute("UPDATE files SET last_error = ? WHERE id = ? AND state = 'settling'", (reason, row_id))
+            db.execute("UPDATE files SET last_error = ?, last_error_msg = ? WHERE id = ? AND state = 'settling'",
+                       (*_error_columns(reason), row_id))
 
     def back_to_settling(self, row_id: int, size: int, mtime_ns: int) -> None:
         with self._tx() as db:
@@ -593,8 +630,8 @@ class Catalog:
         upload is thrown away at the store (abandoned_uploads, clear_resume)."""
         with self._tx() as db:
             db.execute(
-                "UPDATE files SET state = 'missing', last_error = ?, updated_at = ? WHERE id = ?",
-                (reason, self.clock(), row_id),
+                "UPDATE files SET state = 'missing', last_error = ?, last_error_msg = ?, updated_at = ? WHERE id = ?",
+                (*_error_columns(reason), self.clock(), row_id),
             )
 
     def clear_resume(self, row_id: int) -> None:
@@ -634,18 +671,21 @@ class Catalog:
             db.execute("UPDATE keys SET path = ? WHERE dest = ? AND path = ?", (new["path"], old["dest"], old["path"]))
             db.execute(
                 "UPDATE files SET state = 'verified', sha256 = ?, remote_key = ?, resume = NULL, last_error = NULL,"
-                " next_try_at = NULL, bytes_done = size, verified_at = ?, updated_at = ? WHERE id = ?",
+                " last_error_msg = NULL, next_try_at = NULL, bytes_done = size, verified_at = ?, updated_at = ?"
+                " WHERE id = ?",
                 (sha256, old["remote_key"], old["verified_at"], now, row_id),
             )
-            db.execute("UPDATE files SET state = 'superseded', last_error = ?, updated_at = ? WHERE id = ?",
-                       (f"moved to {display_path(os.fsdecode(bytes(new['path'])))}", now, old_id))
+            moved = N_("moved to {path}", path=display_path(os.fsdecode(bytes(new["path"]))))
+            db.execute("UPDATE files SET state = 'superseded', last_error = ?, last_error_msg = ?, updated_at = ?"
+                       " WHERE id = ?", (*_error_columns(moved), now, old_id))
 
     def requeue_lost(self, row_id: int) -> None:
         """A verified file's backup is gone from the destination: back it up again (same key)."""
         with self._tx() as db:
+            lost = N_("its backup was missing from the destination; copying it again")
             db.execute("UPDATE files SET state = 'queued', attempts = 0, blocked = 0, last_error = ?,"
-                       " updated_at = ? WHERE id = ? AND state = 'verified'",
-                       ("its backup was missing from the destination; copying it again", self.clock(), row_id))
+                       " last_error_msg = ?, updated_at = ? WHERE id = ? AND state = 'verified'",
+                       (*_error_columns(lost), self.clock(), row_id))
 
     def requeue_row(self, row_id: int) -> None:
         """An upload stopped on request (pause, shutdown): back to the queue with its resume point."""

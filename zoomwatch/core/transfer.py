@@ -34,7 +34,7 @@ from zoomwatch.core.catalog import Catalog, FileInfo, Origin, Row
 from zoomwatch.core.status import ProblemKey, StatusBoard
 from zoomwatch.destinations.base import Cancelled, Destination, SourceFile, UploadSession
 from zoomwatch.errors import DestinationError, FileChanged, FileGone, ItemError, ZoomwatchError
-from zoomwatch.i18n import N_
+from zoomwatch.i18n import N_, NP_
 from zoomwatch.translate import source_error
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class Transfers:
                 self.process(row, stop)
             except Exception:  # a bug must not kill the worker; the row is retried later
                 log.exception("unexpected error while backing up %s", row.display)
-                self.catalog.mark_failed(row.id, "internal error (see log)", retry_at=self.clock() + 60)
+                self.catalog.mark_failed(row.id, N_("internal error (see log)"), retry_at=self.clock() + 60)
             finally:
                 with self._cond:
                     self._in_flight.pop(row.id, None)
@@ -253,14 +253,15 @@ class Transfers:
         says why retrying is unlikely to help; not retryable errors wait for a settings change."""
         attempts = row.attempts + 1
         if not exc.retryable or (give_up is not None and attempts >= MAX_TRIES):
-            reason = f"{exc.title}: {exc.message}"
+            reason = exc.text()
             if give_up is not None and exc.retryable:
-                reason = f"{exc.title}: {give_up}; gave up after {attempts} tries"
+                reason = NP_("{title}: {reason}; gave up after {n} try", "{title}: {reason}; gave up after {n} tries",
+                             attempts, title=exc.title, reason=give_up)
             self.catalog.mark_failed(row.id, reason, retry_at=None, blocked=True)
             log.error("%s", reason)
             return
         delay = self.retry.delay(attempts)
-        self.catalog.mark_failed(row.id, f"{exc.title}: {exc.message}", retry_at=self.clock() + delay)
+        self.catalog.mark_failed(row.id, exc.text(), retry_at=self.clock() + delay)
         log.warning("%s: %s (try %d; next in %.0f s)", exc.title, exc.message, attempts, delay)
 
     def _changed(self, row: Row, exc: FileChanged) -> None:
@@ -270,13 +271,14 @@ class Transfers:
         try:
             st = os.stat(row.fs_path)
         except OSError:
-            self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+            self.catalog.mark_missing(row.id, N_("deleted or renamed before it was backed up"))
             return
         if (st.st_size, st.st_mtime_ns) != (row.size, row.mtime_ns):
             self._back_to_settling(row, exc)
             return
-        why = (f"{row.display}: the copy at the destination differed from the file every time"
-               if isinstance(exc, StoredDifferently) else f"{row.display} changed size every time it was read")
+        why = (N_("{file}: the copy at the destination differed from the file every time", file=row.display)
+               if isinstance(exc, StoredDifferently)
+               else N_("{file} changed size every time it was read", file=row.display))
         self._item_failed(row, ItemError(exc.title, exc.message), give_up=why)
 
     def _discard(self, row: Row) -> None:
@@ -417,7 +419,7 @@ class Transfers:
         try:
             st = os.stat(row.fs_path)
         except OSError:
-            self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+            self.catalog.mark_missing(row.id, N_("deleted or renamed before it was backed up"))
             return
         log.info("%s: %s; waiting for it to settle again", exc.title, exc.message)
         self.catalog.back_to_settling(row.id, st.st_size, st.st_mtime_ns)
@@ -425,7 +427,7 @@ class Transfers:
 
     def _destination_failed(self, row: Row, exc: DestinationError) -> None:
         self.destination_down(exc)
-        message = f"{exc.title}: {exc.message}"
+        message = exc.text()
         if exc.retryable:
             self.catalog.mark_failed(row.id, message, retry_at=self.blocked_until, count_attempt=False)
         else:

@@ -201,7 +201,7 @@ class Settler:
             if state in WAITING and raw not in found and raw.startswith(inside):
                 row = self.catalog.current(self.dest_id, raw)
                 if row is not None:
-                    self.catalog.mark_missing(row.id, "deleted or renamed before it was backed up")
+                    self.catalog.mark_missing(row.id, N_("deleted or renamed before it was backed up"))
         for problem in errors:
             log.warning("%s", problem)
         self.on_change(len(self.pending))
@@ -234,14 +234,14 @@ class Settler:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
-            self._forget(path, "deleted or renamed before it was backed up")
+            self._forget(path, N_("deleted or renamed before it was backed up"))
             return
         except OSError as exc:
             log.warning("cannot read %r: %s", str(path), exc.strerror or exc)
             return
         if stat.S_ISLNK(st.st_mode) or not self.fence.admits(str(path)):
             if path in self.pending:
-                self._forget(path, "replaced by a symbolic link, which zoomwatch never follows")
+                self._forget(path, N_("replaced by a symbolic link, which zoomwatch never follows"))
             return
         if stat.S_ISDIR(st.st_mode):
             self.scan(path, rescan=True)
@@ -284,17 +284,17 @@ class Settler:
             try:
                 st = os.lstat(path)
             except FileNotFoundError:
-                self._forget(path, "deleted or renamed before it was backed up")
+                self._forget(path, N_("deleted or renamed before it was backed up"))
                 continue
             except OSError as exc:
-                self._wait(item, f"cannot read it: {exc.strerror or exc}")
+                self._wait(item, N_("cannot read it: {reason}", reason=str(exc.strerror or exc)))
                 continue
             if not stat.S_ISREG(st.st_mode):
-                self._forget(path, "replaced by a symbolic link, which zoomwatch never follows")
+                self._forget(path, N_("replaced by a symbolic link, which zoomwatch never follows"))
                 continue
             if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
                 if st.st_size == 0:
-                    self._forget(path, "became empty")
+                    self._forget(path, N_("became empty"))
                     continue
                 item.size, item.mtime_ns, item.stable_since, item.observations = (
                     st.st_size, st.st_mtime_ns, now, 1)
@@ -309,7 +309,7 @@ class Settler:
                 self._wait(item, N_("Zoom is still converting this meeting"))
                 continue
             if not self.fence.admits(str(path)):  # a folder on the way was swapped for a link meanwhile
-                self._forget(path, "reached through a symbolic link, which zoomwatch never follows")
+                self._forget(path, N_("reached through a symbolic link, which zoomwatch never follows"))
                 continue
             try:
                 os.close(open_nofollow(path))

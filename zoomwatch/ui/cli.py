@@ -16,9 +16,10 @@ from typing import Any
 
 from zoomwatch import __version__, i18n
 from zoomwatch import config as configmod
-from zoomwatch.i18n import N_, T_, TP_, tr
+from zoomwatch.i18n import N_, T_, TP_, keep, tr
 from zoomwatch.paths import AppPaths
 from zoomwatch.printable import json_printable, printable
+from zoomwatch.ui import argparse_words
 
 log = logging.getLogger("zoomwatch")
 
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None, paths: AppPaths | None = None) -> int:
     _missing_streams = _missing_streams | _replace_missing_streams()
     paths = paths or AppPaths.default()
     i18n.setup(configmod.ui_language(paths))  # before the parser: its help is translated
+    argparse_words.install()  # and argparse's own words ("usage:", its errors)
     args = _parser().parse_args(argv)
     if args.command is None:
         if not has_display():
@@ -609,7 +611,8 @@ def cmd_status(args: argparse.Namespace, paths: AppPaths) -> Exit:
     for row in rows:
         if row.state is FileState.VERIFIED and not args.all:
             continue
-        note = f" — {printable(row.last_error)}" if row.last_error and row.state is not FileState.VERIFIED else ""
+        shows_error = row.last_error and row.state is not FileState.VERIFIED
+        note = f" — {tr(keep(row.last_error, printable))}" if shows_error else ""
         state = str(row.state)
         if row.id in cut_off:
             state, note = "interrupted", T_(" — resumes at next start") + note
@@ -684,7 +687,7 @@ def cmd_audit(args: argparse.Namespace, paths: AppPaths) -> Exit:
     if sys.stderr.isatty() and not args.json:
         from tqdm import tqdm
 
-        bar = tqdm(unit="file", desc=T_("checking"), leave=False)
+        bar = tqdm(unit=T_("file"), desc=T_("checking"), leave=False)
 
     def progress(done: int, total: int) -> None:
         if bar is not None:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from zoomwatch.app import FileState
 from zoomwatch.i18n import T_, TP_, current, state_count, state_name, tr
+from zoomwatch.ui.audit_report import LABELS
 
 PER_PAGE = 50
 STATES = ("", "settling", "queued", "uploading", "verified", "failed", "missing")
@@ -129,7 +130,8 @@ def _audit(audit: dict | None) -> str:
     if last is None:
         told = escape(T_("No audit has run yet."))
     else:
-        counts = ", ".join(f"{n} {state}" for state, n in (last.get("counts") or {}).items() if n)
+        counts = ", ".join(f"{n} {tr(LABELS.get(state, state))}"
+                           for state, n in (last.get("counts") or {}).items() if n)
         verdict = T_("everything is safe") if last.get("ok") else T_("NOT everything is safe")
         told = (escape(T_("Last audit {when}: {verdict}", when=_when(last.get('finished_at')) or T_("(running)"),
                           verdict=verdict))
@@ -145,7 +147,7 @@ def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
     if state == FileState.UPLOADING and item.get("size"):
         note = f" {100 * int(item.get('bytes_done') or 0) // max(1, int(item['size']))}%"
     if item.get("last_error") and state != FileState.VERIFIED:
-        note += f" — {escape(str(item['last_error']))}"
+        note += f" — {escape(tr(item['last_error']))}"
     days = deletes_in.get(str(item.get("remote_key") or ""))
     if days is not None and state != FileState.VERIFIED:
         left = TP_("Zoom deletes it in {n} day(s)", "Zoom deletes it in {n} day(s)", days)
