@@ -236,9 +236,11 @@ def test_restart_with_no_changes_reads_nothing_again(app, engines):
 
 
 def test_missing_watch_folder_is_reported_and_picked_up_when_created(app, engines, monkeypatch):
-    import zoomwatch.app as engine_module
+    from zoomwatch.app import watching
 
-    monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
+    # the settle loop reads FOLDER_RECHECK_SECONDS in zoomwatch/app/watching.py: patched anywhere else it does nothing
+    assert "FOLDER_RECHECK_SECONDS" in watching.settle_loop.__code__.co_names
+    monkeypatch.setattr(watching, "FOLDER_RECHECK_SECONDS", 0.2)
     elsewhere = app.home / "Recordings"
     app.set("watch.folder", str(elsewhere))
     engine = start(app, engines)
@@ -301,9 +303,11 @@ def test_new_meeting_folder_does_not_disturb_files_waiting_elsewhere(app, engine
 def test_watched_folder_vanishing_like_an_unplugged_drive_then_returning(app, engines, monkeypatch):
     import shutil
 
-    import zoomwatch.app as engine_module
+    from zoomwatch.app import watching
 
-    monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
+    # the settle loop reads FOLDER_RECHECK_SECONDS in zoomwatch/app/watching.py: patched anywhere else it does nothing
+    assert "FOLDER_RECHECK_SECONDS" in watching.settle_loop.__code__.co_names
+    monkeypatch.setattr(watching, "FOLDER_RECHECK_SECONDS", 0.2)
     app.set("watch.settle_seconds", "30")
     engine = start(app, engines)
     waiting = app.zoom / MEETING / "zoom_0.mp4"

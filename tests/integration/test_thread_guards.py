@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from helpers import backed_up_files, wait_for, write_random
 
-from zoomwatch import app as appmod
 from zoomwatch.app import Engine, ProblemKey
+from zoomwatch.app import watching as settle_thread
 from zoomwatch.core import transfer
 from zoomwatch.core.catalog import Catalog
 from zoomwatch.core.transfer import RetryPolicy
@@ -40,7 +40,9 @@ def keys(engine: Engine) -> set[str]:
 
 
 def test_a_failure_in_the_settle_loop_is_shown_and_watching_goes_on(app, engine, monkeypatch):
-    monkeypatch.setattr(appmod, "THREAD_RETRY_SECONDS", (0.3, 1.0))
+    # the settle thread reads THREAD_RETRY_SECONDS in zoomwatch/app/watching.py: patched anywhere else it does nothing
+    assert "THREAD_RETRY_SECONDS" in settle_thread.settle_main.__code__.co_names
+    monkeypatch.setattr(settle_thread, "THREAD_RETRY_SECONDS", (0.3, 1.0))
     real_scan = Settler.scan
     failures = []
 
@@ -55,6 +57,7 @@ def test_a_failure_in_the_settle_loop_is_shown_and_watching_goes_on(app, engine,
     problem = wait_for(lambda: next((p for p in engine.snapshot().problems if p.key == ProblemKey.SETTLE_THREAD),
                                     None), what="the settle loop's failure to be shown")
     assert problem.title == "Watching the Zoom folder failed" and "RuntimeError" in problem.message
+    assert "tries again in 0 s" in problem.message  # the patched delay (0.3 s), not the default 5 s
     assert alive("zoomwatch-settle"), "the settle thread must not die"
     write_random(app.zoom / MEETING / "zoom_0.mp4", 20_000)
     wait_for(lambda: backed_up_files(app.backup), what="a file written later to be backed up")

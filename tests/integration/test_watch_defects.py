@@ -358,9 +358,11 @@ def test_a_share_without_notifications_is_caught_up_by_the_periodic_rescan(app, 
 def test_a_refused_zoom_folder_is_shown_and_retried_instead_of_ending_the_watch(app, engines, monkeypatch):
     """We run as root, for whom chmod refuses nothing: the seam makes stat and listing of the Zoom folder
     raise PermissionError as macOS does for an app not allowed into Documents."""
-    import zoomwatch.app as engine_module
+    from zoomwatch.app import watching
 
-    monkeypatch.setattr(engine_module, "FOLDER_RECHECK_SECONDS", 0.2)
+    # the settle loop reads FOLDER_RECHECK_SECONDS in zoomwatch/app/watching.py: patched anywhere else it does nothing
+    assert "FOLDER_RECHECK_SECONDS" in watching.settle_loop.__code__.co_names
+    monkeypatch.setattr(watching, "FOLDER_RECHECK_SECONDS", 0.2)
     refused = [True]
     root = str(app.zoom)
     real_stat, real_scandir = os.stat, os.scandir

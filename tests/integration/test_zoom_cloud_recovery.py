@@ -18,8 +18,7 @@ from fakes.fake_keyrings import LockableKeyring
 from fakes.zoom_api import FakeZoom
 from helpers import backed_up_files, wait_for
 
-from zoomwatch import app as enginemod
-from zoomwatch.app import Engine
+from zoomwatch.app import Engine, cloud_loop
 from zoomwatch.sources.zoom import oauth
 
 USER = "ana@example.com"
@@ -55,7 +54,9 @@ def zconfig(app, zoom, memory_keyring, monkeypatch):
                        ("zoom.redirect_port", "0"), ("zoom.since", since), ("zoom.sync_interval_minutes", "60")):
         app.set(key, value)
     monkeypatch.setenv("ZOOM_CLIENT_ID", zoom.client_id)
-    monkeypatch.setattr(enginemod, "CLOUD_RETRY_SECONDS", (1.0, 2.0), raising=False)
+    # the cloud thread reads CLOUD_RETRY_SECONDS in zoomwatch/app/cloud_loop.py: patched anywhere else it does nothing
+    assert "CLOUD_RETRY_SECONDS" in cloud_loop.cloud_retry_delay.__code__.co_names
+    monkeypatch.setattr(cloud_loop, "CLOUD_RETRY_SECONDS", (1.0, 2.0))
 
     def browser(url: str) -> None:  # what a browser does after the user approves: follow the redirects
         threading.Thread(target=requests.get, args=(url,), kwargs={"timeout": 30}, daemon=True).start()
