@@ -106,3 +106,15 @@ def test_the_face_rule_sees_a_face_reaching_past_the_facade() -> None:
                                   "zoomwatch.app"]
     finally:
         bad.unlink()
+
+
+def test_the_facade_is_the_package_not_its_parts() -> None:
+    """zoomwatch.app is a package (engine.py, queries.py, ...): a face imports the package's names, never one
+    of the modules behind them, so the parts can move without a face noticing."""
+    bad = PACKAGE / "ui" / "_face_probe.py"
+    bad.write_text("def f():\n    from zoomwatch.app.engine import Engine\n", encoding="utf-8")
+    try:
+        assert face_imports() == ["zoomwatch.ui._face_probe imports zoomwatch.app.engine: a face goes through "
+                                  "zoomwatch.app"]
+    finally:
+        bad.unlink()

@@ -1,7 +1,8 @@
 """What the faces ask without a running engine (`zoomwatch check`, `status`, `ls`, `restore`, `cleanup
 --history`, the settings form): each file's state read from the catalog, a probe of the destination, the
 recording files below a folder, the meetings at the destination and their download, the clean-up journal,
-the recordings Zoom deletes soon, and the shared catalog and its fleet. Nothing here needs the instance lock.
+the recordings Zoom deletes soon, and the shared catalog and its fleet. Each works whether zoomwatch runs or
+not (cleanup_history only tries the instance lock, to settle a clean-up a crash cut short).
 """
 
 from __future__ import annotations
