@@ -75,10 +75,11 @@ def no_leaked_threads() -> Iterator[None]:
     assert not leaked, f"threads left running: {[t.name for t in leaked]}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """A real S3 server (SeaweedFS on loopback, tests/s3server.py) for one test module; each test makes its
-    own bucket (`create_bucket` waits until the bucket takes writes)."""
+    """A real S3 server (SeaweedFS on loopback, tests/s3server.py), started once for the whole run (a start
+    costs 3-8 s); each test makes its own bucket (`create_bucket` waits until the bucket takes writes), and a
+    test that stops the server starts it again on the same data."""
     from s3server import SeaweedS3
 
     server = SeaweedS3(tmp_path_factory.mktemp("seaweed"))
@@ -89,7 +90,7 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def s3(seaweed: object) -> object:
     """The same server, under the name the S3 test modules use."""
     return seaweed

@@ -26,6 +26,7 @@ class FakeHTTPServer(ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._conn_threads: set[threading.Thread] = set()
+        self._in_request: set[BaseHTTPRequestHandler] = set()
         self._counter = 0
         self._serve_thread: threading.Thread | None = None
         super().__init__(("127.0.0.1", port), handler)
@@ -70,6 +71,20 @@ class FakeHTTPServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass
 
+    def requests_in_flight(self) -> int:
+        """How many connections are inside a request now (its head or body arriving, or its answer going
+        out); a keep-alive connection waiting for its next request does not count."""
+        with self._conn_lock:
+            return len(self._in_request)
+
+    def _request_began(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._conn_lock:
+            self._in_request.add(handler)
+
+    def _request_ended(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._conn_lock:
+            self._in_request.discard(handler)
+
     def close_everything(self) -> None:
         self.shutdown()
         self.server_close()
@@ -97,3 +112,16 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
         pass
+
+    def parse_request(self) -> bool:
+        # The request line has arrived: from here until the answer is sent, this connection is busy.
+        if isinstance(self.server, FakeHTTPServer):
+            self.server._request_began(self)
+        return super().parse_request()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            if isinstance(self.server, FakeHTTPServer):
+                self.server._request_ended(self)

@@ -79,7 +79,8 @@ and open connections are cut; it comes back on the same port with the same data)
 (the next matching request answers an error status or drops the connection, optionally after
 some body bytes), or is handled but never answered (``stall=True``: the connection stays open and
 silent until the server stops), ``expire_key()``, ``expire_uploads()``, ``open_connections()``,
-``wait_idle()`` (nothing received for a while: a killed client's last bytes have all arrived).
+``requests_in_flight()``, ``wait_idle()`` (no request in flight for a while: a killed client's last
+bytes have all arrived).
 Threads are named ``fake-supabase-...``.
 """
 
@@ -1082,15 +1083,21 @@ class FakeSupabaseStorage:
         with server._conn_lock:
             return len(server._conns)
 
+    def requests_in_flight(self) -> int:
+        """How many requests are arriving or being answered now (idle keep-alive connections not counted)."""
+        server = self._server
+        return 0 if server is None else server.requests_in_flight()
+
     def wait_idle(self, quiet: float = 0.5, timeout: float = 60.0) -> None:
-        """Wait until no connection has been open (nor request arrived) for ``quiet`` seconds: after a
-        client was killed, what it had sent has then all been received and every upload's offset is final."""
+        """Wait until no request has been in flight (nor a new one arrived) for ``quiet`` seconds: after a
+        client was killed, what it had sent has then all been received and every upload's offset is final.
+        A keep-alive connection left idle by a live client does not hold this up."""
         deadline = time.monotonic() + timeout
         since, seen = time.monotonic(), -1
         while time.monotonic() < deadline:
             with self._lock:
                 count = len(self.requests)
-            if self.open_connections() or count != seen:
+            if self.requests_in_flight() or count != seen:
                 since, seen = time.monotonic(), count
             elif time.monotonic() - since >= quiet:
                 return
