@@ -91,6 +91,20 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A real PostgreSQL (tests/pgserver.py) for the whole run; each test makes its own database, and a test
+    that stops the server starts it again."""
+    from pgserver import PostgresServer
+
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
 def s3(seaweed: object) -> object:
     """The same server, under the name the S3 test modules use."""
     return seaweed

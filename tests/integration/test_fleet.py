@@ -29,16 +29,6 @@ TESTS = Path(__file__).resolve().parent.parent
 LEASE_SECONDS = 4
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
-
-
 @pytest.fixture
 def zoom() -> Iterator[FakeZoom]:
     fake = FakeZoom()

@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -16,16 +15,6 @@ from helpers import backed_up_files, stop_process, wait_for, write_random
 from pgserver import PASSWORD, PostgresServer
 
 from zoomwatch.core.shared_catalog import MIGRATIONS, SCHEMA_VERSION
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
