@@ -6,6 +6,11 @@ reads from the file per byte uploaded (strace of its read calls on that file), p
 bytes re-sent after a SIGKILL at half the parts (ListParts and the bytes each run put on its TCP sockets),
 and, in this process, how zoomwatch feeds the whole-file SHA-256 (a hashing thread or the part workers).
 See bench/README.md; `--quick` (256 MiB, 1 round) is a smoke run.
+
+`--endpoint URL --bucket NAME` measures against a store that is already running — another machine's
+SeaweedFS, MinIO or AWS S3 — instead of starting SeaweedFS here, so the store does not share the
+tools' CPU; the credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Each run works under
+a prefix of its own and deletes what it wrote; the store's CPU is then not measured.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hashlib
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from common import (
     GIB,
@@ -54,6 +61,27 @@ MEETING = "2024-05-06 14.00.00 Bench 93456789012"
 
 
 @dataclass(frozen=True)
+class Store:
+    """Where the tools upload: SeaweedFS started here (`server` set), or a store given by --endpoint."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    addressing_style: str
+    key_id: str
+    secret: str
+    server: Any = None
+
+    @property
+    def address(self) -> str:
+        """ip:port of the S3 endpoint, as `ss` shows a connection's peer."""
+        url = urlsplit(self.endpoint)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        ip = socket.getaddrinfo(url.hostname, port, proto=socket.IPPROTO_TCP)[0][4][0]
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+@dataclass(frozen=True)
 class Setting:
     part_size: int
     concurrency: int
@@ -77,16 +105,16 @@ class WireCounter(threading.Thread):
 
     LINE = re.compile(r"^\S+\s+\d+\s+(?P<sendq>\d+)\s+(?P<local>\S+)\s+\S+.*pid=(?P<pid>\d+),")
 
-    def __init__(self, port: int, pid: int) -> None:
+    def __init__(self, address: str, pid: int) -> None:
         super().__init__(daemon=True)
-        self.port, self.pid, self.per_conn, self.polls = port, pid, {}, 0
+        self.address, self.pid, self.per_conn, self.polls = address, pid, {}, 0
         self._halt = threading.Event()
         if shutil.which("ss"):
             self.start()
 
     def run(self) -> None:
         while not self._halt.wait(POLL_S):
-            out = subprocess.run(["ss", "-tinpH", "dst", f"127.0.0.1:{self.port}"], capture_output=True, text=True,
+            out = subprocess.run(["ss", "-tinpH", "dst", self.address], capture_output=True, text=True,
                                  timeout=5).stdout
             conn, sendq = None, 0
             for line in out.splitlines():
@@ -105,34 +133,54 @@ class WireCounter(threading.Thread):
         return sum(self.per_conn.values()) if self.polls else None
 
 
-class World:
-    """SeaweedFS, the random files, a zoomwatch home configured once and copied for each run, and the peers."""
+def local_store(work: Path) -> Store:
+    server, _ = start_seaweed(work / "s3", BUCKET)
+    return Store(server.endpoint, BUCKET, "us-east-1", "path", ACCESS_KEY, SECRET_KEY, server)
 
-    def __init__(self, work: Path) -> None:
-        self.work, self.files, self.counter = work, {}, 0
-        self.server, self.client = start_seaweed(work / "s3", BUCKET)
+
+def given_store(endpoint: str, bucket: str, region: str, addressing_style: str) -> Store:
+    key_id, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key_id or not secret:
+        raise BenchError("--endpoint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the store's credentials")
+    return Store(endpoint, bucket, region, addressing_style, key_id, secret)
+
+
+class World:
+    """The store, the random files, a zoomwatch home configured once and copied for each run, and the peers."""
+
+    def __init__(self, work: Path, store: Store) -> None:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        self.work, self.store, self.files, self.counter = work, store, {}, 0
+        self.server = store.server
+        self.client = boto3.client("s3", endpoint_url=store.endpoint, region_name=store.region,
+                                   aws_access_key_id=store.key_id, aws_secret_access_key=store.secret,
+                                   config=BotoConfig(s3={"addressing_style": store.addressing_style},
+                                                     read_timeout=300, retries={"max_attempts": 3}))
+        self.client.head_bucket(Bucket=store.bucket)  # a wrong endpoint, bucket or key: said before any run
         self.template = Home(work / "zw-template", [
-            ("destination.kind", "s3"), ("destination.s3.bucket", BUCKET),
-            ("destination.s3.endpoint_url", self.server.endpoint), ("destination.s3.region", "us-east-1"),
-            ("destination.s3.addressing_style", "path")], **self.zw_env())
+            ("destination.kind", "s3"), ("destination.s3.bucket", store.bucket),
+            ("destination.s3.endpoint_url", store.endpoint), ("destination.s3.region", store.region),
+            ("destination.s3.addressing_style", store.addressing_style)], **self.zw_env())
         (work / "rclone.conf").write_text("")
-        (work / "aws-config").write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
+        (work / "aws-config").write_text(f"[default]\nregion = {store.region}\ns3 =\n"
+                                         f"    addressing_style = {store.addressing_style}\n")
         keep = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RCLONE_")) or k == "AWS_CA_BUNDLE"}
         self.peer_env = dict(
-            keep, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION="us-east-1",
+            keep, AWS_ACCESS_KEY_ID=store.key_id, AWS_SECRET_ACCESS_KEY=store.secret, AWS_DEFAULT_REGION=store.region,
             AWS_CONFIG_FILE=str(work / "aws-config"), AWS_SHARED_CREDENTIALS_FILE=str(work / "rclone.conf"),
             RCLONE_CONFIG=str(work / "rclone.conf"), RCLONE_CONFIG_ZW_TYPE="s3", RCLONE_CONFIG_ZW_PROVIDER="Other",
-            RCLONE_CONFIG_ZW_ENDPOINT=self.server.endpoint, RCLONE_CONFIG_ZW_ACCESS_KEY_ID=ACCESS_KEY,
-            RCLONE_CONFIG_ZW_SECRET_ACCESS_KEY=SECRET_KEY, RCLONE_CONFIG_ZW_REGION="us-east-1",
-            RCLONE_CONFIG_ZW_FORCE_PATH_STYLE="true")
-        self.peers = {"aws": [sys.executable, "-m", "awscli", "s3", "cp", "--endpoint-url", self.server.endpoint,
+            RCLONE_CONFIG_ZW_ENDPOINT=store.endpoint, RCLONE_CONFIG_ZW_ACCESS_KEY_ID=store.key_id,
+            RCLONE_CONFIG_ZW_SECRET_ACCESS_KEY=store.secret, RCLONE_CONFIG_ZW_REGION=store.region,
+            RCLONE_CONFIG_ZW_FORCE_PATH_STYLE=str(store.addressing_style == "path").lower())
+        self.peers = {"aws": [sys.executable, "-m", "awscli", "s3", "cp", "--endpoint-url", store.endpoint,
                               "--no-progress", "--only-show-errors"],
                       "rclone": ["env", "-u", "AWS_CA_BUNDLE", ensure_tool("rclone", "rclone"), "copyto"]}
 
-    @staticmethod
-    def zw_env() -> dict[str, Any]:
-        return {"drop": ("AWS_",), "keep": ("AWS_CA_BUNDLE",), "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "PYTHON_KEYRING_BACKEND": NULL_KEYRING}
+    def zw_env(self) -> dict[str, Any]:
+        return {"drop": ("AWS_",), "keep": ("AWS_CA_BUNDLE",), "AWS_ACCESS_KEY_ID": self.store.key_id,
+                "AWS_SECRET_ACCESS_KEY": self.store.secret, "PYTHON_KEYRING_BACKEND": NULL_KEYRING}
 
     def file(self, size: int) -> tuple[Path, str]:
         if size not in self.files:
@@ -155,26 +203,27 @@ class World:
     def measure(self, proc: Proc, size: int, timeout: float) -> tuple[Done, dict[str, Any]]:
         cpu0 = seaweed_cpu(self.server)
         done = proc.wait(timeout).check()
-        server = seaweed_cpu(self.server) - cpu0
-        return done, {"tool": proc.name, "wall_s": round(done.wall_s, 3), "mib_s": round(size / MIB / done.wall_s, 1),
-                      "peak_rss_mib": mib(done.peak_rss), "peak_vmhwm_mib": mib(max(done.peak_hwm, done.maxrss)),
-                      "client_cpu_s": round(done.cpu_s, 2), "server_cpu_s": round(server, 2),
-                      "client_cpu_s_per_gib": round(done.cpu_s / (size / GIB), 2),
-                      "cpu_cores_busy": round((done.cpu_s + server) / done.wall_s, 2)}
+        out = {"tool": proc.name, "wall_s": round(done.wall_s, 3), "mib_s": round(size / MIB / done.wall_s, 1),
+               "peak_rss_mib": mib(done.peak_rss), "peak_vmhwm_mib": mib(max(done.peak_hwm, done.maxrss)),
+               "client_cpu_s": round(done.cpu_s, 2), "client_cpu_s_per_gib": round(done.cpu_s / (size / GIB), 2)}
+        if self.server is not None:  # the store's CPU is only known when it runs here
+            server = seaweed_cpu(self.server) - cpu0
+            out.update(server_cpu_s=round(server, 2), cpu_cores_busy=round((done.cpu_s + server) / done.wall_s, 2))
+        return done, out
 
     def stored(self, prefix: str, size: int, sha: str | None) -> None:
         """The store holds the recording (`size` bytes, sha256 metadata `sha` when given) under prefix/;
         then everything under prefix/ is deleted."""
-        found = [o for o in self.client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "/").get("Contents", [])
-                 if o["Key"].endswith("/zoom_0.mp4")]
+        listed = self.client.list_objects_v2(Bucket=self.store.bucket, Prefix=prefix + "/").get("Contents", [])
+        found = [o for o in listed if o["Key"].endswith("/zoom_0.mp4")]
         if [o["Size"] for o in found] != [size]:
             raise BenchError(f"{prefix}/: expected one zoom_0.mp4 of {size} bytes, found {found}")
-        meta = self.client.head_object(Bucket=BUCKET, Key=found[0]["Key"]).get("Metadata", {})
+        meta = self.client.head_object(Bucket=self.store.bucket, Key=found[0]["Key"]).get("Metadata", {})
         if sha is not None and meta.get("sha256") != sha:  # a multipart upload: the SHA-256 is a tag
-            tags = self.client.get_object_tagging(Bucket=BUCKET, Key=found[0]["Key"])["TagSet"]
+            tags = self.client.get_object_tagging(Bucket=self.store.bucket, Key=found[0]["Key"])["TagSet"]
             if {"Key": "sha256", "Value": sha} not in tags:
                 raise BenchError(f"{found[0]['Key']}: metadata {meta}, tags {tags}, the file's sha256 is {sha}")
-        empty_prefix(self.client, BUCKET, prefix)
+        empty_prefix(self.client, self.store.bucket, prefix)
 
     def zoomwatch(self, size: int, s: Setting, timeout: float, prefix_argv: tuple[str, ...] = ()) -> dict[str, Any]:
         """One `run --once`, its time split by the catalog's marks (see the module docstring)."""
@@ -204,7 +253,8 @@ class World:
     def peer(self, tool: str, size: int, timeout: float, prefix_argv: tuple[str, ...] = ()) -> dict[str, Any]:
         path, _ = self.file(size)
         prefix = self.prefix(tool)
-        target = f"s3://{BUCKET}/{prefix}/{path.name}" if tool == "aws" else f"zw:{BUCKET}/{prefix}/{path.name}"
+        where = f"{self.store.bucket}/{prefix}/{path.name}"
+        target = f"s3://{where}" if tool == "aws" else f"zw:{where}"
         argv = [*prefix_argv, *self.peers[tool], str(path), target]
         _, out = self.measure(Proc(argv, env=self.peer_env, cwd=self.work, name=tool), size, timeout)
         self.stored(prefix, size, None)
@@ -295,15 +345,16 @@ def phase_hashing(world: World, size: int, setting: Setting, repeat: int) -> dic
     from zoomwatch.paths import AppPaths
 
     checked = {name: key.default for name, key in configmod.KEYS.items()}
-    for name, value in (("destination.kind", "s3"), ("destination.s3.bucket", BUCKET),
-                        ("destination.s3.endpoint_url", world.server.endpoint), ("destination.s3.region", "us-east-1"),
-                        ("destination.s3.addressing_style", "path"), ("destination.s3.part_size",
-                                                                      str(setting.part_size)),
+    store = world.store
+    for name, value in (("destination.kind", "s3"), ("destination.s3.bucket", store.bucket),
+                        ("destination.s3.endpoint_url", store.endpoint), ("destination.s3.region", store.region),
+                        ("destination.s3.addressing_style", store.addressing_style), ("destination.s3.part_size",
+                                                                                     str(setting.part_size)),
                         ("destination.s3.concurrency", str(setting.concurrency))):
         checked[name] = configmod.check_value(name, value)
     paths = AppPaths(*(world.work / "hashing" / part for part in ("config", "data", "state", "log", "cache")))
     dest = S3Destination(configmod.Config(checked, (), paths),
-                         secrets={"s3.access_key_id": ACCESS_KEY, "s3.secret_access_key": SECRET_KEY})
+                         secrets={"s3.access_key_id": store.key_id, "s3.secret_access_key": store.secret})
     path, sha = world.file(size)
     runs: dict[str, list[dict[str, float]]] = {}
     for n in range(repeat):
@@ -315,7 +366,7 @@ def phase_hashing(world: World, size: int, setting: Setting, repeat: int) -> dic
             wall, cpu = time.monotonic() - t0, time.process_time() - cpu0
             if got != sha:
                 raise BenchError(f"hashing mode {mode}: sha256 {got}, the file's is {sha}")
-            empty_prefix(world.client, BUCKET, prefix)
+            empty_prefix(world.client, world.store.bucket, prefix)
             runs.setdefault(mode, []).append({"wall_s": round(wall, 3), "cpu_s": round(cpu, 2)})
             log(f"  round {n + 1} {mode}: {wall:.2f} s, CPU {cpu:.2f} s")
     summary = {m: {k: summarize(r[k] for r in rs) for k in ("wall_s", "cpu_s")} for m, rs in runs.items()}
@@ -326,11 +377,11 @@ def phase_hashing(world: World, size: int, setting: Setting, repeat: int) -> dic
 
 def stored_parts(world: World, prefix: str) -> tuple[str | None, list[tuple[int, int]]]:
     """(key, [(part number, size)]) of the unfinished multipart upload under prefix/, as the store lists it."""
-    uploads = world.client.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix + "/").get("Uploads", [])
+    uploads = world.client.list_multipart_uploads(Bucket=world.store.bucket, Prefix=prefix + "/").get("Uploads", [])
     if not uploads:
         return None, []
     key, upload_id = uploads[0]["Key"], uploads[0]["UploadId"]
-    pages = world.client.get_paginator("list_parts").paginate(Bucket=BUCKET, Key=key, UploadId=upload_id)
+    pages = world.client.get_paginator("list_parts").paginate(Bucket=world.store.bucket, Key=key, UploadId=upload_id)
     return key, [(int(p["PartNumber"]), int(p["Size"])) for page in pages for p in page.get("Parts", [])]
 
 
@@ -338,10 +389,10 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     path, sha = world.file(size)
     prefix = world.prefix("resume")
     home = world.home(path.parent.parent, prefix, setting, bwlimit)
-    part, port = parts_of(size, setting), world.server.ports["s3"]
+    part, address = parts_of(size, setting), world.store.address
     count = -(-size // part)
     first = home.run("run")
-    wire1 = WireCounter(port, first.proc.pid)
+    wire1 = WireCounter(address, first.proc.pid)
     wait_until(lambda: first.alive() and sum(s for _, s in stored_parts(world, prefix)[1]) * 2 >= size, timeout,
                "the store to hold half the parts", 0.1)
     t_kill = time.monotonic() - first.t0
@@ -361,7 +412,7 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
 
     home.set(("transfer.bandwidth_limit", "0"))
     second = home.run("run", "--once", "--max-wait", "60")
-    wire2 = WireCounter(port, second.proc.pid)
+    wire2 = WireCounter(address, second.proc.pid)
     done = second.wait(timeout).check()
     wire_second = wire2.stop()
     window = part * setting.concurrency  # part: the size zoomwatch really used
@@ -386,10 +437,10 @@ def phase_resume(world: World, size: int, setting: Setting, bwlimit: str, timeou
     out["resent_over_window"] = out.get("resent_measured_over_window", out["resent_upper_bound_over_window"])
     out["goal_met"] = not out["stored_parts_sent_again"] and out["resent_over_window"] <= 1.0
     digest = hashlib.sha256()
-    for chunk in world.client.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(4 * MIB):
+    for chunk in world.client.get_object(Bucket=world.store.bucket, Key=key)["Body"].iter_chunks(4 * MIB):
         digest.update(chunk)
     out.update(final_sha256=digest.hexdigest(), file_sha256=sha, sha256_matches=digest.hexdigest() == sha)
-    empty_prefix(world.client, BUCKET, prefix)
+    empty_prefix(world.client, world.store.bucket, prefix)
     return out
 
 
@@ -400,7 +451,8 @@ def _mmm(s: dict[str, float], unit: str, fmt: str = ".1f") -> str:
 
 
 def print_report(r: dict[str, Any]) -> None:
-    print(f"\nzoomwatch S3 benchmark — SeaweedFS on loopback — {r['machine']['cpus']} CPUs, Python "
+    store = r["settings"].get("endpoint") or "SeaweedFS on loopback"
+    print(f"\nzoomwatch S3 benchmark — {store} — {r['machine']['cpus']} CPUs, Python "
           f"{r['machine']['python']}, zoomwatch {r['machine']['zoomwatch']}, {r['machine']['when']}")
     if "zoomwatch_noop_run_once_s" in r:
         print(f"zoomwatch run --once with nothing to do: {r['zoomwatch_noop_run_once_s']['median']:.2f} s")
@@ -409,7 +461,8 @@ def print_report(r: dict[str, Any]) -> None:
         for label, s in t["summary"].items():
             print(f"   {label:<20} {_mmm(s['mib_s'], ' MiB/s', '.0f'):<22} wall {_mmm(s['wall_s'], ' s', '.2f')}; "
                   f"CPU s client {s['client_cpu_s']['median']:.1f} ({s['client_cpu_s_per_gib']['median']:.2f} s/GiB), "
-                  f"SeaweedFS {s['server_cpu_s']['median']:.1f}; peak RSS {s['peak_rss_mib']['median']:.0f} MiB")
+                  + (f"SeaweedFS {s['server_cpu_s']['median']:.1f}; " if "server_cpu_s" in s else "")
+                  + f"peak RSS {s['peak_rss_mib']['median']:.0f} MiB")
             if "upload_proper_s" in s:
                 print(f"   {'':<20} start-up/scan {s['startup_scan_s']['median']:.2f} s, before the upload starts "
                       f"{s['sha256_prepass_s']['median']:.2f} s, parts {s['upload_proper_s']['median']:.2f} s "
@@ -461,17 +514,29 @@ def main() -> int:
                         help="zoomwatch part_size/concurrency settings; the first is compared with the peers and "
                              "used for RSS and resume (default 8M/4,16M/8,32M/8)")
     parser.add_argument("--kill-bwlimit", default="100M", help="bandwidth limit of the run that is SIGKILLed")
+    parser.add_argument("--endpoint", help="an S3 endpoint already running (another machine: the store then does "
+                                           "not share the tools' CPU); default: SeaweedFS started here on loopback")
+    parser.add_argument("--bucket", help="with --endpoint: an existing bucket to work in (each run under a prefix "
+                                         "of its own, deleted after)")
+    parser.add_argument("--region", default="us-east-1", help="with --endpoint (default us-east-1)")
+    parser.add_argument("--addressing-style", choices=("path", "virtual"), default="path",
+                        help="with --endpoint (default path)")
     args = parser.parse_args()
+    if bool(args.endpoint) != bool(args.bucket):
+        parser.error("--endpoint and --bucket go together")
     size = int((args.size_gib or (0.25 if args.quick else 1.0)) * GIB)
     repeat = args.repeat or (1 if args.quick else 3)
     rss_sizes = [parse_size(x) for x in (args.rss_sizes or ("64M,256M" if args.quick else "256M,2G")).split(",")]
     settings = [Setting(parse_size(p), int(c or 4)) for p, _, c in (x.strip().partition("/")
                                                                    for x in args.settings.split(","))]
     bench = Bench("s3", args, {"size_bytes": size, "repeat": repeat, "rss_sizes": rss_sizes,
-                               "zoomwatch": [s.label for s in settings], "kill_bwlimit": args.kill_bwlimit})
+                               "zoomwatch": [s.label for s in settings], "kill_bwlimit": args.kill_bwlimit,
+                               "endpoint": args.endpoint})
     phases = bench.phases(parser, ("throughput", "hashing", "reads", "rss", "resume"))
     try:
-        world = World(bench.work)
+        store = (given_store(args.endpoint, args.bucket, args.region, args.addressing_style) if args.endpoint
+                 else local_store(bench.work))
+        world = World(bench.work, store)
         log("warm-up: one untimed upload of each tool (the store allocates its volumes)")
         for tool in (settings[0], "aws", "rclone"):
             world.tool(tool, size, args.timeout)
