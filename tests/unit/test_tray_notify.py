@@ -28,7 +28,6 @@ def test_each_cause_is_notified_once_and_again_after_it_cleared(app):
     try:
         tray = TrayApp(engine, opener=lambda p: None)
         tray.icon = RecordingIcon()
-        tray.monitoring = True
         for _ in range(3):  # the same failure on three retries
             engine.board.set_problem(ProblemKey.DESTINATION, "S3: access denied", "the key may not write to bucket b")
             tray.refresh()
@@ -51,7 +50,6 @@ def test_backed_up_notifications_only_when_turned_on(app):
     try:
         tray = TrayApp(engine, opener=lambda p: None)
         tray.icon = RecordingIcon()
-        tray.monitoring = True
         engine.board.add_recent("Weekly sync — zoom_0.mp4", "/backup/x", "x")
         tray.refresh()
         assert tray.icon.notes == []  # off by default
@@ -65,12 +63,12 @@ def test_backed_up_notifications_only_when_turned_on(app):
         engine.close()
 
 
-def test_problems_about_different_things_are_each_notified_and_each_listed(app):
+def test_problems_about_different_things_are_each_notified_and_each_listed(app, monkeypatch):
     engine = Engine(app.load())
     try:
         tray = TrayApp(engine, opener=lambda p: None)
         tray.icon = RecordingIcon()
-        tray.monitoring = True
+        monkeypatch.setattr(Engine, "monitoring", property(lambda self: True))  # as if watching: the picture
         engine.board.set_problem(ProblemKey.DESTINATION, "Backup folder is missing", "/mnt/usb does not exist")
         engine.board.set_problem(ProblemKey.ZOOM_SIGN_IN, "Signed out of Zoom", "run zoomwatch login")
         tray.refresh()

@@ -267,7 +267,6 @@ def test_a_transfer_updates_the_icon_and_menu_only_when_what_they_show_changes(a
 def test_refresh_applies_nothing_when_nothing_shown_changed(engine) -> None:
     tray = new_tray(engine)
     tray.icon = icon = WindowsLikeIcon()
-    tray.monitoring = True
     tray.refresh()
     before = list(icon.changes)
     for _ in range(5):
@@ -359,6 +358,55 @@ def test_a_menu_action_that_blocks_does_not_block_the_tray(engine, monkeypatch) 
         tray.quit()
     wait_for(lambda: not [t for t in threading.enumerate() if t.name == traymod.ACTIONS_THREAD],
              what="the worker to end after quit")
+
+
+def test_monitoring_stopped_from_the_dashboard_unticks_the_trays_monitoring(app, monkeypatch) -> None:
+    """The dashboard in the tray's process stops and starts the same engine (POST /api/monitor/stop, /start,
+    over real HTTP): the tray's Monitoring tick and picture follow, so the tray never shows a watch that
+    is not running."""
+    import json
+    import socket
+    import urllib.request
+
+    from zoomwatch.ui.web import server as web_server
+
+    key = "k" * 43
+    monkeypatch.setattr(web_server, "api_key", lambda: (key, True))  # where the key comes from: not under test
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        app.set("dashboard.port", str(probe.getsockname()[1]))
+    engine = Engine(app.load())
+    engine.acquire()
+    tray = new_tray(engine)
+    icon = WindowsLikeIcon()
+    running = Running(tray, icon)
+    dashboard = web_server.Dashboard.start(engine)
+
+    def post(path: str) -> dict[str, Any]:
+        request = urllib.request.Request(f"{dashboard.url}api/monitor/{path}", method="POST",
+                                         headers={"X-API-Key": key})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.load(answer)
+
+    def ticked() -> bool:  # what the menu's Monitoring item shows when the menu is (re)built
+        return tray.monitoring
+
+    def shows(image: str) -> bool:
+        return tray.shown is not None and tray.shown.image == image
+
+    try:
+        wait_for(lambda: ticked() and shows("watching"), what="the tray to watch")
+        menus = icon.count("menu")
+        assert post("stop") == {"monitoring": False, "changed": True}
+        wait_for(lambda: not ticked() and shows("stopped") and icon.count("menu") > menus,
+                 what="the tray to show monitoring stopped")
+        assert post("start") == {"monitoring": True, "changed": True}
+        wait_for(lambda: ticked() and shows("watching"), what="the tray to show monitoring again")
+    finally:
+        dashboard.stop()
+        running.stop()
+        engine.close()
+    assert not engine.monitoring  # Quit stopped what the dashboard had started
 
 
 def test_a_failing_action_is_logged_and_the_next_one_still_runs(engine, monkeypatch, caplog) -> None:

@@ -264,24 +264,32 @@ class TrayApp:
         self.opener = opener
         self.autostart = starter or autostart.for_this_system()
         self.launch = launch
-        self.monitoring = False
         self.icon: Any = None
         self.settings_process: subprocess.Popen | None = None
         self._quit = threading.Event()
         self._notified: dict[str, tuple[str, str]] = {}  # problem key -> the cause announced
         self._announced_until = 0.0
 
+    @property
+    def monitoring(self) -> bool:
+        """Whether the engine watches the Zoom folder. Asked of the engine each time, never remembered here:
+        the dashboard (or the REST API) in this process can stop and start it too, and the tray's tick and
+        picture must then follow."""
+        return self.engine.monitoring
+
     # -- menu actions (plain callables; pystray passes icon and item, tests pass nothing) ---------
 
     def toggle_monitoring(self, *_: Any) -> None:
-        if self.monitoring:
-            self.engine.stop()
-            self.monitoring = False
+        if self.engine.stop_monitoring():
             log.info("monitoring stopped from the tray")
-        else:
-            self.engine.start()
-            self.monitoring = True
+        elif self.engine.start_monitoring():
             log.info("monitoring started from the tray")
+        self.refresh()
+
+    def start_monitoring(self) -> None:
+        """At the tray's start: watch (unless something in this process already started the engine)."""
+        if self.engine.start_monitoring():
+            log.info("monitoring started with the tray")
         self.refresh()
 
     def toggle_pause(self, *_: Any) -> None:
@@ -353,9 +361,7 @@ class TrayApp:
     def quit(self, *_: Any) -> None:
         log.info("quitting from the tray: checkpointing transfers")
         self._quit.set()
-        if self.monitoring:
-            self.engine.stop()
-            self.monitoring = False
+        self.engine.stop_monitoring()
         if self.icon is not None:
             self.dispatch(self.icon.stop)
         self.actions.close()
@@ -485,7 +491,7 @@ class TrayApp:
 
     def _setup(self, icon: Any) -> None:
         self.dispatch(lambda: setattr(icon, "visible", True))
-        self.actions.submit("start monitoring", self.toggle_monitoring)
+        self.actions.submit("start monitoring", self.start_monitoring)
         log.info("tray icon shown")
         self._status_loop()
 
