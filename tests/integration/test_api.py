@@ -206,7 +206,8 @@ def test_pagination_search_and_filters_over_many_recordings(api_app):
 
 
 def test_monitoring_stops_starts_and_watches_another_folder(running, tmp_path: Path):
-    assert running.get("/api/monitor/status").json()["monitoring"] is True
+    status = running.get("/api/monitor/status").json()
+    assert status["monitoring"] is True and status["share_links"] is False  # a folder: paths, not links
     stopped = running.send("POST", "/api/monitor/stop")
     assert stopped.status_code == 200 and stopped.json() == {"monitoring": False, "changed": True}
     assert wait_for(lambda: running.status()["status"] == "stopped", what="the published status to say stopped")
@@ -358,3 +359,20 @@ def test_the_page_escapes_every_name_and_shows_when_zoom_deletes_a_cloud_recordi
     assert "Board meeting" in html and "Zoom deletes it in 12 day(s)" in html
     assert "Zoom deletes it in 3 day(s)" in html  # the failed file of a cloud recording, by its key
     assert "NOT everything is safe" in html
+
+
+@pytest.mark.parametrize(("share_links", "button", "not_shown"), [(False, "Copy path", "Copy share link"),
+                                                                   (True, "Copy share link", "Copy path")])
+def test_a_backed_up_file_offers_a_share_link_only_where_the_destination_makes_links(share_links, button, not_shown):
+    """A folder backup has a path, not a link (status["share_links"] is False for it): its button says so."""
+    from zoomwatch.ui.web import page
+
+    item = {"id": 3, "path": "/z/m/zoom_0.mp4", "name": "zoom_0.mp4", "state": "verified", "size": 10,
+            "bytes_done": 10, "sha256": "ab" * 32, "remote_key": "2024/03/m/zoom_0.mp4", "attempts": 1,
+            "last_error": None, "verified_at": "2024-03-04T17:00:00Z", "origin": "local",
+            "meeting": {"title": "Standup", "start": "2024-03-04T16:30:00", "meeting_id": "912"}}
+    html = page.render(status={"summary": "", "status": "watching", "watch_folder": "/z", "destination": "d",
+                               "share_links": share_links, "counts": {}, "transfers": []},
+                       problems=[], listing={"page": 1, "per_page": 50, "total": 1, "pages": 1, "items": [item]},
+                       search=page.Search(), session="s")
+    assert f'data-share="/api/recordings/3/share">{button}</button>' in html and not_shown not in html

@@ -141,7 +141,7 @@ def _audit(audit: dict | None) -> str:
     return f'<section id="audit"><h2>{heading}</h2><p>{told}</p>{button}</section>'
 
 
-def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
+def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool, links: bool) -> str:
     state = str(item["state"])
     note = ""
     if state == FileState.UPLOADING and item.get("size"):
@@ -155,7 +155,7 @@ def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
     actions = ""
     if state == FileState.VERIFIED:
         rid = int(item["id"])
-        share = escape(T_("Copy share link"))
+        share = escape(T_("Copy share link") if links else T_("Copy path"))  # a folder backup has no link
         actions = (_button(T_("Open"), "POST", f"/api/recordings/{rid}/open", css="open")
                    + f'<button type="button" class="share" data-share="/api/recordings/{rid}/share">'
                      f"{share}</button>")
@@ -167,7 +167,7 @@ def _file_row(item: dict, deletes_in: dict[str, int], can_restore: bool) -> str:
             f"<td>{actions}</td></tr>")
 
 
-def _recordings(listing: dict, search: Search, deletes_in: dict[str, int], can_restore: bool) -> str:
+def _recordings(listing: dict, search: Search, deletes_in: dict[str, int], can_restore: bool, links: bool) -> str:
     body: list[str] = []
     last_meeting: tuple[Any, ...] | None = None
     for item in listing["items"]:
@@ -179,7 +179,7 @@ def _recordings(listing: dict, search: Search, deletes_in: dict[str, int], can_r
             extra = " · ".join(x for x in (_when(meeting.get("start")), meeting.get("meeting_id") or "") if x)
             body.append(f'<tr class="meeting"><th colspan="5">{escape(str(title))}'
                         f'<span class="when">{escape(extra)}</span></th></tr>')
-        body.append(_file_row(item, deletes_in, can_restore))
+        body.append(_file_row(item, deletes_in, can_restore, links))
     any_state = T_("any state")
     options = "".join(f'<option value="{s}"{" selected" if s == search.state else ""}>'
                       f'{escape(tr(state_name(s)) if s else any_state)}</option>' for s in STATES)
@@ -242,7 +242,7 @@ def render(*, status: dict, problems: list[dict], listing: dict, search: Search,
         f'<title>{title}</title><link rel="stylesheet" href="/static/dashboard.css">'
         '</head><body>'
         f"{_header(status)}{_problems(problems)}{_transfers(status)}{_audit(audit)}{_cloud_only(audit)}"
-        f"{shown_error}{_recordings(listing, search, deletes_in, audit is not None)}"
+        f"{shown_error}{_recordings(listing, search, deletes_in, audit is not None, bool(status.get('share_links')))}"
         '<script src="/static/dashboard.js"></script></body></html>'
     )
 
