@@ -395,6 +395,26 @@ def test_check_backup_tells_safe_missing_and_different_from_the_store_itself(bac
     assert check_backup(backend.dest, key, 4001, sha).verdict is Verdict.DIFFERENT
     assert check_backup(backend.dest, key, 4000, "0" * 64).verdict is Verdict.DIFFERENT
     assert check_backup(backend.dest, backend.dest.adapt_key(KEY + ".other"), 4000, sha).verdict is Verdict.MISSING
+    # read back: a size other than recorded is told with the object's own size, whether the read stopped
+    # early (more bytes than recorded) or ran out; nothing at the key is missing, not different
+    for recorded in (3999, 4001):
+        other = check_backup(backend.dest, key, recorded, sha, read_data=True)
+        assert (other.verdict, other.size, other.read_back) == (Verdict.DIFFERENT, 4000, True)
+    absent = check_backup(backend.dest, backend.dest.adapt_key(KEY + ".other"), 4000, sha, read_data=True)
+    assert absent.verdict is Verdict.MISSING
+    if backend.name == "s3":  # a read-back asks the store once per object: one GET, no HEAD, no tagging
+        calls: list[str] = []
+
+        def count(model: Any, **_: Any) -> None:
+            calls.append(model.name)
+
+        events = backend.dest.client.meta.events  # type: ignore[attr-defined]
+        events.register("before-call.s3", count)
+        try:
+            assert check_backup(backend.dest, key, 4000, sha, read_data=True).safe
+        finally:
+            events.unregister("before-call.s3", count)
+        assert calls == ["GetObject"]
     backend.dest.write_small(key, b"x" * 4000)  # replaced behind the backup's back, same size
     assert check_backup(backend.dest, key, 4000, sha, read_data=True).verdict is Verdict.DIFFERENT
     with pytest.raises(DestinationError):

@@ -41,18 +41,29 @@ def check_backup(destination: Destination, key: str, size: int, sha256: str, *,
 
     By default the checksum the store keeps beside the object is trusted (S3 and Supabase metadata); a
     store that keeps none (a folder) is read back. `read_data=True` always reads the bytes back and
-    hashes them, which also catches an object corrupted behind unchanged metadata."""
+    hashes them, which also catches an object corrupted behind unchanged metadata; it asks nothing else of
+    the store (one GET per object on S3: the size is counted as the bytes come)."""
+    if read_data:
+        # the bytes themselves, never the checksum S3 or Supabase keep beside them (unchanged metadata over
+        # corrupted or replaced bytes is exactly what a read-back is there to catch)
+        found = hash_stored(destination, key, expected_size=size)
+        if found is None:
+            return Check(Verdict.MISSING)
+        stored_size, read_sha = found
+        if stored_size > size:  # reading stopped early: the object's own size, for the report
+            remote = destination.stat(key)
+            return Check(Verdict.DIFFERENT, remote.size if remote else stored_size, None, read_back=True)
+        verdict = Verdict.SAFE if (stored_size, read_sha) == (size, sha256) else Verdict.DIFFERENT
+        return Check(verdict, stored_size, read_sha, read_back=True)
     remote = destination.stat(key)
     if remote is None:
         return Check(Verdict.MISSING)
     if remote.size != size:
         return Check(Verdict.DIFFERENT, remote.size, remote.sha256)
-    if remote.sha256 is not None and not read_data:
+    if remote.sha256 is not None:
         verdict = Verdict.SAFE if remote.sha256 == sha256 else Verdict.DIFFERENT
         return Check(verdict, remote.size, remote.sha256)
-    # read_data: the bytes themselves, never the checksum S3 or Supabase keep beside them (unchanged
-    # metadata over corrupted or replaced bytes is exactly what a read-back is there to catch)
-    actual = hash_stored(destination, key) if read_data else destination.checksum(key)
+    actual = destination.checksum(key)  # a store that keeps no checksum (a folder) reads the bytes back
     if actual is None:  # deleted between the two requests
         return Check(Verdict.MISSING)
     verdict = Verdict.SAFE if actual == sha256 else Verdict.DIFFERENT

@@ -281,16 +281,25 @@ def open_shared(path: Path, kernel32: Any, open_osfhandle: Callable[[int, int], 
 # -- reading back, shared by every destination (audit, restore) ------------------------------------------
 
 
-def hash_stored(destination: Destination, key: str) -> str | None:
-    """The SHA-256 of the bytes stored at `key`, read back (never the checksum kept beside them); None when
-    nothing is there."""
+def hash_stored(destination: Destination, key: str, *, expected_size: int | None = None) -> tuple[int, str] | None:
+    """(size, SHA-256) of the bytes stored at `key`, read back in one request (never the checksum kept beside
+    them); None when nothing is there. With `expected_size`, reading stops once more bytes than that have
+    come: the object is then known to differ (the size returned is what was read, not the object's)."""
     chunks = destination.read(key)
     if chunks is None:
         return None
-    digest = hashlib.sha256()
-    for chunk in chunks:
-        digest.update(chunk)
-    return digest.hexdigest()
+    digest, size = hashlib.sha256(), 0
+    try:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            if expected_size is not None and size > expected_size:
+                break
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # a generator left early still releases its connection
+    return size, digest.hexdigest()
 
 
 def download_into(destination: Destination, key: str, target: Path, *,
