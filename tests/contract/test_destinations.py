@@ -305,6 +305,7 @@ def test_location_and_share_link(backend: Backend, tmp_path: Path) -> None:
     location = backend.dest.location(key)
     assert location.endswith("chat.txt") and key.split("/")[0] in location
     link = backend.dest.share_link(key)
+    assert backend.dest.makes_links is (link is not None)  # what the dashboard's button says (link or path)
     if backend.name == "local":
         assert link is None and Path(location).is_absolute()
         return

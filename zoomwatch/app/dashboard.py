@@ -24,7 +24,7 @@ def monitor_status(engine: Engine) -> dict:
     return {"monitoring": engine.monitoring, "status": str(snap.status), "paused": engine.transfers.paused,
             "summary": snap.summary(), "watch_folder": str(engine.config.watch_folder),
             "destination": engine.destination.label,
-            "share_links": str(engine.config["destination.kind"]) != "local",  # a folder has paths, not links
+            "share_links": engine.destination.makes_links,
             "counts": {str(k): v for k, v in snap.counts.items()},
             "settling": snap.settling, "problems": len(snap.problems), "can_sync_cloud": engine.can_sync_cloud(),
             "transfers": [{"name": t.name, "size": t.size, "done": t.done} for t in snap.transfers]}

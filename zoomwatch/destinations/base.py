@@ -54,6 +54,7 @@ class UploadSession:
 class Destination(Protocol):
     id: str      # stable identity used in the catalog, e.g. "local:/mnt/nas/zoom"
     label: str   # for people, e.g. "folder /mnt/nas/zoom"
+    makes_links: bool  # share_link() gives a download URL (S3, Supabase); a folder has paths instead
 
     def adapt_key(self, key: str) -> str:
         """The key as this store accepts it (Supabase allows only an ASCII set); applied once, before

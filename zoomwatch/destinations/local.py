@@ -202,6 +202,8 @@ class _SpaceGate:
 
 
 class LocalDestination:
+    makes_links = False  # a folder: the file's path is the place to look
+
     def __init__(self, root: Path, *, create: bool = False) -> None:
         self.root = Path(root).absolute()
         self.create = create

@@ -75,6 +75,8 @@ def _segment_name(segment: str) -> str:
 
 
 class SupabaseDestination:
+    makes_links = True  # signed URLs
+
     def __init__(self, config: Config, *, secrets: dict[str, str] | None = None) -> None:
         self.url = config["destination.supabase.url"].rstrip("/")
         self.bucket = config["destination.supabase.bucket"]

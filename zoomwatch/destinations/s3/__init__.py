@@ -64,6 +64,8 @@ ORPHAN_IDLE_SECONDS = 24 * 3600
 
 
 class S3Destination:
+    makes_links = True  # presigned GET URLs
+
     def __init__(self, config: Config, client: Any = None, *, secrets: dict[str, str] | None = None) -> None:
         self._secrets = secrets or {}
         self.bucket = config["destination.s3.bucket"]
