@@ -418,8 +418,9 @@ def test_check_backup_tells_safe_missing_and_different_from_the_store_itself(bac
         assert calls == ["GetObject"]
     backend.dest.write_small(key, b"x" * 4000)  # replaced behind the backup's back, same size
     assert check_backup(backend.dest, key, 4000, sha, read_data=True).verdict is Verdict.DIFFERENT
-    with pytest.raises(DestinationError):
-        check_backup(backend.broken(), key, 4000, sha)
+    for read_data in (False, True):  # a store that cannot answer is "could not check", never "missing"
+        with pytest.raises(DestinationError):
+            check_backup(backend.broken(), key, 4000, sha, read_data=read_data)
 
 
 # -- listing and reading back (audit, ls, restore; issue 13) ---------------------------------------------
